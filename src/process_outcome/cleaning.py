@@ -1,0 +1,545 @@
+"""Validation and cleaning of the input tables (spec section 2).
+
+Every dropped or changed value is logged in an exclusions table, and a flow summary
+counts patients, therapists and rows after each step. A user's mistake raises
+:class:`~process_outcome.errors.InputError` with a message naming the file, column,
+rows and values and saying how to fix it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from process_outcome.config import Measure, measures
+from process_outcome.errors import InputError
+
+EXCLUSION_COLUMNS = [
+    "step",
+    "reason",
+    "table",
+    "row",
+    "patient",
+    "therapist",
+    "session",
+    "column",
+    "value",
+]
+MAX_LISTED = 10
+
+
+@dataclass(frozen=True)
+class CleanData:
+    """The cleaned analysis data.
+
+    Attributes
+    ----------
+    sessions : DataFrame
+        Analysis-sample session rows with canonical columns ``patient``, ``therapist``,
+        ``session`` and one column per outcome and process key.
+    therapists : DataFrame
+        One row per sample therapist: ``therapist`` and one column per moderator key.
+    patients : DataFrame or None
+        The optional patient table restricted to the sample (``patient`` + covariates).
+    exclusions : DataFrame
+        One row per excluded row, value or patient, with the reason.
+    flow : list of dict
+        Patients, therapists and rows after each step.
+    """
+
+    sessions: pd.DataFrame
+    therapists: pd.DataFrame
+    patients: pd.DataFrame | None
+    exclusions: pd.DataFrame
+    flow: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _rows(index: Iterable[int]) -> str:
+    # Row numbers as a user sees them in a spreadsheet: header is row 1.
+    numbers = [int(i) + 2 for i in index]
+    listed = ", ".join(map(str, numbers[:MAX_LISTED]))
+    more = f" and {len(numbers) - MAX_LISTED} more" if len(numbers) > MAX_LISTED else ""
+    return f"row{'s' if len(numbers) > 1 else ''} {listed}{more}"
+
+
+def _values(values: Iterable[Any]) -> str:
+    vals = list(values)
+    listed = ", ".join(repr(v) for v in vals[:MAX_LISTED])
+    return listed + (f" and {len(vals) - MAX_LISTED} more" if len(vals) > MAX_LISTED else "")
+
+
+def _name(df: pd.DataFrame, table: str) -> str:
+    return f"{table} table ({df.attrs.get('path', 'in memory')})"
+
+
+def require_columns(
+    df: pd.DataFrame,
+    table: str,
+    needed: Mapping[str, str],
+    other_tables: Mapping[str, pd.DataFrame] | None = None,
+) -> None:
+    """Check that every needed column is present.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table as read.
+    table : str
+        Its name, for the message.
+    needed : mapping
+        Column name -> the config key that names it (for the message).
+    other_tables : mapping, optional
+        The other input tables; if a missing column is found in one of them, the message
+        says so.
+
+    Raises
+    ------
+    InputError
+        Naming every missing column, the config key, the nearest existing column and,
+        where it applies, the table that does have it.
+    """
+    problems = []
+    for column, key in needed.items():
+        if column in df.columns:
+            continue
+        hint = ""
+        for other, odf in (other_tables or {}).items():
+            if column in odf.columns:
+                hint = (
+                    f" It is a column of the {other} table, but {key} is looked up in the "
+                    f"{table} table: move the column or correct the config."
+                )
+        if not hint:
+            close = difflib.get_close_matches(column, list(df.columns), n=1, cutoff=0.6)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+        problems.append(f"column '{column}' (set by {key}) is missing.{hint}")
+    if problems:
+        raise InputError(
+            f"{_name(df, table)}: "
+            + " ".join(problems)
+            + f" Its columns are: {', '.join(map(str, df.columns))}."
+            " Rename the column in the file or change the config key that names it."
+        )
+
+
+def check_ids(df: pd.DataFrame, table: str, column: str) -> pd.Series:
+    """Check an id column: no missing ids, no ids that differ only in case or spaces.
+
+    Returns
+    -------
+    Series
+        The ids as strings.
+    """
+    ids = df[column]
+    missing = ids.isna() | (ids.astype("string").str.strip() == "")
+    if missing.any():
+        raise InputError(
+            f"{_name(df, table)}, column '{column}': {_rows(np.flatnonzero(missing))} have "
+            "no id. Fill in the id or delete those rows."
+        )
+    ids = ids.astype("string")
+    normal = ids.str.strip().str.casefold()
+    variants = (
+        pd.DataFrame({"id": ids, "normal": normal})
+        .drop_duplicates()
+        .groupby("normal")["id"]
+        .agg(list)
+    )
+    clashes = variants[variants.map(len) > 1]
+    if not clashes.empty:
+        listed = "; ".join(_values(v) for v in clashes.head(MAX_LISTED))
+        raise InputError(
+            f"{_name(df, table)}, column '{column}': ids that differ only in upper/lower "
+            f"case or surrounding spaces: {listed}. They would be treated as different "
+            "people; spell each id the same way in every row."
+        )
+    return ids
+
+
+def to_numeric(df: pd.DataFrame, table: str, columns: Mapping[str, str]) -> pd.DataFrame:
+    """Convert measure columns to numbers, refusing text that is not a number.
+
+    Parameters
+    ----------
+    columns : mapping
+        Column name -> config key, for the message.
+
+    Raises
+    ------
+    InputError
+        Naming the column, the rows and the offending values.
+    """
+    out = df.copy()
+    for column, key in columns.items():
+        raw = df[column]
+        if pd.api.types.is_bool_dtype(raw):
+            out[column] = raw.astype(float)
+            continue
+        if pd.api.types.is_numeric_dtype(raw):
+            out[column] = raw.astype(float)
+            continue
+        text = raw.astype("string").str.strip()
+        blank = raw.isna() | (text == "")
+        converted = pd.to_numeric(text.where(~blank), errors="coerce")
+        bad = converted.isna() & ~blank
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            raise InputError(
+                f"{_name(df, table)}, column '{column}' ({key}): {_rows(rows)} hold "
+                f"values that are not numbers: {_values(raw.iloc[rows].tolist())}. Replace "
+                "them with numbers, or leave the cell empty for a missing value."
+            )
+        out[column] = converted.astype(float)
+    return out
+
+
+def _exclusion(step: str, reason: str, table: str, **kw: Any) -> dict[str, Any]:
+    row = dict.fromkeys(EXCLUSION_COLUMNS)
+    row.update(step=step, reason=reason, table=table, **kw)
+    return row
+
+
+def _count(sessions: pd.DataFrame, step: str, description: str) -> dict[str, Any]:
+    return {
+        "step": step,
+        "description": description,
+        "patients": int(sessions["patient"].nunique()),
+        "therapists": int(sessions["therapist"].nunique()),
+        "rows": len(sessions),
+    }
+
+
+def clean(
+    sessions: pd.DataFrame,
+    therapists: pd.DataFrame,
+    config: Mapping[str, Any],
+    patients: pd.DataFrame | None = None,
+) -> CleanData:
+    """Validate and clean the input tables as spec section 2 prescribes.
+
+    Parameters
+    ----------
+    sessions, therapists : DataFrame
+        The tables as read by :func:`process_outcome.io.read_table`.
+    config : mapping
+        The validated config (defaults filled).
+    patients : DataFrame, optional
+        The optional patient table.
+
+    Returns
+    -------
+    CleanData
+
+    Raises
+    ------
+    InputError
+        For conflicting duplicates, a patient under two therapists, a therapist missing
+        from the therapists table, out-of-range values with ``cleaning.out_of_range:
+        error``, an empty sample, and every structural problem of the tables.
+    """
+    cols = config["data"]["columns"]
+    pid, tid, sid = cols["patient"], cols["therapist"], cols["session"]
+    ms = measures(config)
+    session_measures = [m for m in ms if m.table == "sessions"]
+    moderators = [m for m in ms if m.kind == "moderator"]
+    tables = {"sessions": sessions, "therapists": therapists}
+    if patients is not None:
+        tables["patients"] = patients
+
+    needed_s = {pid: "data.columns.patient", tid: "data.columns.therapist"}
+    needed_s[sid] = "data.columns.session"
+    needed_s.update({m.column: f"measures.{m.kind}s.{m.key}.column" for m in session_measures})
+    others = {k: v for k, v in tables.items() if k != "sessions"}
+    require_columns(sessions, "sessions", needed_s, others)
+    needed_t = {tid: "data.columns.therapist"}
+    needed_t.update({m.column: f"measures.moderators.{m.key}.column" for m in moderators})
+    require_columns(
+        therapists, "therapists", needed_t, {k: v for k, v in tables.items() if k != "therapists"}
+    )
+    if patients is not None:
+        require_columns(patients, "patients", {pid: "data.columns.patient"})
+
+    s = sessions.copy()
+    s[pid] = check_ids(sessions, "sessions", pid)
+    s[tid] = check_ids(sessions, "sessions", tid)
+    s = to_numeric(s, "sessions", {sid: "data.columns.session"} | _col_keys(session_measures))
+    _check_session_numbers(s, sid)
+    t = therapists.copy()
+    t[tid] = check_ids(therapists, "therapists", tid)
+    t = to_numeric(t, "therapists", _col_keys(moderators))
+
+    exclusions: list[dict[str, Any]] = []
+    flow: list[dict[str, Any]] = []
+    s = s.rename(columns={pid: "patient", tid: "therapist", sid: "session"})
+    s = s[["patient", "therapist", "session", *[m.column for m in session_measures]]]
+    s = s.rename(columns={m.column: m.key for m in session_measures})
+    s.index = sessions.index  # keep file row numbers
+    flow.append(_count(s, "input", "rows read from the sessions table"))
+
+    # 1. exact duplicates
+    dup = s.duplicated(keep="first")
+    for i in np.flatnonzero(dup):
+        r = s.iloc[i]
+        exclusions.append(
+            _exclusion(
+                "1_exact_duplicates",
+                "exact duplicate of an earlier row",
+                "sessions",
+                row=int(s.index[i]) + 2,
+                patient=r["patient"],
+                therapist=r["therapist"],
+                session=int(r["session"]),
+            )
+        )
+    s = s[~dup]
+    flow.append(_count(s, "1_exact_duplicates", "exact duplicate rows dropped"))
+
+    # 2. conflicting duplicates
+    key_dup = s.duplicated(["patient", "session"], keep=False)
+    if key_dup.any():
+        pairs = []
+        for (p, ses), grp in s[key_dup].groupby(["patient", "session"], sort=True):
+            diff = [c for c in grp.columns if grp[c].astype("string").nunique(dropna=False) > 1]
+            pairs.append(
+                f"patient {p} session {int(ses)}: {_rows(grp.index)} differ in {', '.join(diff)}"
+            )
+        raise InputError(
+            f"{_name(sessions, 'sessions')}: {len(pairs)} patient-session pair(s) appear "
+            f"in more than one row with different values: {'; '.join(pairs[:MAX_LISTED])}. "
+            "Keep the correct row of each pair and delete the other."
+        )
+    flow.append(_count(s, "2_conflicting_duplicates", "no conflicting duplicates"))
+
+    # 3. patients nested in one therapist
+    per_patient = s.groupby("patient")["therapist"].unique()
+    multi = per_patient[per_patient.map(len) > 1]
+    if not multi.empty:
+        listed = "; ".join(
+            f"patient {p}: therapists {', '.join(sorted(map(str, ts)))}" for p, ts in multi.items()
+        )
+        raise InputError(
+            f"{_name(sessions, 'sessions')}, column '{tid}': {len(multi)} patient(s) appear "
+            f"under more than one therapist ({listed}). The models assume each patient sees "
+            "one therapist: correct the therapist id or keep one therapist's sessions."
+        )
+    flow.append(_count(s, "3_one_therapist", "each patient under one therapist"))
+
+    t = _dedupe_therapists(t, therapists, tid, moderators, exclusions)
+    absent = sorted(set(s["therapist"]) - set(t["therapist"]))
+    if absent:
+        rows = s.index[s["therapist"].isin(absent)]
+        raise InputError(
+            f"{_name(sessions, 'sessions')}, column '{tid}': therapist id(s) "
+            f"{_values(absent)} ({_rows(rows)}) are not in the {_name(therapists, 'therapists')}. "
+            "Add a row for each therapist to the therapists table, or correct the ids."
+        )
+
+    # 4. out-of-range values
+    s = _apply_ranges(s, sessions, session_measures, "sessions", config, exclusions)
+    t = _apply_ranges(t, therapists, moderators, "therapists", config, exclusions)
+    flow.append(_count(s, "4_ranges", "out-of-range values set to missing"))
+
+    # 5. analysis sample
+    s, t = _select_sample(s, t, ms, config, exclusions)
+    flow.append(_count(s, "5_sample", "analysis sample"))
+    _check_moderators(t, therapists, moderators)
+
+    p_out = None
+    if patients is not None:
+        p_out = _patients_table(patients, pid, s)
+
+    excl = pd.DataFrame(exclusions, columns=EXCLUSION_COLUMNS)
+    s = s.sort_values(["patient", "session"], kind="mergesort").reset_index(drop=True)
+    return CleanData(
+        sessions=s,
+        therapists=t.sort_values("therapist", kind="mergesort").reset_index(drop=True),
+        patients=p_out,
+        exclusions=excl,
+        flow=flow,
+    )
+
+
+def _col_keys(ms: Sequence[Measure]) -> dict[str, str]:
+    return {m.column: f"measures.{m.kind}s.{m.key}" for m in ms}
+
+
+def _check_session_numbers(s: pd.DataFrame, sid: str) -> None:
+    ses = s[sid]
+    bad = ses.isna() | (ses != np.floor(ses))
+    if bad.any():
+        rows = np.flatnonzero(bad.to_numpy())
+        raise InputError(
+            f"{_name(s, 'sessions')}, column '{sid}' (data.columns.session): {_rows(rows)} "
+            f"hold {_values(ses.iloc[rows].tolist())}; the session must be a whole number "
+            "giving the order of the assessment. Fill in or correct those cells."
+        )
+
+
+def _dedupe_therapists(
+    t: pd.DataFrame,
+    raw: pd.DataFrame,
+    tid: str,
+    moderators: Sequence[Measure],
+    exclusions: list[dict[str, Any]],
+) -> pd.DataFrame:
+    t = t.rename(columns={tid: "therapist"})
+    t = t[["therapist", *[m.column for m in moderators]]]
+    t = t.rename(columns={m.column: m.key for m in moderators})
+    t.index = raw.index
+    dup = t.duplicated(keep="first")
+    for i in np.flatnonzero(dup):
+        exclusions.append(
+            _exclusion(
+                "1_exact_duplicates",
+                "exact duplicate of an earlier row",
+                "therapists",
+                row=int(t.index[i]) + 2,
+                therapist=t.iloc[i]["therapist"],
+            )
+        )
+    t = t[~dup]
+    conflict = t.duplicated("therapist", keep=False)
+    if conflict.any():
+        listed = "; ".join(
+            f"therapist {th}: {_rows(g.index)}"
+            for th, g in t[conflict].groupby("therapist", sort=True)
+        )
+        raise InputError(
+            f"{_name(raw, 'therapists')}: therapist id(s) appear in more than one row with "
+            f"different values ({listed}). Keep one row per therapist."
+        )
+    return t
+
+
+def _apply_ranges(
+    df: pd.DataFrame,
+    raw: pd.DataFrame,
+    ms: Sequence[Measure],
+    table: str,
+    config: Mapping[str, Any],
+    exclusions: list[dict[str, Any]],
+) -> pd.DataFrame:
+    df = df.copy()
+    mode = config["cleaning"]["out_of_range"]
+    for m in ms:
+        if m.range is None:
+            continue
+        lo, hi = m.range
+        vals = df[m.key]
+        out = vals.notna() & ((vals < lo) | (vals > hi))
+        if not out.any():
+            continue
+        if mode == "error":
+            idx = df.index[out]
+            raise InputError(
+                f"{_name(raw, table)}, column '{m.column}' ({m.key}, range {lo:g} to {hi:g}): "
+                f"{_rows(idx)} hold out-of-range values {_values(vals[out].tolist())}. "
+                "Correct them, or set cleaning.out_of_range: missing to treat them as missing."
+            )
+        for i in df.index[out]:
+            exclusions.append(
+                _exclusion(
+                    "4_ranges",
+                    f"value outside the range {lo:g} to {hi:g}; set to missing",
+                    table,
+                    row=int(i) + 2,
+                    patient=df.at[i, "patient"] if "patient" in df else None,
+                    therapist=df.at[i, "therapist"],
+                    session=int(df.at[i, "session"]) if "session" in df else None,
+                    column=m.column,
+                    value=float(vals[i]),
+                )
+            )
+        df.loc[out, m.key] = np.nan
+    return df
+
+
+def _select_sample(
+    s: pd.DataFrame,
+    t: pd.DataFrame,
+    ms: Sequence[Measure],
+    config: Mapping[str, Any],
+    exclusions: list[dict[str, Any]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    k = config["cleaning"]["min_outcome_assessments"]
+    counts = s.groupby("patient", sort=True).count()
+    therapist_of = s.groupby("patient", sort=True)["therapist"].first()
+    keep = pd.Series(True, index=counts.index)
+    reasons: dict[str, list[str]] = {p: [] for p in counts.index}
+    for m in ms:
+        if m.kind == "outcome":
+            short = counts[m.key] < k
+            why = f"fewer than {k} non-missing {m.key} assessments"
+        elif m.kind == "process":
+            short = counts[m.key] < 1
+            why = f"no non-missing {m.key} rating"
+        else:
+            continue
+        keep &= ~short
+        for p in short[short].index:
+            reasons[p].append(why)
+    for p in keep[~keep].index:
+        exclusions.append(
+            _exclusion(
+                "5_sample",
+                "patient excluded: " + "; ".join(reasons[p]),
+                "sessions",
+                patient=p,
+                therapist=therapist_of[p],
+            )
+        )
+    sample = set(keep[keep].index)
+    s = s[s["patient"].isin(sample)]
+    if s.empty:
+        raise InputError(
+            "No patient meets the sample criteria (at least "
+            f"{k} non-missing assessments of every outcome and one rating of every "
+            "process). Check the measure columns in the config and "
+            "cleaning.min_outcome_assessments; results/data/exclusions.csv is not written "
+            "because the run stopped, but every patient failed these criteria."
+        )
+    t = t[t["therapist"].isin(set(s["therapist"]))]
+    return s, t
+
+
+def _check_moderators(t: pd.DataFrame, raw: pd.DataFrame, moderators: Sequence[Measure]) -> None:
+    for m in moderators:
+        vals = t[m.key].dropna()
+        where = f"{_name(raw, 'therapists')}, column '{m.column}' ({m.key})"
+        if vals.empty:
+            raise InputError(
+                f"{where}: no sample therapist has a value. Fill in the column or remove "
+                f"measures.moderators.{m.key} from the config."
+            )
+        if vals.nunique() < 2:
+            raise InputError(
+                f"{where}: every sample therapist has the same value {vals.iloc[0]!r}, so it "
+                f"cannot explain differences between therapists. Remove "
+                f"measures.moderators.{m.key} or check the column."
+            )
+        if m.type == "binary" and not set(vals.unique()) <= {0.0, 1.0}:
+            raise InputError(
+                f"{where}: a binary moderator must be coded 0/1 but holds "
+                f"{_values(sorted(vals.unique()))}. Recode it to 0/1 or declare it "
+                "type: continuous."
+            )
+
+
+def _patients_table(patients: pd.DataFrame, pid: str, s: pd.DataFrame) -> pd.DataFrame:
+    p = patients.copy()
+    p[pid] = check_ids(patients, "patients", pid)
+    p = p.rename(columns={pid: "patient"})
+    conflict = p.duplicated("patient", keep=False) & ~p.duplicated(keep=False)
+    if conflict.any():
+        raise InputError(
+            f"{_name(patients, 'patients')}: patient id(s) "
+            f"{_values(sorted(p.loc[conflict, 'patient'].unique()))} appear in more than one "
+            f"row with different values ({_rows(np.flatnonzero(conflict))}). Keep one row per patient."
+        )
+    p = p.drop_duplicates()
+    return p[p["patient"].isin(set(s["patient"]))].sort_values("patient").reset_index(drop=True)

@@ -1,0 +1,246 @@
+"""Validation of the workflow config and a typed view of its measures."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+import yaml
+
+from process_outcome.errors import InputError
+
+MeasureKind = Literal["outcome", "process", "moderator"]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One configured measure.
+
+    Attributes
+    ----------
+    key : str
+        The measure's config key; used as its name in every derived variable and table.
+    column : str
+        The column holding it in the user's table.
+    label : str
+        Human-readable label for tables and the report.
+    kind : {"outcome", "process", "moderator"}
+        Its role in the models.
+    table : {"sessions", "therapists"}
+        The input table the column is looked up in.
+    range : tuple of float or None
+        Admissible (min, max); values outside become missing (or stop the run).
+    higher_is : {"worse", "better"} or None
+        For outcomes: whether a higher score means a worse or better state.
+    type : {"continuous", "binary"} or None
+        For moderators: how the moderator is coded.
+    """
+
+    key: str
+    column: str
+    label: str
+    kind: MeasureKind
+    table: Literal["sessions", "therapists"]
+    range: tuple[float, float] | None = None
+    higher_is: Literal["worse", "better"] | None = None
+    type: Literal["continuous", "binary"] | None = None
+
+
+def _extend_with_default(validator_class: type) -> type:
+    # jsonschema does not fill defaults itself; this is the documented recipe.
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):  # type: ignore[no-untyped-def]
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    default = subschema["default"]
+                    instance[name] = dict(default) if isinstance(default, dict) else default
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _location(path: Any) -> str:
+    parts = [str(p) for p in path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def _schema_at(schema: Mapping[str, Any], path: list[Any]) -> Mapping[str, Any]:
+    node: Mapping[str, Any] = schema
+    for part in path:
+        props = node.get("properties", {})
+        if isinstance(part, str) and part in props:
+            node = props[part]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        elif isinstance(node.get("items"), dict):
+            node = node["items"]
+        else:
+            return {}
+    return node
+
+
+def _describe_error(error: jsonschema.ValidationError, schema: Mapping[str, Any]) -> str:
+    where = _location(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = list(_schema_at(schema, list(error.absolute_path)).get("properties", {}))
+        unknown = [k for k in error.instance if k not in allowed]
+        lines = []
+        for key in unknown:
+            close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.5)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            lines.append(
+                f"unknown config key '{key}' under {where}.{hint} "
+                f"Valid keys there: {', '.join(allowed)}."
+            )
+        return " ".join(lines)
+    if error.validator == "enum":
+        close = difflib.get_close_matches(
+            str(error.instance), [str(v) for v in error.validator_value]
+        )
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        return (
+            f"config key {where} is {error.instance!r}; allowed values are "
+            f"{', '.join(map(str, error.validator_value))}.{hint}"
+        )
+    if error.validator == "required":
+        return f"config section {where} is missing a required key: {error.message}."
+    return f"config key {where}: {error.message}."
+
+
+def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> dict[str, Any]:
+    """Validate a config against the JSON schema and fill in the defaults.
+
+    Parameters
+    ----------
+    config : mapping
+        The config as loaded from YAML (not modified).
+    schema_path : str or Path
+        The JSON schema (YAML or JSON).
+
+    Returns
+    -------
+    dict
+        A copy of the config with every default filled in.
+
+    Raises
+    ------
+    InputError
+        For every schema violation, naming the key, and for a misspelled key the nearest
+        valid one; also when measure keys collide or a range is reversed.
+    """
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    filled = yaml.safe_load(yaml.safe_dump(dict(config)))  # deep copy of plain data
+    validator = _extend_with_default(jsonschema.Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(filled), key=lambda e: list(e.absolute_path))
+    if errors:
+        problems = "\n  - ".join(_describe_error(e, schema) for e in errors)
+        raise InputError(
+            f"The config is not valid:\n  - {problems}\n"
+            "Fix the config file (see config/README.md for every key)."
+        )
+    _check_measures(filled)
+    _check_data(filled)
+    return filled
+
+
+def _check_data(config: Mapping[str, Any]) -> None:
+    data = config["data"]
+    if data["source"] == "files":
+        missing = [t for t in ("sessions", "therapists") if not data["files"].get(t)]
+        if missing:
+            raise InputError(
+                f"data.source is 'files' but data.files.{missing[0]} is not set; give the "
+                "path of the sessions and therapists tables under data.files."
+            )
+    roles = data["columns"]
+    if len(set(roles.values())) < len(roles):
+        raise InputError(
+            f"data.columns maps two roles to the same column ({roles}); patient, therapist "
+            "and session must be different columns."
+        )
+
+
+def _check_measures(config: Mapping[str, Any]) -> None:
+    measures = config["measures"]
+    seen: dict[str, str] = {}
+    for kind in ("outcomes", "processes", "moderators"):
+        for key, spec in measures.get(kind, {}).items():
+            if key in seen:
+                raise InputError(
+                    f"measure key '{key}' is used under measures.{seen[key]} and "
+                    f"measures.{kind}; give each measure its own key."
+                )
+            seen[key] = kind
+            rng = spec.get("range")
+            if rng is not None and rng[0] >= rng[1]:
+                raise InputError(
+                    f"measures.{kind}.{key}.range is {rng}: the minimum must be below the maximum."
+                )
+
+
+def load_config(path: str | Path, schema_path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file and validate it with :func:`validate_config`."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"config file {path} does not exist; pass an existing --configfile.")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"config file {path} is not valid YAML: {exc}") from None
+    return validate_config(raw, schema_path)
+
+
+def measures(config: Mapping[str, Any]) -> list[Measure]:
+    """All configured measures as :class:`Measure` objects, in config order.
+
+    Outcomes first, then processes, then moderators.
+    """
+    out: list[Measure] = []
+    m = config["measures"]
+    for key, spec in m["outcomes"].items():
+        out.append(
+            Measure(
+                key=key,
+                column=spec["column"],
+                label=spec.get("label", key),
+                kind="outcome",
+                table="sessions",
+                range=tuple(spec["range"]) if spec.get("range") else None,
+                higher_is=spec["higher_is"],
+            )
+        )
+    for key, spec in m["processes"].items():
+        out.append(
+            Measure(
+                key=key,
+                column=spec["column"],
+                label=spec.get("label", key),
+                kind="process",
+                table="sessions",
+                range=tuple(spec["range"]) if spec.get("range") else None,
+            )
+        )
+    for key, spec in m.get("moderators", {}).items():
+        out.append(
+            Measure(
+                key=key,
+                column=spec["column"],
+                label=spec.get("label", key),
+                kind="moderator",
+                table="therapists",
+                range=tuple(spec["range"]) if spec.get("range") else None,
+                type=spec["type"],
+            )
+        )
+    return out
+
+
+def measures_of(config: Mapping[str, Any], kind: MeasureKind) -> list[Measure]:
+    """The configured measures of one kind, in config order."""
+    return [m for m in measures(config) if m.kind == kind]

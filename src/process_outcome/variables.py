@@ -1,0 +1,95 @@
+"""Patient-level analysis variables (spec section 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from process_outcome.config import Measure
+
+
+def split_within_between(
+    table: pd.DataFrame, column: str, group: str = "therapist"
+) -> pd.DataFrame:
+    """Split a patient-level variable into within- and between-therapist components.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per patient, with ``column`` and the group column.
+    column : str
+        The patient-level variable (for example ``alliance_mean``).
+    group : str
+        The therapist column.
+
+    Returns
+    -------
+    DataFrame
+        Two columns, ``within`` (patient value minus the therapist's mean over their
+        sample patients) and ``between`` (therapist mean minus the mean over all sample
+        patients, so grand-mean centred), aligned with ``table``'s index.
+    """
+    therapist_mean = table.groupby(group)[column].transform("mean")
+    return pd.DataFrame(
+        {
+            "within": table[column] - therapist_mean,
+            "between": therapist_mean - table[column].mean(),
+        },
+        index=table.index,
+    )
+
+
+def patient_table(
+    sessions: pd.DataFrame,
+    therapists: pd.DataFrame,
+    outcomes: Sequence[Measure],
+    processes: Sequence[Measure],
+    moderators: Sequence[Measure] = (),
+) -> pd.DataFrame:
+    """Build the patient-level table of the analysis sample.
+
+    Parameters
+    ----------
+    sessions : DataFrame
+        Cleaned session rows (``patient``, ``therapist``, ``session`` and a column per
+        measure key), restricted to the analysis sample.
+    therapists : DataFrame
+        One row per sample therapist with a column per moderator key.
+    outcomes, processes, moderators : sequence of Measure
+        The configured measures.
+
+    Returns
+    -------
+    DataFrame
+        One row per patient, sorted by patient id: ``patient``, ``therapist``, for each
+        outcome ``n_<o>``, ``baseline_<o>``, ``post_<o>``; for each process
+        ``<p>_mean``, ``<p>_within``, ``<p>_between``; ``baseline_<o>_c``; and each
+        moderator (continuous ones centred at the mean over sample therapists, each
+        therapist counted once; binary ones as 0/1).
+    """
+    s = sessions.sort_values(["patient", "session"], kind="mergesort")
+    by = s.groupby("patient", sort=True)
+    out = pd.DataFrame({"therapist": by["therapist"].first()})
+    for o in outcomes:
+        # groupby first/last skip missing values: the first and last *observed* scores.
+        out[f"n_{o.key}"] = by[o.key].count()
+        out[f"baseline_{o.key}"] = by[o.key].first()
+        out[f"post_{o.key}"] = by[o.key].last()
+    for p in processes:
+        out[f"{p.key}_mean"] = by[p.key].mean()
+    for p in processes:
+        parts = split_within_between(out, f"{p.key}_mean")
+        out[f"{p.key}_within"] = parts["within"]
+        out[f"{p.key}_between"] = parts["between"]
+    for o in outcomes:
+        out[f"baseline_{o.key}_c"] = out[f"baseline_{o.key}"] - out[f"baseline_{o.key}"].mean()
+    if moderators:
+        t = therapists.set_index("therapist")[[m.key for m in moderators]].copy()
+        t = t.loc[t.index.isin(out["therapist"])]
+        for m in moderators:
+            if m.type == "continuous":
+                t[m.key] = t[m.key] - t[m.key].mean()
+        out = out.join(t, on="therapist")
+    out = out.reset_index().rename(columns={"index": "patient"})
+    return out
