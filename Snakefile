@@ -1,0 +1,22 @@
+# Process-outcome workflow: Coyne & Constantino (2022) analysis design.
+# Run `snakemake --cores all`; the config is config/config.yaml (see config/README.md).
+
+
+from snakemake.utils import min_version
+
+min_version("8.20")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/descriptives.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

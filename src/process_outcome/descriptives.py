@@ -1,0 +1,175 @@
+"""Descriptive statistics, ICCs and correlations of the analysis sample."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+import pingouin as pg
+
+from process_outcome.config import Measure
+
+DESCRIPTIVE_COLUMNS = [
+    "level",
+    "variable",
+    "measure",
+    "label",
+    "n",
+    "mean",
+    "sd",
+    "min",
+    "max",
+    "icc",
+]
+
+
+def icc1(patients: pd.DataFrame, column: str, group: str = "therapist") -> float:
+    """ICC(1) of a patient-level variable across therapists.
+
+    The share of variance between therapists, τ₀₀ / (τ₀₀ + σ²), from a REML
+    random-intercept model ``column ~ 1 + (1 | group)``.
+    """
+    from process_outcome.models import fit_mixed
+
+    fit = fit_mixed(patients, column, terms=(), group=group)
+    tau = fit.variance_components[f"{group}|(Intercept)|"]
+    sigma2 = fit.variance_components["Residual||"]
+    return float(tau / (tau + sigma2))
+
+
+def describe(values: pd.Series) -> dict[str, float]:
+    """n, mean, SD (n − 1), minimum and maximum of the non-missing values."""
+    v = values.dropna().astype(float)
+    return {
+        "n": int(v.size),
+        "mean": float(v.mean()) if v.size else float("nan"),
+        "sd": float(v.std(ddof=1)) if v.size > 1 else float("nan"),
+        "min": float(v.min()) if v.size else float("nan"),
+        "max": float(v.max()) if v.size else float("nan"),
+    }
+
+
+def descriptives(
+    sessions: pd.DataFrame,
+    patients: pd.DataFrame,
+    therapists: pd.DataFrame,
+    outcomes: Sequence[Measure],
+    processes: Sequence[Measure],
+    moderators: Sequence[Measure],
+    icc: Callable[[pd.DataFrame, str], float],
+) -> pd.DataFrame:
+    """Descriptive statistics of every measure at session, patient and therapist level.
+
+    Parameters
+    ----------
+    sessions : DataFrame
+        Cleaned session rows of the analysis sample.
+    patients : DataFrame
+        The patient-level table (:func:`process_outcome.variables.patient_table`).
+    therapists : DataFrame
+        Cleaned therapist rows of the sample, moderators on their original scale.
+    outcomes, processes, moderators : sequence of Measure
+        The configured measures.
+    icc : callable
+        ``icc(patients, column)`` giving ICC(1) of a patient-level variable across
+        therapists, normally :func:`icc1`.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``level, variable, measure, label, n, mean, sd, min, max, icc``; ICC only
+        at patient level; moderators on their original (uncentred) scale.
+    """
+    rows = []
+    for m in [*outcomes, *processes]:
+        rows.append(
+            {"level": "session", "variable": m.key, "measure": m.key, "label": m.label}
+            | describe(sessions[m.key])
+        )
+    patient_vars: list[tuple[str, Measure, str]] = []
+    for o in outcomes:
+        patient_vars.append((f"baseline_{o.key}", o, f"{o.label}, baseline"))
+        patient_vars.append((f"post_{o.key}", o, f"{o.label}, post"))
+    for p in processes:
+        patient_vars.append((f"{p.key}_mean", p, f"{p.label}, patient mean"))
+    for col, m, label in patient_vars:
+        rows.append(
+            {"level": "patient", "variable": col, "measure": m.key, "label": label}
+            | describe(patients[col])
+            | {"icc": icc(patients, col)}
+        )
+    therapist = patients.groupby("therapist", sort=True)
+    caseload = therapist.size()
+    rows.append(
+        {
+            "level": "therapist",
+            "variable": "caseload",
+            "measure": "",
+            "label": "Patients per therapist",
+        }
+        | describe(caseload)
+    )
+    for m in moderators:
+        rows.append(
+            {"level": "therapist", "variable": m.key, "measure": m.key, "label": m.label}
+            | describe(therapists[m.key])
+        )
+    return pd.DataFrame(rows, columns=DESCRIPTIVE_COLUMNS)
+
+
+def correlations(patients: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Pairwise Pearson correlations of patient-level variables, with p values.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``x, y, n, r, ci_low, ci_high, p`` (pingouin ``pairwise_corr``).
+    """
+    res = pg.pairwise_corr(patients, columns=list(columns), method="pearson")
+    ci = res["CI95"] if "CI95" in res else res["CI95%"]
+    return pd.DataFrame(
+        {
+            "x": res["X"],
+            "y": res["Y"],
+            "n": res["n"].astype(int),
+            "r": res["r"],
+            "ci_low": [c[0] for c in ci],
+            "ci_high": [c[1] for c in ci],
+            "p": res["p_unc"] if "p_unc" in res else res["p-unc"],
+        }
+    )
+
+
+def repeated_measures_correlations(
+    sessions: pd.DataFrame, outcomes: Sequence[Measure], processes: Sequence[Measure]
+) -> pd.DataFrame:
+    """Repeated-measures correlation of session process ratings with the same session's outcome.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``outcome, process, r, dof, p, ci_low, ci_high, n_patients, n_sessions``
+        (pingouin ``rm_corr``, patients as subjects).
+    """
+    rows = []
+    for o in outcomes:
+        for p in processes:
+            d = sessions[["patient", o.key, p.key]].dropna()
+            # rm_corr needs at least two observations per subject.
+            d = d[d.groupby("patient")["patient"].transform("size") >= 2]
+            res = pg.rm_corr(data=d, x=p.key, y=o.key, subject="patient")
+            ci = res["CI95"].iloc[0] if "CI95" in res else res["CI95%"].iloc[0]
+            rows.append(
+                {
+                    "outcome": o.key,
+                    "process": p.key,
+                    "r": float(res["r"].iloc[0]),
+                    "dof": int(res["dof"].iloc[0]),
+                    "p": float(res["pval"].iloc[0]),
+                    "ci_low": float(ci[0]),
+                    "ci_high": float(ci[1]),
+                    "n_patients": int(d["patient"].nunique()),
+                    "n_sessions": len(d),
+                }
+            )
+    return pd.DataFrame(rows)

@@ -1,0 +1,59 @@
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from process_outcome.config import measures_of, validate_config
+from process_outcome.errors import InputError
+
+SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
+
+# Friendly messages first (misspelled keys with suggestions), then Snakemake's own
+# validation, which fills in the schema's defaults.
+try:
+    validate_config(config, SCHEMA)
+except InputError as exc:
+    raise WorkflowError(str(exc)) from None
+validate(config, schema=SCHEMA)
+
+OUTCOMES = [m.key for m in measures_of(config, "outcome")]
+PROCESSES = [m.key for m in measures_of(config, "process")]
+MODERATORS = [m.key for m in measures_of(config, "moderator")]
+SIMULATED = config["data"]["source"] == "simulate"
+TEMPLATE_DIR = str(Path(workflow.basedir) / "workflow" / "templates")
+TEMPLATES = sorted(str(p) for p in Path(TEMPLATE_DIR).glob("*.j2"))
+
+
+wildcard_constraints:
+    outcome="|".join(OUTCOMES),
+    process="|".join([*PROCESSES, "joint"]),
+
+
+def input_table(name):
+    """Path of one input table: the simulated study or the user's file."""
+    if SIMULATED:
+        return f"results/data/simulated/{name}.csv"
+    return config["data"]["files"][name]
+
+
+def clean_inputs(wildcards):
+    inputs = {
+        "sessions": input_table("sessions"),
+        "therapists": input_table("therapists"),
+    }
+    if SIMULATED or config["data"]["files"].get("patients"):
+        inputs["patients"] = input_table("patients")
+    return inputs
+
+
+def final_outputs():
+    return [
+        "results/data/patients.csv",
+        "results/data/exclusions.csv",
+        "results/data/flow.json",
+        "results/tables/descriptives.csv",
+        "results/tables/correlations.csv",
+        "results/tables/rm_correlations.csv",
+        "results/report/index.html",
+    ]

@@ -1,0 +1,29 @@
+rule simulate_study:
+    output:
+        sessions="results/data/simulated/sessions.csv",
+        therapists="results/data/simulated/therapists.csv",
+        patients="results/data/simulated/patients.csv",
+        truth="results/data/simulated/truth.csv",
+    params:
+        seed=config["simulate"]["seed"],
+    log:
+        "results/logs/simulate_study.log",
+    script:
+        "../../scripts/simulate_study.py"
+
+
+rule clean_data:
+    input:
+        unpack(clean_inputs),
+    output:
+        sessions="results/data/sessions_clean.csv",
+        therapists="results/data/therapists_clean.csv",
+        patients="results/data/patients.csv",
+        covariates="results/data/patient_covariates.csv",
+        exclusions="results/data/exclusions.csv",
+        flow="results/data/flow.json",
+        codes="results/private/therapist_codes.csv",
+    log:
+        "results/logs/clean_data.log",
+    script:
+        "../../scripts/clean_data.py"

@@ -1,0 +1,13 @@
+rule descriptives:
+    input:
+        sessions="results/data/sessions_clean.csv",
+        patients="results/data/patients.csv",
+        therapists="results/data/therapists_clean.csv",
+    output:
+        descriptives="results/tables/descriptives.csv",
+        correlations="results/tables/correlations.csv",
+        rm_correlations="results/tables/rm_correlations.csv",
+    log:
+        "results/logs/descriptives.log",
+    script:
+        "../../scripts/descriptives.py"
