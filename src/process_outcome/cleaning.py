@@ -253,11 +253,11 @@ def clean(
 
     needed_s = {pid: "data.columns.patient", tid: "data.columns.therapist"}
     needed_s[sid] = "data.columns.session"
-    needed_s.update({m.column: f"measures.{m.kind}s.{m.key}.column" for m in session_measures})
+    needed_s.update({m.column: f"{m.config_key}.column" for m in session_measures})
     others = {k: v for k, v in tables.items() if k != "sessions"}
     require_columns(sessions, "sessions", needed_s, others)
     needed_t = {tid: "data.columns.therapist"}
-    needed_t.update({m.column: f"measures.moderators.{m.key}.column" for m in moderators})
+    needed_t.update({m.column: f"{m.config_key}.column" for m in moderators})
     require_columns(
         therapists, "therapists", needed_t, {k: v for k, v in tables.items() if k != "therapists"}
     )
@@ -365,7 +365,7 @@ def clean(
 
 
 def _col_keys(ms: Sequence[Measure]) -> dict[str, str]:
-    return {m.column: f"measures.{m.kind}s.{m.key}" for m in ms}
+    return {m.column: m.config_key for m in ms}
 
 
 def _check_session_numbers(s: pd.DataFrame, sid: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,6 +49,12 @@ class Measure:
     range: tuple[float, float] | None = None
     higher_is: Literal["worse", "better"] | None = None
     type: Literal["continuous", "binary"] | None = None
+
+    @property
+    def config_key(self) -> str:
+        """The measure's place in the config, for messages (``measures.processes.x``)."""
+        section = {"outcome": "outcomes", "process": "processes", "moderator": "moderators"}
+        return f"measures.{section[self.kind]}.{self.key}"
 
 
 def _extend_with_default(validator_class: type) -> type:
@@ -135,7 +142,7 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> dict[
         valid one; also when measure keys collide or a range is reversed.
     """
     schema = yaml.safe_load(Path(schema_path).read_text())
-    filled = yaml.safe_load(yaml.safe_dump(dict(config)))  # deep copy of plain data
+    filled = copy.deepcopy(dict(config))
     validator = _extend_with_default(jsonschema.Draft202012Validator)(schema)
     errors = sorted(validator.iter_errors(filled), key=lambda e: list(e.absolute_path))
     if errors:

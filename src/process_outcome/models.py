@@ -1,0 +1,754 @@
+"""Two-level linear mixed models (patients in therapists) fitted by REML as lme4 does.
+
+The model is ``y = X beta + Z b + e`` with one grouping factor, a random intercept and
+optionally one random slope with an unstructured 2x2 covariance. Variance parameters use
+lme4's parametrization: ``G = sigma^2 * Lambda Lambda'`` with ``Lambda`` the lower
+triangular relative Cholesky factor whose entries (column-major) form ``theta``; the
+diagonal of ``Lambda`` is bounded below by 0.
+
+Fitting starts with statsmodels' ``MixedLM`` (REML) and then polishes the optimum on our
+own profiled REML deviance, which is lme4's objective function evaluated group by group
+(each therapist block is tiny). Every optimizer's result is scored on that same deviance
+and the best finite one is kept, so optimizers are compared on one scale. Fixed-effect
+covariance, log-likelihood, variance components and conditional modes are all computed
+from the kept ``theta`` exactly as lme4 computes them, and the Satterthwaite ingredients
+(Hessian of the deviance and Jacobian of the fixed-effect covariance with respect to
+``(theta, sigma)``) are computed as lmerTest computes them and stored as plain arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from process_outcome.inference import coefficient_table, richardson_hessian, richardson_jacobian
+
+INTERCEPT = "(Intercept)"
+SINGULAR_TOL = 1e-4  # lme4::isSingular default tolerance on theta's bounded elements
+CORRELATION_LIMIT = 0.999  # |intercept-slope correlation| above this is flagged singular
+HESSIAN_EIGEN_TOL = 1e-8  # lmerTest's tolerance for the generalized inverse of the Hessian
+GRADIENT_TOL = 1e-3  # projected deviance gradient that still counts as an optimum
+TIE_TOL = 1e-9  # deviance differences below this are ties (keep the earlier optimizer)
+
+
+@dataclass(frozen=True)
+class FitAttempt:
+    """One optimizer run, scored on the common profiled REML deviance.
+
+    Attributes
+    ----------
+    optimizer : str
+        Name of the optimizer and start (e.g. ``"statsmodels-lbfgs"``).
+    loglik : float
+        REML log-likelihood at the optimizer's solution (``-inf`` if it failed).
+    converged : bool
+        Whether the optimizer itself reported success.
+    message : str
+        The optimizer's message, or the error it raised.
+    """
+
+    optimizer: str
+    loglik: float
+    converged: bool
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dictionary of the attempt."""
+        return {
+            "optimizer": self.optimizer,
+            "loglik": _json_float(self.loglik),
+            "converged": bool(self.converged),
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class MixedFit:
+    """A REML fit of a two-level linear mixed model, with lme4-equivalent summaries.
+
+    Attributes
+    ----------
+    response : str
+        Response column.
+    terms : tuple of str
+        Fixed-effect names in model order; ``"(Intercept)"`` first, interactions ``a:b``.
+    group : str
+        Grouping column.
+    random_slope : str or None
+        Column with a random slope, or None for a random-intercept model.
+    coefficients : pandas.DataFrame
+        Columns ``term, estimate, se, df, t, p, ci_low, ci_high``; Satterthwaite df and
+        95% CIs from t(df), as lmerTest reports them.
+    vcov : numpy.ndarray
+        Covariance of the fixed effects, ``sigma^2 (X' A^-1 X)^-1`` (lme4's ``vcov``).
+    variance_components : dict of str to float
+        lme4 names: ``<group>|(Intercept)|``, ``<group>|<slope>|``,
+        ``<group>|(Intercept)|<slope>`` (covariance) and ``Residual||``.
+    loglik : float
+        REML log-likelihood (lme4's ``logLik(REML = TRUE)``).
+    optimizer : str
+        The attempt whose solution was kept.
+    converged : bool
+        The kept solution is finite and its projected deviance gradient is small.
+    singular : bool
+        lme4's ``isSingular`` (a diagonal element of theta < 1e-4) or
+        |intercept-slope correlation| > 0.999.
+    n_obs, n_groups : int
+        Rows and groups used after dropping rows with missing values.
+    random_effects : pandas.DataFrame
+        One row per group sorted by group id: ``group, n_obs, intercept,
+        intercept_cond_sd, slope, slope_cond_sd`` (predicted deviations and their
+        conditional SDs as lme4's ``ranef(condVar = TRUE)``; slope columns are NaN
+        without a random slope).
+    attempts : tuple of FitAttempt
+        Every optimizer run, in the order tried.
+    theta : numpy.ndarray
+        Relative Cholesky factor entries (column-major lower triangle).
+    sigma : float
+        Residual standard deviation.
+    varpar_vcov : numpy.ndarray
+        lmerTest's ``vcov_varpar``: ``2 H^+`` with ``H`` the Hessian of the REML deviance
+        with respect to ``varpar = (theta, sigma)``.
+    vcov_jacobian : numpy.ndarray
+        Shape ``(len(varpar), p, p)``: derivative of ``vcov`` with respect to each
+        element of ``varpar`` (lmerTest's ``Jac_list``).
+    """
+
+    response: str
+    terms: tuple[str, ...]
+    group: str
+    random_slope: str | None
+    coefficients: pd.DataFrame
+    vcov: np.ndarray
+    variance_components: dict[str, float]
+    loglik: float
+    optimizer: str
+    converged: bool
+    singular: bool
+    n_obs: int
+    n_groups: int
+    random_effects: pd.DataFrame
+    attempts: tuple[FitAttempt, ...]
+    theta: np.ndarray
+    sigma: float
+    varpar_vcov: np.ndarray
+    vcov_jacobian: np.ndarray
+    fixed_effects: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+
+    @property
+    def varpar(self) -> np.ndarray:
+        """lmerTest's variance parameter vector ``(theta, sigma)``."""
+        return np.append(self.theta, self.sigma)
+
+    @property
+    def correlation(self) -> float | None:
+        """Intercept-slope correlation of the random effects (None without a slope)."""
+        if self.random_slope is None:
+            return None
+        return _correlation(self.variance_components, self.group, self.random_slope)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable summary of the fit."""
+        return {
+            "response": self.response,
+            "terms": list(self.terms),
+            "group": self.group,
+            "random_slope": self.random_slope,
+            "variance_components": {k: _json_float(v) for k, v in self.variance_components.items()},
+            "loglik": _json_float(self.loglik),
+            "optimizer": self.optimizer,
+            "attempts": [a.to_dict() for a in self.attempts],
+            "converged": bool(self.converged),
+            "singular": bool(self.singular),
+            "theta": [_json_float(v) for v in self.theta],
+            "sigma": _json_float(self.sigma),
+            "coefficients": _records(self.coefficients),
+            "n_obs": int(self.n_obs),
+            "n_groups": int(self.n_groups),
+        }
+
+
+class _Design(NamedTuple):
+    """Model matrices reduced to per-group cross-products (all the deviance needs)."""
+
+    y: np.ndarray
+    X: np.ndarray
+    Z: np.ndarray
+    codes: np.ndarray
+    groups: np.ndarray
+    xtx: np.ndarray  # (J, p, p)
+    xtz: np.ndarray  # (J, p, q)
+    ztz: np.ndarray  # (J, q, q)
+    xty: np.ndarray  # (J, p)
+    zty: np.ndarray  # (J, q)
+    yty: np.ndarray  # (J,)
+
+
+class _RemlState(NamedTuple):
+    """Quantities at one theta; ``*_a`` are with A = V / sigma^2 = I + Z Lambda Lambda' Z'."""
+
+    lam: np.ndarray
+    logdet_m: float
+    m_inv: np.ndarray  # (J, q, q): (Lambda' Z_j' Z_j Lambda + I)^-1
+    lzx: np.ndarray  # (J, q, p): Lambda' Z_j' X_j
+    lzy: np.ndarray  # (J, q): Lambda' Z_j' y_j
+    xax: np.ndarray  # X' A^-1 X
+    logdet_xax: float
+    beta: np.ndarray
+    pwrss: float
+
+
+def fit_mixed(
+    data: pd.DataFrame,
+    response: str,
+    terms: Sequence[str],
+    group: str,
+    random_slope: str | None = None,
+    start: MixedFit | None = None,
+    *,
+    min_loglik: float | None = None,
+) -> MixedFit:
+    """Fit ``response ~ terms + (1 [+ random_slope] | group)`` by REML.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per observation (patient).
+    response : str
+        Response column.
+    terms : sequence of str
+        Fixed-effect terms besides the intercept; ``"a:b"`` is the product of columns
+        ``a`` and ``b``. A leading ``"(Intercept)"`` is accepted and ignored.
+    group : str
+        Grouping column (therapist).
+    random_slope : str, optional
+        Column whose slope varies by group (correlated with the random intercept).
+    start : MixedFit, optional
+        A previous fit whose variance parameters serve as a starting value, e.g. the
+        random-intercept fit as start for the random-slope model.
+    min_loglik : float, optional
+        The REML log-likelihood the fit must reach, e.g. that of a model nested in
+        this one. If the routine optimizers end below it, further optimizers and
+        starts are tried; the caller checks whether the final fit reached it.
+
+    Returns
+    -------
+    MixedFit
+        The fit with the highest finite REML log-likelihood over all attempts.
+
+    Notes
+    -----
+    Rows with a missing value in any used column are dropped; ``n_obs`` reports the
+    rows used. The kept solution is always re-scored on lme4's profiled REML deviance,
+    whichever optimizer found it.
+    """
+    fixed_terms = tuple(t for t in terms if t != INTERCEPT)
+    design = _build_design(data, response, fixed_terms, group, random_slope)
+    q = design.Z.shape[1]
+    starts = _start_thetas(start, q, design)
+    attempts, thetas = _optimize(design, starts, min_loglik)
+    best = _best_attempt(attempts)
+    theta = thetas[best]
+    return _assemble_fit(
+        design,
+        theta,
+        response=response,
+        terms=(INTERCEPT, *fixed_terms),
+        group=group,
+        random_slope=random_slope,
+        attempts=tuple(attempts),
+        optimizer=attempts[best].optimizer,
+    )
+
+
+# ----------------------------------------------------------------------------- design
+
+
+def _term_column(data: pd.DataFrame, term: str) -> np.ndarray:
+    """Values of a term: a column, or the product of the columns named in ``a:b``."""
+    parts = term.split(":")
+    values = np.ones(len(data))
+    for part in parts:
+        values = values * data[part].to_numpy(dtype=float)
+    return values
+
+
+def _used_columns(
+    response: str, terms: Sequence[str], group: str, random_slope: str | None
+) -> list[str]:
+    names = [response, group, *(p for t in terms for p in t.split(":"))]
+    if random_slope is not None:
+        names.append(random_slope)
+    return list(dict.fromkeys(names))
+
+
+def _build_design(
+    data: pd.DataFrame,
+    response: str,
+    terms: Sequence[str],
+    group: str,
+    random_slope: str | None,
+) -> _Design:
+    columns = _used_columns(response, terms, group, random_slope)
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        raise KeyError(f"columns not in the data: {missing}")
+    used = data.loc[data[columns].notna().all(axis=1), columns]
+    if used.empty:
+        raise ValueError("no rows without missing values in the model's columns")
+    y = used[response].to_numpy(dtype=float)
+    X = np.column_stack([np.ones(len(used)), *(_term_column(used, t) for t in terms)])
+    z_cols = [np.ones(len(used))]
+    if random_slope is not None:
+        z_cols.append(used[random_slope].to_numpy(dtype=float))
+    Z = np.column_stack(z_cols)
+    # lme4 orders factor levels by sorted id; conditional modes follow that order
+    groups, codes = np.unique(used[group].to_numpy(), return_inverse=True)
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        raise ValueError(f"fixed-effect design for {response} is rank deficient")
+    return _Design(
+        y=y,
+        X=X,
+        Z=Z,
+        codes=codes,
+        groups=groups,
+        xtx=_group_sum(np.einsum("ia,ib->iab", X, X), codes, len(groups)),
+        xtz=_group_sum(np.einsum("ia,ib->iab", X, Z), codes, len(groups)),
+        ztz=_group_sum(np.einsum("ia,ib->iab", Z, Z), codes, len(groups)),
+        xty=_group_sum(X * y[:, None], codes, len(groups)),
+        zty=_group_sum(Z * y[:, None], codes, len(groups)),
+        yty=_group_sum(y * y, codes, len(groups)),
+    )
+
+
+def _group_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    out = np.zeros((n_groups, *values.shape[1:]))
+    np.add.at(out, codes, values)
+    return out
+
+
+# ----------------------------------------------------------------------- REML pieces
+
+
+def _lambda(theta: np.ndarray, q: int) -> np.ndarray:
+    if q == 1:
+        return np.array([[theta[0]]])
+    return np.array([[theta[0], 0.0], [theta[1], theta[2]]])
+
+
+def _reml_state(theta: np.ndarray, d: _Design) -> _RemlState:
+    """Profile out beta at ``theta`` with per-group Woodbury identities."""
+    q = d.Z.shape[1]
+    lam = _lambda(np.asarray(theta, dtype=float), q)
+    m = np.einsum("ba,jbc,cd->jad", lam, d.ztz, lam) + np.eye(q)
+    m_inv = np.linalg.inv(m)
+    logdet_m = float(np.sum(np.linalg.slogdet(m)[1]))
+    lzx = np.einsum("ba,jpb->jap", lam, d.xtz)
+    lzy = np.einsum("ba,jb->ja", lam, d.zty)
+    mi_lzx = m_inv @ lzx
+    mi_lzy = np.einsum("jab,jb->ja", m_inv, lzy)
+    xax = d.xtx.sum(axis=0) - np.einsum("jap,jaq->pq", lzx, mi_lzx)
+    xay = d.xty.sum(axis=0) - np.einsum("jap,ja->p", lzx, mi_lzy)
+    yay = d.yty.sum() - np.einsum("ja,ja->", lzy, mi_lzy)
+    chol = np.linalg.cholesky(xax)
+    beta = np.linalg.solve(xax, xay)
+    pwrss = float(yay - beta @ xay)
+    logdet_xax = float(2.0 * np.sum(np.log(np.diag(chol))))
+    return _RemlState(lam, logdet_m, m_inv, lzx, lzy, xax, logdet_xax, beta, pwrss)
+
+
+def reml_deviance(theta: np.ndarray, d: _Design) -> float:
+    """lme4's profiled REML criterion ``-2 * logLik`` at ``theta`` (sigma profiled out)."""
+    try:
+        s = _reml_state(theta, d)
+    except np.linalg.LinAlgError:
+        return math.inf
+    n, p = d.X.shape
+    if not (s.pwrss > 0 and np.isfinite(s.pwrss)):
+        return math.inf
+    dof = n - p
+    return s.logdet_m + s.logdet_xax + dof * (1.0 + math.log(2.0 * math.pi * s.pwrss / dof))
+
+
+def _deviance_varpar(varpar: np.ndarray, d: _Design) -> float:
+    """lmerTest's ``devfun_vp``: REML deviance as a function of ``(theta, sigma)``."""
+    s = _reml_state(varpar[:-1], d)
+    n, p = d.X.shape
+    sigma2 = varpar[-1] ** 2
+    return (
+        s.logdet_m
+        + s.logdet_xax
+        + s.pwrss / sigma2
+        + (n - p) * math.log(2.0 * math.pi * sigma2)
+    )
+
+
+def _covbeta_varpar(varpar: np.ndarray, d: _Design) -> np.ndarray:
+    """lmerTest's ``get_covbeta``: ``sigma^2 (X' A^-1 X)^-1`` as a function of varpar."""
+    s = _reml_state(varpar[:-1], d)
+    return (varpar[-1] ** 2 * np.linalg.inv(s.xax)).ravel()
+
+
+# ------------------------------------------------------------------------ optimizing
+
+
+def _theta_bounds(q: int) -> list[tuple[float | None, float | None]]:
+    return [(0.0, None)] if q == 1 else [(0.0, None), (None, None), (0.0, None)]
+
+
+def _theta_from_relative_cov(psi: np.ndarray) -> np.ndarray:
+    """Lower Cholesky entries of a relative covariance that may be semi-definite."""
+    psi = np.atleast_2d(np.asarray(psi, dtype=float))
+    t1 = math.sqrt(max(psi[0, 0], 0.0))
+    if psi.shape[0] == 1:
+        return np.array([t1])
+    t2 = psi[1, 0] / t1 if t1 > 0 else 0.0
+    t3 = math.sqrt(max(psi[1, 1] - t2 * t2, 0.0))
+    return np.array([t1, t2, t3])
+
+
+def _start_thetas(start: MixedFit | None, q: int, d: _Design) -> list[tuple[str, np.ndarray]]:
+    """Named starting values: the given fit's theta, then lme4's default start.
+
+    A zero slope element is a stationary point of the deviance by symmetry, so a start
+    taken from a random-intercept fit gets a small positive slope SD to move off it.
+    """
+    starts: list[tuple[str, np.ndarray]] = []
+    if start is not None:
+        t = np.asarray(start.theta, dtype=float)
+        if q == 2 and t.size == 1:
+            starts.append(("start", np.array([t[0], 0.0, 0.1])))
+        elif q == 2:
+            starts.append(("start", np.array([t[0], t[1], max(t[2], 0.05)])))
+        else:
+            starts.append(("start", t[:1].copy()))
+    starts.append(("default", np.ones(1) if q == 1 else np.array([1.0, 0.0, 1.0])))
+    return starts
+
+
+def _central_gradient(fun: Any, x: np.ndarray, step: float = 1e-6) -> np.ndarray:
+    grad = np.empty_like(x)
+    for i in range(x.size):
+        h = step * max(1.0, abs(x[i]))
+        e = np.zeros_like(x)
+        e[i] = h
+        grad[i] = (fun(x + e) - fun(x - e)) / (2.0 * h)
+    return grad
+
+
+def _projected_gradient(theta: np.ndarray, d: _Design) -> np.ndarray:
+    """Deviance gradient with components pushing into an active lower bound removed."""
+    grad = _central_gradient(lambda t: reml_deviance(t, d), theta)
+    for i, (low, _) in enumerate(_theta_bounds(d.Z.shape[1])):
+        if low is not None and theta[i] <= low + 1e-8 and grad[i] > 0:
+            grad[i] = 0.0
+    return grad
+
+
+def _run_scipy(method: str, theta0: np.ndarray, d: _Design) -> tuple[np.ndarray, bool, str]:
+    q = d.Z.shape[1]
+
+    def fun(t: np.ndarray) -> float:
+        return reml_deviance(t, d)
+
+    x0 = np.clip(theta0, [b[0] if b[0] is not None else -np.inf for b in _theta_bounds(q)], None)
+    if method == "L-BFGS-B":
+        res = optimize.minimize(
+            fun,
+            x0,
+            jac=lambda t: _central_gradient(fun, t),
+            method="L-BFGS-B",
+            bounds=_theta_bounds(q),
+            options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 500},
+        )
+    elif method == "Nelder-Mead":
+        res = optimize.minimize(
+            fun,
+            x0,
+            method="Nelder-Mead",
+            bounds=_theta_bounds(q),
+            options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 4000},
+        )
+    else:
+        res = optimize.minimize(
+            fun,
+            x0,
+            method="Powell",
+            bounds=_theta_bounds(q),
+            options={"xtol": 1e-10, "ftol": 1e-14, "maxiter": 4000},
+        )
+    return np.asarray(res.x, dtype=float), bool(res.success), str(res.message)
+
+
+def _run_statsmodels(theta0: np.ndarray, d: _Design) -> tuple[np.ndarray, bool, str]:
+    """statsmodels ``MixedLM`` REML fit from ``theta0``; returns its theta."""
+    from statsmodels.regression.mixed_linear_model import MixedLM, MixedLMParams
+
+    q = d.Z.shape[1]
+    lam = _lambda(theta0, q)
+    if q == 2 and lam[1, 1] <= 0:
+        lam[1, 1] = 0.05  # statsmodels cannot leave an exactly zero slope SD either
+    beta0 = _reml_state(theta0, d).beta
+    params = MixedLMParams.from_components(fe_params=beta0, cov_re_sqrt=lam)
+    model = MixedLM(d.y, d.X, groups=d.codes, exog_re=d.Z)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = model.fit(reml=True, start_params=params, method=["lbfgs"])
+    psi = np.atleast_2d(np.asarray(res.cov_re, dtype=float)) / float(res.scale)
+    return _theta_from_relative_cov(psi), bool(res.converged), "statsmodels MixedLM lbfgs"
+
+
+def _attempt(
+    name: str, runner: Any, theta0: np.ndarray, d: _Design
+) -> tuple[FitAttempt, np.ndarray | None]:
+    try:
+        theta, ok, msg = runner(theta0, d)
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError, ZeroDivisionError) as err:
+        return FitAttempt(name, -math.inf, False, f"{type(err).__name__}: {err}"), None
+    dev = reml_deviance(theta, d)
+    loglik = -0.5 * dev if np.isfinite(dev) else -math.inf
+    return FitAttempt(name, loglik, ok and np.isfinite(loglik), msg), theta
+
+
+def _optimize(
+    d: _Design, starts: list[tuple[str, np.ndarray]], min_loglik: float | None
+) -> tuple[list[FitAttempt], list[np.ndarray]]:
+    """Run the optimizer chain and escalate while the optimum is in doubt.
+
+    Routine: statsmodels from the first start, then L-BFGS-B on the profiled deviance
+    from statsmodels' solution and from every start. Escalation (when no attempt is
+    finite and converged, when the polished optima disagree, or when ``min_loglik`` is
+    not reached): bounded Nelder-Mead and Powell from the best point and every start.
+    """
+    attempts: list[FitAttempt] = []
+    thetas: list[np.ndarray] = []
+
+    def record(result: tuple[FitAttempt, np.ndarray | None]) -> None:
+        att, theta = result
+        attempts.append(att)
+        thetas.append(theta if theta is not None else np.full(n_theta, np.nan))
+
+    q = d.Z.shape[1]
+    n_theta = q * (q + 1) // 2
+    record(_attempt("statsmodels-lbfgs", _run_statsmodels, starts[0][1], d))
+    if np.all(np.isfinite(thetas[-1])):
+        record(
+            _attempt(
+                "reml-lbfgsb(statsmodels)",
+                lambda t, dd: _run_scipy("L-BFGS-B", t, dd),
+                thetas[-1],
+                d,
+            )
+        )
+    for name, theta0 in starts:
+        record(
+            _attempt(
+                f"reml-lbfgsb({name})",
+                lambda t, dd: _run_scipy("L-BFGS-B", t, dd),
+                theta0,
+                d,
+            )
+        )
+    if _needs_escalation(attempts, min_loglik):
+        best = thetas[_best_attempt(attempts)]
+        points = [("best", best), *starts] if np.all(np.isfinite(best)) else list(starts)
+        for method, tag in (("Nelder-Mead", "neldermead"), ("Powell", "powell")):
+            for name, theta0 in points:
+                record(
+                    _attempt(
+                        f"reml-{tag}({name})",
+                        lambda t, dd, m=method: _run_scipy(m, t, dd),
+                        theta0,
+                        d,
+                    )
+                )
+        # a final gradient polish of whatever is now best
+        best = thetas[_best_attempt(attempts)]
+        if np.all(np.isfinite(best)):
+            record(
+                _attempt(
+                    "reml-lbfgsb(escalated)",
+                    lambda t, dd: _run_scipy("L-BFGS-B", t, dd),
+                    best,
+                    d,
+                )
+            )
+    return attempts, thetas
+
+
+def _needs_escalation(attempts: Sequence[FitAttempt], min_loglik: float | None) -> bool:
+    polished = [a.loglik for a in attempts if a.optimizer.startswith("reml-") and a.converged]
+    if not polished:
+        return True
+    best = max(polished)
+    if min_loglik is not None and best < min_loglik - 1e-7:
+        return True
+    # the polished optima from different starts should agree; if not, search wider
+    return max(polished) - min(polished) > 1e-4
+
+
+def _best_attempt(attempts: Sequence[FitAttempt]) -> int:
+    best = 0
+    for i, att in enumerate(attempts):
+        if np.isfinite(att.loglik) and (
+            not np.isfinite(attempts[best].loglik) or att.loglik > attempts[best].loglik + TIE_TOL
+        ):
+            best = i
+    if not np.isfinite(attempts[best].loglik):
+        raise RuntimeError("no optimizer reached a finite REML log-likelihood")
+    return best
+
+
+# ------------------------------------------------------------------------- assembling
+
+
+def _assemble_fit(
+    d: _Design,
+    theta: np.ndarray,
+    *,
+    response: str,
+    terms: tuple[str, ...],
+    group: str,
+    random_slope: str | None,
+    attempts: tuple[FitAttempt, ...],
+    optimizer: str,
+) -> MixedFit:
+    # the sign of a Cholesky column is not identified; lme4 reports it non-negative
+    theta = np.asarray(theta, dtype=float).copy()
+    theta[0] = abs(theta[0])
+    if theta.size == 3:
+        theta[2] = abs(theta[2])
+    n, p = d.X.shape
+    s = _reml_state(theta, d)
+    sigma = math.sqrt(s.pwrss / (n - p))
+    vcov = sigma**2 * np.linalg.inv(s.xax)
+    varpar = np.append(theta, sigma)
+    vc = _variance_components(theta, sigma, group, random_slope)
+    singular = _is_singular(theta, vc, group, random_slope)
+    varpar_vcov, jac = _satterthwaite_ingredients(varpar, d, p)
+    loglik = -0.5 * reml_deviance(theta, d)
+    converged = bool(
+        np.isfinite(loglik)
+        and np.max(np.abs(_projected_gradient(theta, d))) < GRADIENT_TOL
+        and any(a.converged for a in attempts if a.optimizer == optimizer)
+    )
+    coefficients = coefficient_table(terms, s.beta, vcov, jac, varpar_vcov)
+    return MixedFit(
+        response=response,
+        terms=terms,
+        group=group,
+        random_slope=random_slope,
+        coefficients=coefficients,
+        vcov=vcov,
+        variance_components=vc,
+        loglik=float(loglik),
+        optimizer=optimizer,
+        converged=converged,
+        singular=singular,
+        n_obs=int(n),
+        n_groups=len(d.groups),
+        random_effects=_random_effects(s, d, sigma),
+        attempts=attempts,
+        theta=theta,
+        sigma=float(sigma),
+        varpar_vcov=varpar_vcov,
+        vcov_jacobian=jac,
+        fixed_effects=s.beta.copy(),
+    )
+
+
+def _variance_components(
+    theta: np.ndarray, sigma: float, group: str, random_slope: str | None
+) -> dict[str, float]:
+    q = 1 if random_slope is None else 2
+    lam = _lambda(theta, q)
+    g = sigma**2 * lam @ lam.T
+    vc = {f"{group}|{INTERCEPT}|": float(g[0, 0])}
+    if random_slope is not None:
+        vc[f"{group}|{random_slope}|"] = float(g[1, 1])
+        vc[f"{group}|{INTERCEPT}|{random_slope}"] = float(g[1, 0])
+    vc["Residual||"] = float(sigma**2)
+    return vc
+
+
+def _correlation(vc: dict[str, float], group: str, random_slope: str) -> float:
+    v0 = vc[f"{group}|{INTERCEPT}|"]
+    v1 = vc[f"{group}|{random_slope}|"]
+    c = vc[f"{group}|{INTERCEPT}|{random_slope}"]
+    return float(c / math.sqrt(v0 * v1)) if v0 > 0 and v1 > 0 else float("nan")
+
+
+def _is_singular(
+    theta: np.ndarray, vc: dict[str, float], group: str, random_slope: str | None
+) -> bool:
+    diagonal = theta[[0]] if theta.size == 1 else theta[[0, 2]]
+    if np.any(diagonal < SINGULAR_TOL):
+        return True
+    if random_slope is None:
+        return False
+    r = _correlation(vc, group, random_slope)
+    return bool(np.isfinite(r) and abs(r) > CORRELATION_LIMIT)
+
+
+def _satterthwaite_ingredients(
+    varpar: np.ndarray, d: _Design, p: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """lmerTest's ``vcov_varpar`` (2 H^+) and ``Jac_list`` at the REML estimates."""
+    hess = richardson_hessian(lambda v: _deviance_varpar(v, d), varpar)
+    evals, evecs = np.linalg.eigh(hess)
+    pos = evals > HESSIAN_EIGEN_TOL
+    h_inv = (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
+    jac = richardson_jacobian(lambda v: _covbeta_varpar(v, d), varpar)
+    jac_list = np.stack([jac[:, k].reshape(p, p) for k in range(varpar.size)])
+    return 2.0 * h_inv, jac_list
+
+
+def _random_effects(s: _RemlState, d: _Design, sigma: float) -> pd.DataFrame:
+    """Conditional modes and lme4 ``condVar`` SDs (sigma^2 Lambda M_j^-1 Lambda')."""
+    u = np.einsum("jab,jb->ja", s.m_inv, s.lzy - s.lzx @ s.beta)
+    b = u @ s.lam.T
+    cond = sigma**2 * np.einsum("ab,jbc,dc->jad", s.lam, s.m_inv, s.lam)
+    q = d.Z.shape[1]
+    nan = np.full(len(d.groups), np.nan)
+    return pd.DataFrame(
+        {
+            "group": d.groups,
+            "n_obs": np.bincount(d.codes, minlength=len(d.groups)),
+            "intercept": b[:, 0],
+            "intercept_cond_sd": np.sqrt(cond[:, 0, 0]),
+            "slope": b[:, 1] if q == 2 else nan,
+            "slope_cond_sd": np.sqrt(cond[:, 1, 1]) if q == 2 else nan,
+        }
+    )
+
+
+# ------------------------------------------------------------------------- utilities
+
+
+def _json_float(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for row in frame.to_dict(orient="records"):
+        out.append(
+            {
+                k: (
+                    _json_float(v)
+                    if isinstance(v, float | np.floating)
+                    else (bool(v) if isinstance(v, bool | np.bool_) else v)
+                )
+                for k, v in row.items()
+            }
+        )
+    return out
+
