@@ -13,6 +13,8 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/descriptives.smk"
+include: "workflow/rules/aims.smk"
+include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 
 

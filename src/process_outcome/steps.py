@@ -209,3 +209,160 @@ def first_report(
         "labels": {m.key: m.label for m in measures(config)},
     }
     io.atomic_write_text(out_html, render(template_dir, "index.html.j2", context))
+
+
+def _coded_patients(patients: str, codes: str) -> pd.DataFrame:
+    # Models see pseudonymous therapist codes only, so no model summary can leak an id.
+    pt = pd.read_csv(patients, dtype={"patient": str, "therapist": str})
+    return pseudonymize(pt, pd.read_csv(codes, dtype=str))
+
+
+def _outcome(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    return config["measures"]["outcomes"][key]
+
+
+def aim1_model(
+    config: Mapping[str, Any], patients: str, codes: str, outcome: str, process: str, out_json: str
+) -> None:
+    """Fit the aim 1 model of one outcome and process (or all processes: ``joint``)."""
+    from process_outcome import aims
+
+    pt = _coded_patients(patients, codes)
+    if process == "joint":
+        fit = aims.fit_aim1_joint(pt, outcome, list(config["measures"]["processes"]))
+    else:
+        fit = aims.fit_aim1(pt, outcome, process)
+    io.write_json(
+        {"aim": "aim1", "outcome": outcome, "process": process, "fit": fit.to_dict()}, out_json
+    )
+    log.info("aim 1 %s/%s: REML logLik %.4f (%s)", outcome, process, fit.loglik, fit.optimizer)
+
+
+def aim2_model(
+    config: Mapping[str, Any], patients: str, codes: str, outcome: str, process: str, out_json: str
+) -> None:
+    """Fit the aim 2 random-slope model and test the slope variance against aim 1."""
+    from process_outcome import aims
+
+    pt = _coded_patients(patients, codes)
+    # The nested random-intercept model is refitted here (milliseconds) rather than
+    # read back, because it also supplies the slope model's starting values.
+    nested = aims.fit_aim1(pt, outcome, process)
+    res = aims.fit_aim2(
+        pt, outcome, process, nested, higher_is=_outcome(config, outcome)["higher_is"]
+    )
+    summary = {
+        "aim": "aim2",
+        "outcome": outcome,
+        "process": process,
+        "fit": res.fit.to_dict(),
+        "nested_loglik": nested.loglik,
+        "lr": res.lr,
+        "p_mixture": res.p_mixture,
+        "slope_sd": res.slope_sd,
+        "slope_low": res.slope_low,
+        "slope_high": res.slope_high,
+        "share_beneficial": res.share_beneficial,
+        "singular": bool(res.singular),
+        "n_patients": int(res.n_patients),
+        "n_therapists": int(res.n_therapists),
+        "nesting_violation": bool(getattr(res, "nesting_violation", False)),
+        "therapist_slopes": res.therapist_slopes.to_dict("records"),
+    }
+    io.write_json(summary, out_json)
+    log.info(
+        "aim 2 %s/%s: LR %.3f, p %.4f, slope SD %.4f",
+        outcome,
+        process,
+        res.lr,
+        res.p_mixture,
+        res.slope_sd,
+    )
+
+
+def aim3_model(
+    config: Mapping[str, Any], patients: str, codes: str, outcome: str, process: str, out_json: str
+) -> None:
+    """Fit the aim 3 moderation models of one outcome × process family."""
+    from process_outcome import aims
+
+    pt = _coded_patients(patients, codes)
+    mods = {k: v["type"] for k, v in config["measures"]["moderators"].items()}
+    res = aims.fit_aim3(pt, outcome, process, mods)
+    summary = {
+        "aim": "aim3",
+        "outcome": outcome,
+        "process": process,
+        "fits": {m: f.to_dict() for m, f in zip(mods, res.fits, strict=True)},
+        "moderation": res.moderation.to_dict("records"),
+        "simple_slopes": res.simple_slopes.to_dict("records"),
+    }
+    io.write_json(summary, out_json)
+
+
+def results_tables(
+    config: Mapping[str, Any],
+    aim1: list[str],
+    aim2: list[str],
+    aim3: list[str],
+    truth: str | None,
+    out: Mapping[str, str],
+) -> None:
+    """Gather the model summaries into the tidy results tables."""
+    from process_outcome import tables
+
+    s1 = [io.read_json(p) for p in aim1]
+    s2 = [io.read_json(p) for p in aim2]
+    s3 = [io.read_json(p) for p in aim3]
+    fx1 = tables.fixed_effects(s1)
+    tests = tables.slope_tests(s2)
+    slopes = tables.therapist_slopes(s2)
+    mod = tables.moderation(s3)
+    io.write_csv(fx1, out["aim1"])
+    io.write_csv(tests, out["aim2_tests"])
+    io.write_csv(tables.fixed_effects(s2), out["aim2_fixed"])
+    io.write_csv(slopes, out["aim2_slopes"])
+    io.write_csv(tables.slope_correlations(slopes), out["aim2_correlations"])
+    io.write_csv(mod, out["aim3"])
+    io.write_csv(tables.simple_slopes(s3), out["aim3_simple"])
+    problems = [s for s in s2 if s.get("nesting_violation")]
+    for s in problems:
+        log.warning("aim 2 %s/%s: REML logLik below its nested model", s["outcome"], s["process"])
+    if truth:
+        joint = {
+            s["outcome"]: s["fit"]["variance_components"]["therapist|(Intercept)|"]
+            for s in s1
+            if s["process"] == "joint"
+        }
+        rec = tables.truth_recovery(
+            pd.read_csv(truth, keep_default_na=False, na_values=[""]),
+            fx1,
+            tests,
+            mod,
+            joint,
+            list(config["measures"]["processes"]),
+        )
+        io.write_csv(rec, out["truth"])
+
+
+def make_figures(
+    config: Mapping[str, Any],
+    aim1: str,
+    aim2_tests: str,
+    aim2_slopes: str,
+    aim3_simple: str,
+    out: Mapping[str, str],
+) -> None:
+    """Draw the aim 1 forest plot, aim 2 caterpillar plot and aim 3 simple-slopes plot."""
+    from process_outcome import figures
+    from process_outcome.config import measures
+
+    labels = {m.key: m.label for m in measures(config)}
+    figures.save(figures.forest_plot(pd.read_csv(aim1), labels), out["forest_pdf"], out["forest_png"])
+    figures.save(
+        figures.caterpillar_plot(pd.read_csv(aim2_slopes), pd.read_csv(aim2_tests), labels),
+        out["caterpillar_pdf"],
+        out["caterpillar_png"],
+    )
+    simple = pd.read_csv(aim3_simple)
+    figures.save(figures.simple_slopes_plot(simple, labels), out["simple_pdf"], out["simple_png"])

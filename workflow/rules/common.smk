@@ -47,8 +47,46 @@ def clean_inputs(wildcards):
     return inputs
 
 
+TABLE_OUTPUTS = {
+    "aim1": "results/tables/aim1_fixed_effects.csv",
+    "aim2_tests": "results/tables/aim2_slope_tests.csv",
+    "aim2_fixed": "results/tables/aim2_fixed_effects.csv",
+    "aim2_slopes": "results/tables/aim2_therapist_slopes.csv",
+    "aim2_correlations": "results/tables/aim2_slope_correlations.csv",
+    "aim3": "results/tables/aim3_moderation.csv",
+    "aim3_simple": "results/tables/aim3_simple_slopes.csv",
+}
+if SIMULATED:
+    TABLE_OUTPUTS["truth"] = "results/tables/truth_recovery.csv"
+
+
+def model_files(aim, joint=False):
+    processes = [*PROCESSES, "joint"] if joint else PROCESSES
+    return expand(
+        "results/models/{aim}/{outcome}/{process}.json",
+        aim=aim,
+        outcome=OUTCOMES,
+        process=processes,
+    )
+
+
+def table_inputs(wildcards):
+    inputs = {
+        "aim1": model_files("aim1", joint=True),
+        "aim2": model_files("aim2"),
+        "aim3": model_files("aim3") if MODERATORS else [],
+    }
+    if SIMULATED:
+        inputs["truth"] = "results/data/simulated/truth.csv"
+    return inputs
+
+
 def final_outputs():
     return [
+        *TABLE_OUTPUTS.values(),
+        "results/figures/figure1_aim1_forest.pdf",
+        "results/figures/figure2_aim2_caterpillar.pdf",
+        "results/figures/figure3_aim3_simple_slopes.pdf",
         "results/data/patients.csv",
         "results/data/exclusions.csv",
         "results/data/flow.json",

@@ -1,0 +1,246 @@
+"""Tidy results tables gathered from the per-model summaries (the public contract)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pingouin as pg
+
+FIXED_COLUMNS = [
+    "outcome",
+    "process",
+    "term",
+    "estimate",
+    "se",
+    "df",
+    "t",
+    "p",
+    "ci_low",
+    "ci_high",
+    "singular",
+]
+SLOPE_TEST_COLUMNS = [
+    "outcome",
+    "process",
+    "slope_sd",
+    "slope_low",
+    "slope_high",
+    "lr",
+    "p_mixture",
+    "share_beneficial",
+    "singular",
+    "n_patients",
+    "n_therapists",
+]
+THERAPIST_SLOPE_COLUMNS = ["outcome", "process", "therapist", "slope", "se", "n_patients"]
+MODERATION_COLUMNS = [
+    "outcome",
+    "process",
+    "moderator",
+    "estimate",
+    "se",
+    "df",
+    "t",
+    "p",
+    "p_fdr",
+    "ci_low",
+    "ci_high",
+    "singular",
+]
+SIMPLE_SLOPE_COLUMNS = [
+    "outcome",
+    "process",
+    "moderator",
+    "level",
+    "moderator_value",
+    "estimate",
+    "se",
+    "df",
+    "t",
+    "p",
+    "ci_low",
+    "ci_high",
+]
+
+
+def fixed_effects(summaries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Fixed effects of aim 1 or aim 2 model summaries, one row per term.
+
+    Parameters
+    ----------
+    summaries : iterable of mapping
+        Model summaries as written by the aim rules (``outcome``, ``process``, ``fit``).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``outcome, process, term, estimate, se, df, t, p, ci_low, ci_high,
+        singular``.
+    """
+    rows = []
+    for s in summaries:
+        for c in s["fit"]["coefficients"]:
+            rows.append(
+                {"outcome": s["outcome"], "process": s["process"]}
+                | {k: c[k] for k in FIXED_COLUMNS[2:-1]}
+                | {"singular": bool(s["fit"]["singular"])}
+            )
+    return pd.DataFrame(rows, columns=FIXED_COLUMNS)
+
+
+def slope_tests(summaries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Aim 2 tests of therapist differences in the within-therapist slope."""
+    rows = [
+        {"outcome": s["outcome"], "process": s["process"]}
+        | {k: s[k] for k in SLOPE_TEST_COLUMNS[2:]}
+        for s in summaries
+    ]
+    return pd.DataFrame(rows, columns=SLOPE_TEST_COLUMNS)
+
+
+def therapist_slopes(summaries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Each therapist's empirical-Bayes slope (pseudonymous therapist codes)."""
+    rows = [
+        {"outcome": s["outcome"], "process": s["process"]}
+        | {k: r[k] for k in THERAPIST_SLOPE_COLUMNS[2:]}
+        for s in summaries
+        for r in s["therapist_slopes"]
+    ]
+    return pd.DataFrame(rows, columns=THERAPIST_SLOPE_COLUMNS)
+
+
+def moderation(summaries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Aim 3 cross-level interactions with raw and BH-FDR adjusted p values."""
+    rows = [r for s in summaries for r in s["moderation"]]
+    return pd.DataFrame(rows, columns=MODERATION_COLUMNS)
+
+
+def simple_slopes(summaries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Aim 3 simple slopes of the within-therapist process at moderator values."""
+    rows = [r for s in summaries for r in s["simple_slopes"]]
+    return pd.DataFrame(rows, columns=SIMPLE_SLOPE_COLUMNS)
+
+
+def slope_correlations(slopes: pd.DataFrame) -> pd.DataFrame:
+    """Correlation across therapists of their slopes on two processes, per outcome.
+
+    The "strengths and weaknesses" question: do therapists who draw more benefit from
+    one process also draw more from the other?
+
+    Returns
+    -------
+    DataFrame
+        Columns ``outcome, process_a, process_b, n, r, ci_low, ci_high, p``.
+    """
+    rows = []
+    for outcome, grp in slopes.groupby("outcome", sort=False):
+        wide = grp.pivot(index="therapist", columns="process", values="slope")
+        for a, b in combinations(list(dict.fromkeys(grp["process"])), 2):
+            pair = wide[[a, b]].dropna()
+            if len(pair) < 3:
+                continue
+            res = pg.corr(pair[a], pair[b])
+            ci = res["CI95"].iloc[0] if "CI95" in res else res["CI95%"].iloc[0]
+            rows.append(
+                {
+                    "outcome": outcome,
+                    "process_a": a,
+                    "process_b": b,
+                    "n": int(res["n"].iloc[0]),
+                    "r": float(res["r"].iloc[0]),
+                    "ci_low": float(ci[0]),
+                    "ci_high": float(ci[1]),
+                    "p": float(res["p_val"].iloc[0] if "p_val" in res else res["p-val"].iloc[0]),
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["outcome", "process_a", "process_b", "n", "r", "ci_low", "ci_high", "p"]
+    )
+
+
+def truth_recovery(
+    truth: pd.DataFrame,
+    aim1: pd.DataFrame,
+    aim2_tests: pd.DataFrame,
+    aim3: pd.DataFrame,
+    joint_variance: Mapping[str, float],
+    processes: Sequence[str],
+) -> pd.DataFrame:
+    """Set each generating parameter of the simulated study beside its estimate.
+
+    Fixed effects are compared with the joint aim 1 model (the generating model's fixed
+    part), slope SDs with the aim 2 models, moderator effects with the aim 3
+    interactions and the therapist intercept SD with the joint aim 1 model.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``outcome, process, moderator, parameter, model, true, estimate, ci_low,
+        ci_high, covered`` (``covered``: the true value lies in the 95% CI; empty where
+        no CI is computed).
+    """
+    rows = []
+    for t in truth.itertuples(index=False):
+        est = lo = hi = np.nan
+        model = ""
+        if t.parameter in {"slope_sd"} and t.process in processes:
+            sel = aim2_tests[
+                (aim2_tests["outcome"] == t.outcome) & (aim2_tests["process"] == t.process)
+            ]
+            model, est = "aim2", sel["slope_sd"].iloc[0] if len(sel) else np.nan
+        elif t.parameter == "intercept_sd" and t.outcome in joint_variance:
+            model, est = "aim1 joint", float(np.sqrt(joint_variance[t.outcome]))
+        elif isinstance(t.moderator, str) and t.moderator:
+            sel = aim3[
+                (aim3["outcome"] == t.outcome)
+                & (aim3["process"] == t.process)
+                & (aim3["moderator"] == t.moderator)
+            ]
+            if len(sel):
+                model = "aim3"
+                est, lo, hi = sel[["estimate", "ci_low", "ci_high"]].iloc[0]
+        elif not (isinstance(t.process, str) and t.process):
+            sel = aim1[
+                (aim1["outcome"] == t.outcome)
+                & (aim1["process"] == "joint")
+                & (aim1["term"] == t.parameter)
+            ]
+            if len(sel):
+                model = "aim1 joint"
+                est, lo, hi = sel[["estimate", "ci_low", "ci_high"]].iloc[0]
+        if not model:
+            continue
+        covered = "" if np.isnan(lo) else bool(lo <= t.value <= hi)
+        rows.append(
+            {
+                "outcome": t.outcome,
+                "process": t.process if isinstance(t.process, str) else "",
+                "moderator": t.moderator if isinstance(t.moderator, str) else "",
+                "parameter": t.parameter,
+                "model": model,
+                "true": t.value,
+                "estimate": est,
+                "ci_low": lo,
+                "ci_high": hi,
+                "covered": covered,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "outcome",
+            "process",
+            "moderator",
+            "parameter",
+            "model",
+            "true",
+            "estimate",
+            "ci_low",
+            "ci_high",
+            "covered",
+        ],
+    )

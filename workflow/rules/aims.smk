@@ -1,0 +1,45 @@
+rule aim1:
+    input:
+        patients="results/data/patients.csv",
+        codes="results/private/therapist_codes.csv",
+    output:
+        "results/models/aim1/{outcome}/{process}.json",
+    log:
+        "results/logs/aim1/{outcome}/{process}.log",
+    script:
+        "../../scripts/aim_model.py"
+
+
+rule aim2:
+    input:
+        patients="results/data/patients.csv",
+        codes="results/private/therapist_codes.csv",
+    output:
+        "results/models/aim2/{outcome}/{process}.json",
+    log:
+        "results/logs/aim2/{outcome}/{process}.log",
+    script:
+        "../../scripts/aim_model.py"
+
+
+rule aim3:
+    input:
+        patients="results/data/patients.csv",
+        codes="results/private/therapist_codes.csv",
+    output:
+        "results/models/aim3/{outcome}/{process}.json",
+    log:
+        "results/logs/aim3/{outcome}/{process}.log",
+    script:
+        "../../scripts/aim_model.py"
+
+
+rule results_tables:
+    input:
+        unpack(table_inputs),
+    output:
+        **TABLE_OUTPUTS,
+    log:
+        "results/logs/results_tables.log",
+    script:
+        "../../scripts/results_tables.py"
