@@ -213,9 +213,7 @@ def contrast_vector(fit: MixedFit, L: Mapping[str, float] | Sequence[float] | np
     return vec
 
 
-def contrast(
-    fit: MixedFit, L: Mapping[str, float] | Sequence[float] | np.ndarray
-) -> pd.DataFrame:
+def contrast(fit: MixedFit, L: Mapping[str, float] | Sequence[float] | np.ndarray) -> pd.DataFrame:
     """Satterthwaite t test of one linear combination of fixed effects.
 
     Parameters
