@@ -291,6 +291,82 @@ def fit_mixed(
     )
 
 
+def fit_at_theta(
+    data: pd.DataFrame,
+    response: str,
+    terms: Sequence[str],
+    group: str,
+    random_slope: str | None,
+    theta: Sequence[float] | np.ndarray,
+) -> MixedFit:
+    """Evaluate the model at given variance parameters instead of optimizing them.
+
+    Everything else (beta, sigma, vcov, Satterthwaite ingredients, conditional modes)
+    is computed from ``theta`` exactly as in :func:`fit_mixed`. Useful to compare with
+    another program's solution, e.g. at lme4's theta from
+    :func:`theta_from_variance_components`.
+
+    Parameters
+    ----------
+    data, response, terms, group, random_slope
+        As in :func:`fit_mixed`.
+    theta : array-like
+        Relative Cholesky factor entries (1 for a random intercept, 3 with a slope).
+
+    Returns
+    -------
+    MixedFit
+        With ``optimizer = "fixed-theta"``.
+    """
+    fixed_terms = tuple(t for t in terms if t != INTERCEPT)
+    design = _build_design(data, response, fixed_terms, group, random_slope)
+    theta = np.asarray(theta, dtype=float)
+    if theta.size != design.q * (design.q + 1) // 2:
+        raise ValueError(
+            f"theta has {theta.size} elements; the model needs {design.q * (design.q + 1) // 2}"
+        )
+    dev = reml_deviance(theta, design)
+    attempt = FitAttempt("fixed-theta", -0.5 * dev if np.isfinite(dev) else -math.inf, True)
+    return _assemble_fit(
+        design,
+        theta,
+        response=response,
+        terms=(INTERCEPT, *fixed_terms),
+        group=group,
+        random_slope=random_slope,
+        attempts=(attempt,),
+        optimizer=attempt.optimizer,
+    )
+
+
+def theta_from_variance_components(
+    variance_components: dict[str, float], group: str, random_slope: str | None
+) -> np.ndarray:
+    """lme4's theta from variance components named as in :attr:`MixedFit.variance_components`.
+
+    Parameters
+    ----------
+    variance_components : dict
+        ``<group>|(Intercept)|``, ``Residual||`` and, with a slope,
+        ``<group>|<slope>|`` and ``<group>|(Intercept)|<slope>``.
+    group : str
+        Grouping column.
+    random_slope : str or None
+        Slope column.
+
+    Returns
+    -------
+    numpy.ndarray
+        Relative Cholesky factor entries.
+    """
+    sigma2 = variance_components["Residual||"]
+    psi = np.array([[variance_components[f"{group}|{INTERCEPT}|"]]])
+    if random_slope is not None:
+        cov = variance_components[f"{group}|{INTERCEPT}|{random_slope}"]
+        psi = np.array([[psi[0, 0], cov], [cov, variance_components[f"{group}|{random_slope}|"]]])
+    return _theta_from_relative_cov(psi / sigma2)
+
+
 # ----------------------------------------------------------------------------- design
 
 

@@ -1,0 +1,492 @@
+"""The three aims' model families on the patient-level table.
+
+Every function takes the patient-level table of ``shared/spec/analysis.md`` section 3:
+one row per patient with ``therapist``, ``post_<o>``, ``baseline_<o>_c``,
+``<p>_within``, ``<p>_between`` and the therapist moderators. Processes are rated so
+that higher means more alliance / more positive expectation.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from process_outcome.inference import contrast, fdr_bh, mixture_lr_test
+from process_outcome.models import NESTING_TOL, MixedFit, _json_float, _records, fit_mixed
+
+GROUP = "therapist"
+MODERATOR_TYPES = ("continuous", "binary")
+MODERATION_COLUMNS = [
+    "outcome",
+    "process",
+    "moderator",
+    "estimate",
+    "se",
+    "df",
+    "t",
+    "p",
+    "p_fdr",
+    "ci_low",
+    "ci_high",
+    "singular",
+]
+SIMPLE_SLOPE_COLUMNS = [
+    "outcome",
+    "process",
+    "moderator",
+    "level",
+    "moderator_value",
+    "estimate",
+    "se",
+    "df",
+    "t",
+    "p",
+    "ci_low",
+    "ci_high",
+]
+THERAPIST_SLOPE_COLUMNS = ["therapist", "slope", "se", "n_patients"]
+PARTS = ("within", "between")
+
+
+@dataclass(frozen=True, eq=False)
+class Aim2Result:
+    """Random-slope model of one outcome and process, tested against aim 1.
+
+    Attributes
+    ----------
+    outcome, process : str
+        The model's outcome and process.
+    fit : MixedFit
+        ``post_o ~ baseline_o_c + p_within + p_between + (1 + p_within | therapist)``.
+    nested_loglik : float
+        REML log-likelihood of the random-intercept (aim 1) model.
+    lr, p_mixture : float
+        ``LR = max(0, 2 (l_slope - l_intercept))`` and its p value under the 50:50
+        chi-square(1)/chi-square(2) mixture.
+    slope_sd : float
+        SD of the therapists' slopes of ``p_within``.
+    slope_low, slope_high : float
+        Fixed slope -/+ 1.96 slope SD (the 95% range of therapist slopes).
+    share_beneficial : float
+        Share of therapists whose empirical-Bayes slope points the beneficial way
+        (negative when a higher outcome is worse, positive when it is better).
+    therapist_slopes : pandas.DataFrame
+        ``therapist, slope, se, n_patients``: slope = fixed slope + predicted random
+        slope (empirical Bayes); se = conditional SD of the predicted random slope
+        (lme4 ``ranef(condVar = TRUE)``), which ignores the fixed slope's uncertainty.
+    singular : bool
+        The slope model is singular (see :class:`MixedFit`).
+    nesting_violation : bool
+        The slope model's REML log-likelihood stayed below the nested model's after
+        every optimizer (it never should).
+    n_patients, n_therapists : int
+        Sample of the slope model.
+    problems : tuple of str
+        Human-readable problems found (nesting violation, non-convergence).
+    """
+
+    outcome: str
+    process: str
+    fit: MixedFit
+    nested_loglik: float
+    lr: float
+    p_mixture: float
+    slope_sd: float
+    slope_low: float
+    slope_high: float
+    share_beneficial: float
+    therapist_slopes: pd.DataFrame
+    singular: bool
+    nesting_violation: bool
+    n_patients: int
+    n_therapists: int
+    problems: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable summary."""
+        return {
+            "outcome": self.outcome,
+            "process": self.process,
+            "fit": self.fit.to_dict(),
+            "nested_loglik": _json_float(self.nested_loglik),
+            "lr": _json_float(self.lr),
+            "p_mixture": _json_float(self.p_mixture),
+            "slope_sd": _json_float(self.slope_sd),
+            "slope_low": _json_float(self.slope_low),
+            "slope_high": _json_float(self.slope_high),
+            "share_beneficial": _json_float(self.share_beneficial),
+            "singular": bool(self.singular),
+            "nesting_violation": bool(self.nesting_violation),
+            "n_patients": int(self.n_patients),
+            "n_therapists": int(self.n_therapists),
+            "problems": list(self.problems),
+            "therapist_slopes": _records(self.therapist_slopes),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Aim3Result:
+    """Moderation models of one outcome × process family (one model per moderator).
+
+    Attributes
+    ----------
+    outcome, process : str
+        The family.
+    moderators : tuple of str
+        Moderator names in the order fitted.
+    moderation : pandas.DataFrame
+        One row per moderator with the ``p_within:m`` test: ``outcome, process,
+        moderator, estimate, se, df, t, p, p_fdr, ci_low, ci_high, singular``; ``p_fdr``
+        is Benjamini-Hochberg across this family's moderators.
+    simple_slopes : pandas.DataFrame
+        Slope of ``p_within`` at moderator mean -/+ 1 SD (continuous; SD over
+        therapists) or at 0 and 1 (binary): ``outcome, process, moderator, level,
+        moderator_value, estimate, se, df, t, p, ci_low, ci_high``.
+    fits : tuple of MixedFit
+        The models, in the order of ``moderators``.
+    """
+
+    outcome: str
+    process: str
+    moderators: tuple[str, ...]
+    moderation: pd.DataFrame
+    simple_slopes: pd.DataFrame
+    fits: tuple[MixedFit, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable summary."""
+        return {
+            "outcome": self.outcome,
+            "process": self.process,
+            "fits": {m: f.to_dict() for m, f in zip(self.moderators, self.fits, strict=True)},
+            "moderation": _records(self.moderation),
+            "simple_slopes": _records(self.simple_slopes),
+        }
+
+
+# ---------------------------------------------------------------------------- aim 1
+
+
+def aim1_terms(outcome: str, processes: Sequence[str]) -> list[str]:
+    """Fixed terms of an aim 1 model: baseline, then each process's within and between."""
+    return [f"baseline_{outcome}_c", *(f"{p}_{part}" for p in processes for part in PARTS)]
+
+
+
+def fit_aim1(patients: pd.DataFrame, outcome: str, process: str) -> MixedFit:
+    """Fit ``post_o ~ baseline_o_c + p_within + p_between + (1 | therapist)``.
+
+    Parameters
+    ----------
+    patients : pandas.DataFrame
+        Patient-level table.
+    outcome, process : str
+        Outcome and process keys (column stems).
+
+    Returns
+    -------
+    MixedFit
+    """
+    return fit_mixed(patients, f"post_{outcome}", aim1_terms(outcome, [process]), GROUP)
+
+
+def fit_aim1_joint(patients: pd.DataFrame, outcome: str, processes: Sequence[str]) -> MixedFit:
+    """Fit the aim 1 model with every process's within and between term, in the given order.
+
+    Parameters
+    ----------
+    patients : pandas.DataFrame
+        Patient-level table.
+    outcome : str
+        Outcome key.
+    processes : sequence of str
+        Process keys; terms are ``p1_within, p1_between, p2_within, p2_between, ...``.
+
+    Returns
+    -------
+    MixedFit
+    """
+    return fit_mixed(patients, f"post_{outcome}", aim1_terms(outcome, processes), GROUP)
+
+
+# ---------------------------------------------------------------------------- aim 2
+
+
+def fit_aim2(
+    patients: pd.DataFrame, outcome: str, process: str, nested: MixedFit, higher_is: str
+) -> Aim2Result:
+    """Fit the random-slope model and test the slope variance against the aim 1 model.
+
+    Parameters
+    ----------
+    patients : pandas.DataFrame
+        Patient-level table.
+    outcome, process : str
+        Outcome and process keys.
+    nested : MixedFit
+        The aim 1 model of the same outcome and process (same rows and fixed terms);
+        supplies starting values and the log-likelihood the slope model must reach.
+    higher_is : {"worse", "better"}
+        Direction of the outcome; decides which slope sign is beneficial.
+
+    Returns
+    -------
+    Aim2Result
+        Therapist slopes are empirical-Bayes (fixed + predicted random slope) with the
+        conditional SD of the predicted random slope as their se (lme4 condVar).
+
+    Raises
+    ------
+    ValueError
+        If ``nested`` is not the aim 1 model of this outcome and process on these rows,
+        or ``higher_is`` is not "worse" or "better".
+
+    Warns
+    -----
+    RuntimeWarning
+        If the slope model's REML log-likelihood stays below ``nested.loglik`` after
+        every optimizer; the result then has ``nesting_violation=True``.
+    """
+    if higher_is not in ("worse", "better"):
+        raise ValueError(f"higher_is must be 'worse' or 'better', not {higher_is!r}")
+    slope = f"{process}_within"
+    terms = aim1_terms(outcome, [process])
+    _check_nested(nested, f"post_{outcome}", terms)
+    fit = fit_mixed(
+        patients,
+        f"post_{outcome}",
+        terms,
+        GROUP,
+        random_slope=slope,
+        start=nested,
+        min_loglik=nested.loglik,
+    )
+    if fit.n_obs != nested.n_obs:
+        raise ValueError(
+            f"nested model has {nested.n_obs} rows, the slope model {fit.n_obs}: "
+            "they must be fitted to the same patients"
+        )
+    problems = []
+    violation = fit.loglik < nested.loglik - NESTING_TOL
+    if violation:
+        problems.append(
+            f"aim 2 {outcome}/{process}: REML logLik {fit.loglik:.6f} is below the nested "
+            f"random-intercept model's {nested.loglik:.6f} after optimizers "
+            f"{[a.optimizer for a in fit.attempts]}"
+        )
+    if not fit.converged:
+        problems.append(f"aim 2 {outcome}/{process}: the REML optimum was not confirmed")
+    for message in problems:
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+    lr, p = mixture_lr_test(fit.loglik, nested.loglik)
+    fixed = float(fit.coefficients.set_index("term").loc[slope, "estimate"])
+    slope_sd = math.sqrt(max(fit.variance_components[f"{GROUP}|{slope}|"], 0.0))
+    slopes = _therapist_slopes(fit, fixed)
+    beneficial = slopes["slope"] < 0 if higher_is == "worse" else slopes["slope"] > 0
+    return Aim2Result(
+        outcome=outcome,
+        process=process,
+        fit=fit,
+        nested_loglik=float(nested.loglik),
+        lr=lr,
+        p_mixture=p,
+        slope_sd=slope_sd,
+        slope_low=fixed - 1.96 * slope_sd,
+        slope_high=fixed + 1.96 * slope_sd,
+        share_beneficial=float(beneficial.mean()),
+        therapist_slopes=slopes,
+        singular=fit.singular,
+        nesting_violation=bool(violation),
+        n_patients=fit.n_obs,
+        n_therapists=fit.n_groups,
+        problems=tuple(problems),
+    )
+
+
+def _check_nested(nested: MixedFit, response: str, terms: Sequence[str]) -> None:
+    expected = ("(Intercept)", *terms)
+    if nested.response != response or tuple(nested.terms) != expected:
+        raise ValueError(
+            f"nested model {nested.response} ~ {' + '.join(nested.terms)} is not the aim 1 "
+            f"model {response} ~ {' + '.join(expected)}"
+        )
+    if nested.random_slope is not None:
+        raise ValueError("the nested model must be the random-intercept (aim 1) model")
+
+
+def _therapist_slopes(fit: MixedFit, fixed: float) -> pd.DataFrame:
+    re = fit.random_effects
+    return pd.DataFrame(
+        {
+            "therapist": re["group"].to_numpy(),
+            "slope": fixed + re["slope"].to_numpy(),
+            "se": re["slope_cond_sd"].to_numpy(),
+            "n_patients": re["n_obs"].to_numpy(),
+        },
+        columns=THERAPIST_SLOPE_COLUMNS,
+    )
+
+
+def slope_correlation(slopes_a: pd.DataFrame, slopes_b: pd.DataFrame) -> pd.DataFrame:
+    """Pearson correlation across therapists of two processes' empirical-Bayes slopes.
+
+    Parameters
+    ----------
+    slopes_a, slopes_b : pandas.DataFrame
+        ``therapist_slopes`` tables (columns ``therapist`` and ``slope``); therapists
+        in both are used.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``r, ci_low, ci_high, p, n`` (pingouin ``corr``; 95% CI by Fisher z).
+    """
+    import pingouin as pg
+
+    both = slopes_a[["therapist", "slope"]].merge(
+        slopes_b[["therapist", "slope"]], on="therapist", suffixes=("_a", "_b")
+    )
+    if len(both) < 3:
+        raise ValueError(f"{len(both)} therapists in common; a correlation needs at least 3")
+    res = pg.corr(both["slope_a"], both["slope_b"], method="pearson")
+    r = float(res["r"].iloc[0])
+    n = int(res["n"].iloc[0])
+    p_col = "p_val" if "p_val" in res.columns else "p-val"
+    # pingouin rounds the CI column for display; recompute it unrounded the same way
+    if abs(r) < 1:
+        ci = pg.compute_esci(stat=r, nx=n, ny=n, eftype="r", decimals=15)
+    else:
+        ci = np.array([r, r])
+    return pd.DataFrame(
+        [
+            {
+                "r": r,
+                "ci_low": float(ci[0]),
+                "ci_high": float(ci[1]),
+                "p": float(res[p_col].iloc[0]),
+                "n": n,
+            }
+        ]
+    )
+
+
+# ---------------------------------------------------------------------------- aim 3
+
+
+def aim3_terms(outcome: str, process: str, moderator: str) -> list[str]:
+    """Fixed terms in lme4's order for ``baseline + p_within * m + p_between``."""
+    within = f"{process}_within"
+    return [
+        f"baseline_{outcome}_c",
+        within,
+        moderator,
+        f"{process}_between",
+        f"{within}:{moderator}",
+    ]
+
+
+def fit_aim3(
+    patients: pd.DataFrame,
+    outcome: str,
+    process: str,
+    moderators: Mapping[str, str],
+    start: MixedFit | None = None,
+) -> Aim3Result:
+    """Fit one cross-level moderation model per moderator and collect the tests.
+
+    Model: ``post_o ~ baseline_o_c + p_within * m + p_between + (1 + p_within | therapist)``.
+
+    Parameters
+    ----------
+    patients : pandas.DataFrame
+        Patient-level table (continuous moderators already centred over therapists).
+    outcome, process : str
+        Outcome and process keys.
+    moderators : mapping of str to {"continuous", "binary"}
+        Moderator columns and their type; binary moderators are coded 0/1.
+    start : MixedFit, optional
+        Starting values (e.g. the aim 2 fit of this outcome and process).
+
+    Returns
+    -------
+    Aim3Result
+        Interaction tests (raw and BH-FDR p across this family's moderators), simple
+        slopes of ``p_within`` at mean -/+ 1 SD (SD over therapists, each counted once)
+        or at each binary level, with Satterthwaite df, and the fits.
+    """
+    for name, kind in moderators.items():
+        if kind not in MODERATOR_TYPES:
+            raise ValueError(
+                f"moderator {name!r}: type must be one of {MODERATOR_TYPES}, not {kind!r}"
+            )
+    within = f"{process}_within"
+    fits: list[MixedFit] = []
+    rows: list[dict[str, Any]] = []
+    simple: list[dict[str, Any]] = []
+    family = {"outcome": outcome, "process": process}
+    for moderator, kind in moderators.items():
+        terms = aim3_terms(outcome, process, moderator)
+        fit = fit_mixed(patients, f"post_{outcome}", terms, GROUP, within, start=start)
+        fits.append(fit)
+        test = fit.coefficients.set_index("term").loc[f"{within}:{moderator}"]
+        rows.append(
+            {**family, "moderator": moderator}
+            | {k: float(test[k]) for k in ("estimate", "se", "df", "t", "p", "ci_low", "ci_high")}
+            | {"singular": bool(fit.singular)}
+        )
+        values = _therapist_values(patients, fit, terms, moderator)
+        for level, value in _moderator_levels(values, kind, moderator):
+            res = contrast(fit, {within: 1.0, f"{within}:{moderator}": value}).iloc[0]
+            simple.append(
+                {**family, "moderator": moderator, "level": level, "moderator_value": value}
+                | {
+                    k: float(res[k])
+                    for k in ("estimate", "se", "df", "t", "p", "ci_low", "ci_high")
+                }
+            )
+    moderation = pd.DataFrame(rows)
+    moderation["p_fdr"] = fdr_bh(moderation["p"].to_numpy()) if len(rows) else []
+    return Aim3Result(
+        outcome=outcome,
+        process=process,
+        moderators=tuple(moderators),
+        moderation=moderation.reindex(columns=MODERATION_COLUMNS),
+        simple_slopes=pd.DataFrame(simple, columns=SIMPLE_SLOPE_COLUMNS),
+        fits=tuple(fits),
+    )
+
+
+def _therapist_values(
+    patients: pd.DataFrame, fit: MixedFit, terms: Sequence[str], moderator: str
+) -> pd.Series:
+    """The moderator once per therapist of the model's sample."""
+    columns = list(dict.fromkeys([fit.response, GROUP, *(p for t in terms for p in t.split(":"))]))
+    used = patients.loc[patients[columns].notna().all(axis=1), [GROUP, moderator]]
+    per_therapist = used.groupby(GROUP)[moderator]
+    varying = per_therapist.nunique()
+    if (varying > 1).any():
+        raise ValueError(
+            f"moderator {moderator!r} varies within therapists "
+            f"{list(varying.index[varying > 1])}; it must be a therapist characteristic"
+        )
+    return per_therapist.first()
+
+
+def _moderator_levels(values: pd.Series, kind: str, moderator: str) -> list[tuple[str, float]]:
+    """Labels and values at which simple slopes are evaluated."""
+    if kind == "binary":
+        observed = set(np.unique(values.to_numpy(dtype=float)))
+        if not observed <= {0.0, 1.0}:
+            raise ValueError(
+                f"binary moderator {moderator!r} must be coded 0/1, found {sorted(observed)}"
+            )
+        return [("0", 0.0), ("1", 1.0)]
+    mean = float(values.mean())
+    sd = float(values.std(ddof=1))
+    return [("-1 SD", mean - sd), ("mean", mean), ("+1 SD", mean + sd)]
