@@ -298,7 +298,8 @@ def test_simple_slope_at_mean_is_the_within_coefficient(fitted):
     res = fitted["aim3/functioning/expectation/family"]
     for m, fit in zip(res.moderators, res.fits, strict=True):
         level = "0" if MODERATORS[m] == "binary" else "mean"
-        row = res.simple_slopes.query("moderator == @m and level == @level").iloc[0]
+        table = res.simple_slopes
+        row = table[(table["moderator"] == m) & (table["level"] == level)].iloc[0]
         coef = fit.coefficients.set_index("term").loc["expectation_within"]
         assert row["estimate"] == pytest.approx(coef["estimate"], abs=1e-10)
         assert row["se"] == pytest.approx(coef["se"], abs=1e-10)

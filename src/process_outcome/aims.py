@@ -178,7 +178,6 @@ def aim1_terms(outcome: str, processes: Sequence[str]) -> list[str]:
     return [f"baseline_{outcome}_c", *(f"{p}_{part}" for p in processes for part in PARTS)]
 
 
-
 def fit_aim1(patients: pd.DataFrame, outcome: str, process: str) -> MixedFit:
     """Fit ``post_o ~ baseline_o_c + p_within + p_between + (1 | therapist)``.
 

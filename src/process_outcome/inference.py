@@ -200,7 +200,9 @@ def coefficient_table(
     return pd.DataFrame(rows, columns=COEFFICIENT_COLUMNS)
 
 
-def contrast_vector(fit: MixedFit, L: Mapping[str, float] | Sequence[float] | np.ndarray):
+def contrast_vector(
+    fit: MixedFit, L: Mapping[str, float] | Sequence[float] | np.ndarray
+) -> np.ndarray:
     """Weights over ``fit.terms`` from an array or a ``{term: weight}`` mapping."""
     if isinstance(L, Mapping):
         unknown = set(L) - set(fit.terms)
