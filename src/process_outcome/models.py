@@ -8,11 +8,11 @@ diagonal of ``Lambda`` is bounded below by 0.
 
 The objective is lme4's profiled REML deviance, evaluated group by group in closed form
 (each therapist block is at most 2x2 after the Woodbury identity), so one evaluation
-takes tens of microseconds. Optimizers (bounded L-BFGS-B from several starts, restarts
-off a zero-variance boundary, and, when the optimum is in doubt, statsmodels ``MixedLM``
-REML, Nelder-Mead and Powell) are all scored on that one deviance and the best finite
-solution is kept. Fixed-effect covariance, log-likelihood, variance components and
-conditional modes are computed from the kept ``theta`` as lme4 computes them, and the
+takes about a tenth of a millisecond. Optimizers (bounded SLSQP from several starts,
+restarts off a zero-variance boundary, and, when the optimum is in doubt, statsmodels
+``MixedLM`` REML, L-BFGS-B, Nelder-Mead and Powell) are all scored on that one deviance
+and the best finite solution is kept. Fixed-effect covariance, log-likelihood, variance
+components and conditional modes are computed from the kept ``theta`` as lme4 computes them, and the
 Satterthwaite ingredients (Hessian of the deviance and Jacobian of the fixed-effect
 covariance with respect to ``(theta, sigma)``) as lmerTest computes them; they are
 stored as plain arrays.
@@ -272,13 +272,13 @@ def fit_mixed(
     Notes
     -----
     Rows with a missing value in any used column are dropped; ``n_obs`` reports the
-    rows used. Optimizer chain: bounded L-BFGS-B on lme4's profiled REML deviance from
+    rows used. Optimizer chain: bounded SLSQP on lme4's profiled REML deviance from
     ``start`` (if given) and from lme4's default start; restarts away from any zero
     diagonal element of theta (a stationary point where gradient methods can stall);
     then, only if no solution has a small projected gradient, starts disagree by more
     than 1e-6 in log-likelihood, or ``min_loglik`` is not reached: statsmodels
-    ``MixedLM`` REML, Nelder-Mead and Powell from several points and a final L-BFGS-B
-    polish. Every solution is scored on the same deviance; the best finite one is kept
+    ``MixedLM`` REML, L-BFGS-B, Nelder-Mead and Powell from several points and a final
+    SLSQP polish. Every solution is scored on the same deviance; the best finite one is kept
     and named in ``optimizer``.
     """
     fixed_terms = tuple(t for t in terms if t != INTERCEPT)
@@ -596,7 +596,17 @@ def _run_scipy(method: str, theta0: np.ndarray, d: _Design) -> tuple[np.ndarray,
         return reml_deviance(t, d)
 
     x0 = np.clip(theta0, [b[0] if b[0] is not None else -np.inf for b in _theta_bounds(q)], None)
-    if method == "L-BFGS-B":
+    if method == "SLSQP":
+        # the routine polish: the fastest of scipy's bounded gradient methods here
+        res = optimize.minimize(
+            fun,
+            x0,
+            jac=lambda t: _central_gradient(fun, t),
+            method="SLSQP",
+            bounds=_theta_bounds(q),
+            options={"ftol": 1e-14, "maxiter": 500},
+        )
+    elif method == "L-BFGS-B":
         res = optimize.minimize(
             fun,
             x0,
@@ -662,12 +672,13 @@ def _optimize(
 ) -> tuple[list[FitAttempt], list[np.ndarray]]:
     """Run the optimizer chain and escalate while the optimum is in doubt.
 
-    Routine: bounded L-BFGS-B on the profiled REML deviance from every start
-    (preceded by statsmodels ``MixedLM`` when ``use_statsmodels``). Escalation, when no
-    finite solution has a small projected gradient, when optima from different starts
-    disagree, or when ``min_loglik`` is not reached: statsmodels ``MixedLM`` from the
-    best point (polished on the deviance), then bounded Nelder-Mead and Powell from the
-    best point and every start, then a final L-BFGS-B polish of the best.
+    Routine: bounded SLSQP on the profiled REML deviance from every start (preceded by
+    statsmodels ``MixedLM`` when ``use_statsmodels``), plus restarts off any zero
+    diagonal element of theta. Escalation, when no finite solution has a small
+    projected gradient, when optima from different starts disagree, or when
+    ``min_loglik`` is not reached: statsmodels ``MixedLM`` from the best point (polished
+    on the deviance), then bounded L-BFGS-B, Nelder-Mead and Powell from the best point
+    and every start, then a final SLSQP polish of the best.
     """
     attempts: list[FitAttempt] = []
     thetas: list[np.ndarray] = []
@@ -679,18 +690,18 @@ def _optimize(
         thetas.append(theta if theta is not None else np.full(n_theta, np.nan))
         return thetas[-1]
 
-    def lbfgsb(t: np.ndarray, dd: _Design) -> tuple[np.ndarray, bool, str]:
-        return _run_scipy("L-BFGS-B", t, dd)
+    def slsqp(t: np.ndarray, dd: _Design) -> tuple[np.ndarray, bool, str]:
+        return _run_scipy("SLSQP", t, dd)
 
     def run_statsmodels(theta0: np.ndarray) -> None:
         theta_sm = record("statsmodels-lbfgs", _run_statsmodels, theta0)
         if np.all(np.isfinite(theta_sm)):
-            record("reml-lbfgsb(statsmodels)", lbfgsb, theta_sm)
+            record("reml-slsqp(statsmodels)", slsqp, theta_sm)
 
     if use_statsmodels:
         run_statsmodels(starts[0][1])
     for name, theta0 in starts:
-        record(f"reml-lbfgsb({name})", lbfgsb, theta0)
+        record(f"reml-slsqp({name})", slsqp, theta0)
     # a zero diagonal element of theta is a stationary point of the deviance (it is
     # even in that element), so a gradient method can stop there at a saddle:
     # restart off the boundary, as lme4's restart_edge does
@@ -699,7 +710,7 @@ def _optimize(
         for value in (0.1, 0.5):
             theta0 = best.copy()
             theta0[i] = value
-            record(f"reml-lbfgsb(off-boundary {i}={value})", lbfgsb, theta0)
+            record(f"reml-slsqp(off-boundary {i}={value})", slsqp, theta0)
     if not _needs_escalation(attempts, thetas, d, min_loglik):
         return attempts, thetas
     best = thetas[_best_attempt(attempts)]
@@ -707,7 +718,11 @@ def _optimize(
         run_statsmodels(best if np.all(np.isfinite(best)) else starts[0][1])
         best = thetas[_best_attempt(attempts)]
     points = [("best", best), *starts] if np.all(np.isfinite(best)) else list(starts)
-    for method, tag in (("Nelder-Mead", "neldermead"), ("Powell", "powell")):
+    for method, tag in (
+        ("L-BFGS-B", "lbfgsb"),
+        ("Nelder-Mead", "neldermead"),
+        ("Powell", "powell"),
+    ):
         for name, theta0 in points:
             record(
                 f"reml-{tag}({name})",
@@ -716,7 +731,7 @@ def _optimize(
             )
     best = thetas[_best_attempt(attempts)]
     if np.all(np.isfinite(best)):
-        record("reml-lbfgsb(escalated)", lbfgsb, best)
+        record("reml-slsqp(escalated)", slsqp, best)
     return attempts, thetas
 
 
