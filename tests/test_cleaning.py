@@ -44,7 +44,9 @@ def test_study42_patient_table_matches_reference(study42, study42_config, refere
     assert ours["patient"].tolist() == ref["patient"].tolist()
     assert ours["therapist"].tolist() == ref["therapist"].tolist()
     for col in ref.columns.drop(["patient", "therapist"]):
-        np.testing.assert_allclose(ours[col].to_numpy(float), ref[col].to_numpy(float), atol=1e-9, rtol=0, err_msg=col)
+        np.testing.assert_allclose(
+            ours[col].to_numpy(float), ref[col].to_numpy(float), atol=1e-9, rtol=0, err_msg=col
+        )
 
 
 def test_study42_exclusions_and_flow(study42, study42_config):
@@ -54,7 +56,7 @@ def test_study42_exclusions_and_flow(study42, study42_config):
     ranges = data.exclusions[data.exclusions["step"] == "4_ranges"]
     assert sorted(ranges["value"]) == [0.0, 99.0]
     assert set(ranges["column"]) == {"alliance", "expectation"}
-    assert [f["step"] for f in data.flow][0] == "input"
+    assert data.flow[0]["step"] == "input"
     assert data.flow[1]["rows"] == data.flow[0]["rows"] - 2
     assert data.flow[-1]["patients"] == 177
 

@@ -539,7 +539,8 @@ def _patients_table(patients: pd.DataFrame, pid: str, s: pd.DataFrame) -> pd.Dat
         raise InputError(
             f"{_name(patients, 'patients')}: patient id(s) "
             f"{_values(sorted(p.loc[conflict, 'patient'].unique()))} appear in more than one "
-            f"row with different values ({_rows(np.flatnonzero(conflict))}). Keep one row per patient."
+            f"row with different values ({_rows(np.flatnonzero(conflict))}). "
+            "Keep one row per patient."
         )
     p = p.drop_duplicates()
     return p[p["patient"].isin(set(s["patient"]))].sort_values("patient").reset_index(drop=True)

@@ -13,12 +13,15 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on servers and CI
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+# Binary moderators' levels 0/1 share the positions of -1 SD/+1 SD.
+LEVEL_POSITION = {"-1 SD": 0, "0": 0, "mean": 1, "+1 SD": 2, "1": 2}
+LEVEL_NAMES = ["−1 SD (binary: 0)", "Mean", "+1 SD (binary: 1)"]
 STYLE = {
     "font.size": 8,
     "axes.titlesize": 8,
@@ -142,7 +145,7 @@ def caterpillar_plot(
                 mid = (t["slope_low"].iloc[0] + t["slope_high"].iloc[0]) / 2
                 ax.axhline(mid, color=OKABE_ITO[5], linewidth=0.8, label="Average slope")
             ax.axhline(0, color="0.5", linewidth=0.6, linestyle="--")
-            ax.set_title(f"{labels.get(outcome, outcome)}: {labels.get(process, process)}")
+            ax.set_title(f"{labels.get(outcome, outcome)}\n{labels.get(process, process)}")
             ax.set_xlabel("Therapists (ranked by slope)")
             ax.set_ylabel("Within-therapist slope")
             ax.set_xticks([])
@@ -152,11 +155,12 @@ def caterpillar_plot(
 
 
 def simple_slopes_plot(simple: pd.DataFrame, labels: Mapping[str, str]) -> Figure:
-    """Aim 3 simple slopes: predicted change in outcome over the within-therapist process.
+    """Aim 3 simple slopes: the within-therapist slope at each moderator value.
 
-    One panel per outcome × process (rows) and moderator (columns); lines show the
-    within-therapist slope at the moderator's −1 SD, mean and +1 SD (or each level of
-    a binary moderator), drawn through the origin, so they differ only in slope.
+    One panel per outcome × process; for each moderator, the slope of the
+    within-therapist process at the moderator's −1 SD, mean and +1 SD (continuous) or at
+    each level (binary), with 95% CIs. Diverging slopes within a moderator show
+    moderation.
     """
     if simple.empty:
         # Without moderators (aim 3 not configured) the figure says so instead of failing.
@@ -167,41 +171,50 @@ def simple_slopes_plot(simple: pd.DataFrame, labels: Mapping[str, str]) -> Figur
         return fig
     families = list(dict.fromkeys(zip(simple["outcome"], simple["process"], strict=True)))
     moderators = list(dict.fromkeys(simple["moderator"]))
+    ncol = min(2, len(families))
+    nrow = int(np.ceil(len(families) / ncol))
+    markers = ["v", "o", "^"]
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(
-            len(families),
-            len(moderators),
-            figsize=(1.9 * len(moderators) + 0.6, 1.8 * len(families) + 0.6),
+            nrow,
+            ncol,
+            figsize=(3.4 * ncol, (0.42 * len(moderators) + 0.9) * nrow),
             squeeze=False,
-            sharex=True,
+            sharey=True,
             layout="constrained",
         )
-        x = np.linspace(-1, 1, 3)
-        for i, (outcome, process) in enumerate(families):
-            for j, m in enumerate(moderators):
-                ax = axes[i][j]
-                d = simple[
-                    (simple["outcome"] == outcome)
-                    & (simple["process"] == process)
-                    & (simple["moderator"] == m)
-                ]
-                for k, r in enumerate(d.itertuples(index=False)):
-                    ax.plot(
-                        x,
-                        r.estimate * x,
+        for ax, (outcome, process) in zip(axes.flat, families, strict=False):
+            fam = simple[(simple["outcome"] == outcome) & (simple["process"] == process)]
+            for i, m in enumerate(moderators):
+                d = fam[fam["moderator"] == m]
+                for _, r in d.iterrows():
+                    k = LEVEL_POSITION.get(str(r["level"]), 1)
+                    ax.errorbar(
+                        r["estimate"],
+                        -i + (k - 1) * 0.22,
+                        xerr=[[r["estimate"] - r["ci_low"]], [r["ci_high"] - r["estimate"]]],
+                        fmt=markers[k % 3],
                         color=OKABE_ITO[k % len(OKABE_ITO)],
-                        label=str(r.level),
-                        linestyle=["-", "--", ":"][k % 3],
+                        markersize=3,
+                        capsize=1.5,
+                        elinewidth=0.8,
+                        label=LEVEL_NAMES[k],
                     )
-                ax.axhline(0, color="0.8", linewidth=0.5)
-                if i == 0:
-                    ax.set_title(labels.get(m, m), fontsize=7)
-                if j == 0:
-                    ax.set_ylabel(
-                        f"{labels.get(outcome, outcome)}\n({labels.get(process, process)})",
-                        fontsize=7,
-                    )
-                if i == len(families) - 1:
-                    ax.set_xlabel("Process (within), deviation")
-                ax.legend(frameon=False, fontsize=5.5, loc="best")
+            ax.axvline(0, color="0.5", linewidth=0.6, linestyle="--")
+            ax.set_yticks(
+                [-i for i in range(len(moderators))], [labels.get(m, m) for m in moderators]
+            )
+            ax.set_title(f"{labels.get(outcome, outcome)}\n{labels.get(process, process)}")
+            ax.set_xlabel("Within-therapist slope (95% CI)")
+        for ax in list(axes.flat)[len(families) :]:
+            ax.set_visible(False)
+        handles, names = axes.flat[0].get_legend_handles_labels()
+        unique = dict(zip(names, handles, strict=False))
+        fig.legend(
+            unique.values(),
+            unique.keys(),
+            loc="outside lower center",
+            ncols=len(unique),
+            frameon=False,
+        )
     return fig

@@ -358,7 +358,9 @@ def make_figures(
     from process_outcome.config import measures
 
     labels = {m.key: m.label for m in measures(config)}
-    figures.save(figures.forest_plot(pd.read_csv(aim1), labels), out["forest_pdf"], out["forest_png"])
+    figures.save(
+        figures.forest_plot(pd.read_csv(aim1), labels), out["forest_pdf"], out["forest_png"]
+    )
     figures.save(
         figures.caterpillar_plot(pd.read_csv(aim2_slopes), pd.read_csv(aim2_tests), labels),
         out["caterpillar_pdf"],

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pingouin as pg
 
 FIXED_COLUMNS = [
     "outcome",
@@ -136,26 +135,15 @@ def slope_correlations(slopes: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         Columns ``outcome, process_a, process_b, n, r, ci_low, ci_high, p``.
     """
+    from process_outcome.aims import slope_correlation
+
     rows = []
     for outcome, grp in slopes.groupby("outcome", sort=False):
-        wide = grp.pivot(index="therapist", columns="process", values="slope")
-        for a, b in combinations(list(dict.fromkeys(grp["process"])), 2):
-            pair = wide[[a, b]].dropna()
-            if len(pair) < 3:
-                continue
-            res = pg.corr(pair[a], pair[b])
-            ci = res["CI95"].iloc[0] if "CI95" in res else res["CI95%"].iloc[0]
+        processes = list(dict.fromkeys(grp["process"]))
+        for a, b in combinations(processes, 2):
+            res = slope_correlation(grp[grp["process"] == a], grp[grp["process"] == b])
             rows.append(
-                {
-                    "outcome": outcome,
-                    "process_a": a,
-                    "process_b": b,
-                    "n": int(res["n"].iloc[0]),
-                    "r": float(res["r"].iloc[0]),
-                    "ci_low": float(ci[0]),
-                    "ci_high": float(ci[1]),
-                    "p": float(res["p_val"].iloc[0] if "p_val" in res else res["p-val"].iloc[0]),
-                }
+                {"outcome": outcome, "process_a": a, "process_b": b} | res.iloc[0].to_dict()
             )
     return pd.DataFrame(
         rows, columns=["outcome", "process_a", "process_b", "n", "r", "ci_low", "ci_high", "p"]

@@ -6,6 +6,8 @@ rule aim1:
         "results/models/aim1/{outcome}/{process}.json",
     log:
         "results/logs/aim1/{outcome}/{process}.log",
+    conda:
+        "../envs/process_outcome.yaml"
     script:
         "../../scripts/aim_model.py"
 
@@ -18,6 +20,8 @@ rule aim2:
         "results/models/aim2/{outcome}/{process}.json",
     log:
         "results/logs/aim2/{outcome}/{process}.log",
+    conda:
+        "../envs/process_outcome.yaml"
     script:
         "../../scripts/aim_model.py"
 
@@ -30,6 +34,8 @@ rule aim3:
         "results/models/aim3/{outcome}/{process}.json",
     log:
         "results/logs/aim3/{outcome}/{process}.log",
+    conda:
+        "../envs/process_outcome.yaml"
     script:
         "../../scripts/aim_model.py"
 
@@ -41,5 +47,7 @@ rule results_tables:
         **TABLE_OUTPUTS,
     log:
         "results/logs/results_tables.log",
+    conda:
+        "../envs/process_outcome.yaml"
     script:
         "../../scripts/results_tables.py"

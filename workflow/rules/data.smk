@@ -4,10 +4,12 @@ rule simulate_study:
         therapists="results/data/simulated/therapists.csv",
         patients="results/data/simulated/patients.csv",
         truth="results/data/simulated/truth.csv",
-    params:
-        seed=config["simulate"]["seed"],
     log:
         "results/logs/simulate_study.log",
+    conda:
+        "../envs/process_outcome.yaml"
+    params:
+        seed=config["simulate"]["seed"],
     script:
         "../../scripts/simulate_study.py"
 
@@ -25,5 +27,7 @@ rule clean_data:
         codes="results/private/therapist_codes.csv",
     log:
         "results/logs/clean_data.log",
+    conda:
+        "../envs/process_outcome.yaml"
     script:
         "../../scripts/clean_data.py"

@@ -9,5 +9,7 @@ rule descriptives:
         rm_correlations="results/tables/rm_correlations.csv",
     log:
         "results/logs/descriptives.log",
+    conda:
+        "../envs/process_outcome.yaml"
     script:
         "../../scripts/descriptives.py"

@@ -25,5 +25,7 @@ rule figures:
         ),
     log:
         "results/logs/figures.log",
+    conda:
+        "../envs/process_outcome.yaml"
     script:
         "../../scripts/figures.py"

@@ -11,9 +11,11 @@ rule report:
             category="Report",
             caption="../report/report.rst",
         ),
-    params:
-        templates=TEMPLATE_DIR,
     log:
         "results/logs/report.log",
+    conda:
+        "../envs/process_outcome.yaml"
+    params:
+        templates=lambda wildcards, input: str(Path(input.templates[0]).parent),
     script:
         "../../scripts/report.py"
