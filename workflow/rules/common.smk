@@ -81,17 +81,29 @@ def table_inputs(wildcards):
     return inputs
 
 
+# The report's files; the supplement packages them.
+REPORT_OUTPUTS = ["results/report/index.html"]
+
+FIGURES = [
+    f"results/figures/{name}.{ext}"
+    for name in (
+        "figure1_aim1_forest",
+        "figure2_aim2_caterpillar",
+        "figure3_aim3_simple_slopes",
+    )
+    for ext in ("pdf", "png")
+]
+
+
 def final_outputs():
     return [
         *TABLE_OUTPUTS.values(),
-        "results/figures/figure1_aim1_forest.pdf",
-        "results/figures/figure2_aim2_caterpillar.pdf",
-        "results/figures/figure3_aim3_simple_slopes.pdf",
+        *FIGURES,
         "results/data/patients.csv",
         "results/data/exclusions.csv",
         "results/data/flow.json",
         "results/tables/descriptives.csv",
         "results/tables/correlations.csv",
         "results/tables/rm_correlations.csv",
-        "results/report/index.html",
+        *REPORT_OUTPUTS,
     ]
