@@ -1,0 +1,116 @@
+"""End-to-end runs of the Snakemake workflow."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from .conftest import STUDY42_CONFIG, run_snakemake
+
+pytestmark = pytest.mark.e2e
+
+FIXED = "outcome process term estimate se df t p ci_low ci_high singular"
+CONTRACT = {
+    "results/tables/aim1_fixed_effects.csv": FIXED.split(),
+    "results/tables/aim2_fixed_effects.csv": FIXED.split(),
+    "results/tables/aim2_slope_tests.csv": (
+        "outcome process slope_sd slope_low slope_high lr p_mixture share_beneficial singular "
+        "n_patients n_therapists"
+    ).split(),
+    "results/tables/aim2_therapist_slopes.csv": (
+        "outcome process therapist slope se n_patients"
+    ).split(),
+    "results/tables/aim3_moderation.csv": (
+        "outcome process moderator estimate se df t p p_fdr ci_low ci_high singular"
+    ).split(),
+}
+
+
+def test_outputs_follow_the_public_contract(workflow_run: Path):
+    for path, columns in CONTRACT.items():
+        assert list(pd.read_csv(workflow_run / path).columns) == columns, path
+    aim1 = pd.read_csv(workflow_run / "results/tables/aim1_fixed_effects.csv")
+    assert set(aim1["process"]) == {"alliance", "expectation", "joint"}
+    slopes = pd.read_csv(workflow_run / "results/tables/aim2_therapist_slopes.csv")
+    assert slopes["therapist"].str.fullmatch(r"T\d{2}").all()
+    flow = json.loads((workflow_run / "results/data/flow.json").read_text())
+    assert flow["steps"][-1]["step"] == "5_sample"
+    assert (workflow_run / "results/tables/truth_recovery.csv").stat().st_size > 0
+    for model in (workflow_run / "results/models").rglob("*.json"):
+        summary = json.loads(model.read_text())
+        fits = summary.get("fits", {"": summary.get("fit")})
+        for fit in fits.values():
+            assert {"variance_components", "loglik", "optimizer", "converged", "singular"} <= set(
+                fit
+            )
+
+
+def test_therapist_ids_stay_private(workflow_run: Path):
+    ids = pd.read_csv(workflow_run / "results/private/therapist_codes.csv")["therapist"]
+    for path in [
+        *(workflow_run / "results/tables").glob("*.csv"),
+        *(workflow_run / "results/models").rglob("*.json"),
+    ]:
+        text = path.read_text()
+        leaked = [i for i in ids if i in text]
+        assert not leaked, f"{path} contains therapist ids {leaked[:3]}"
+
+
+def test_complete_run_leaves_nothing_to_do(workflow_run: Path):
+    proc = run_snakemake(
+        workflow_run, None, "-n", "--configfile", str(workflow_run / "config.yaml")
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_same_config_gives_same_bytes(workflow_run: Path, workflow_rerun: Path):
+    files = [
+        "results/data/patients.csv",
+        "results/data/exclusions.csv",
+        *[
+            str(p.relative_to(workflow_run))
+            for p in (workflow_run / "results/tables").glob("*.csv")
+        ],
+    ]
+    for rel in files:
+        assert (workflow_run / rel).read_bytes() == (workflow_rerun / rel).read_bytes(), rel
+
+
+def _files_workdir(tmp_path: Path, reference_dir: Path) -> Path:
+    work = tmp_path / "lab"
+    work.mkdir()
+    for name in ("sessions.csv", "therapists.csv"):
+        shutil.copy(reference_dir / name, work / name)
+    return work
+
+
+def _assert_clean_failure(proc, work: Path, *fragments: str) -> None:
+    assert proc.returncode != 0
+    err = proc.stderr + proc.stdout
+    for fragment in fragments:
+        assert fragment in err, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    assert not (work / "results" / "data" / "patients.csv").exists()
+    assert not (work / "results" / "data" / "exclusions.csv").exists()
+
+
+def test_user_mistake_stops_with_message_and_no_outputs(tmp_path, reference_dir):
+    work = _files_workdir(tmp_path, reference_dir)
+    sessions = (work / "sessions.csv").read_text().splitlines()
+    sessions[3] = sessions[3].replace(",T000,", ",T005,")
+    (work / "sessions.csv").write_text("\n".join(sessions) + "\n")
+    proc = run_snakemake(work, STUDY42_CONFIG, "results/data/patients.csv")
+    _assert_clean_failure(proc, work, "more than one therapist", "patient P0001")
+
+
+def test_config_typo_stops_before_running(tmp_path, reference_dir):
+    work = _files_workdir(tmp_path, reference_dir)
+    config = json.loads(json.dumps(STUDY42_CONFIG))
+    config["measures"]["processes"]["alliance"]["colum"] = "alliance"
+    proc = run_snakemake(work, config, "results/data/patients.csv")
+    _assert_clean_failure(proc, work, "unknown config key 'colum'", "Did you mean 'column'?")
