@@ -13,7 +13,6 @@ from typing import Any
 import pandas as pd
 
 from process_outcome import io
-from process_outcome.cleaning import clean
 from process_outcome.config import measures_of
 from process_outcome.descriptives import (
     correlations,
@@ -23,7 +22,7 @@ from process_outcome.descriptives import (
 )
 from process_outcome.errors import InputError
 from process_outcome.simulate import simulate_study
-from process_outcome.variables import patient_table
+from process_outcome.variables import analysis_table
 
 log = logging.getLogger("process_outcome")
 
@@ -133,14 +132,7 @@ def clean_data(
         p = io.read_table(
             patients, table="patients", id_columns=(cols["patient"],), sheet=sheets.get("patients")
         )
-    data = clean(s, t, config, patients=p)
-    table = patient_table(
-        data.sessions,
-        data.therapists,
-        measures_of(config, "outcome"),
-        measures_of(config, "process"),
-        measures_of(config, "moderator"),
-    )
+    data, table = analysis_table(s, t, config, patients=p)
     io.write_csv(data.sessions, out_sessions)
     io.write_csv(data.therapists, out_therapists)
     io.write_csv(table, out_patients)

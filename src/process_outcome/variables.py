@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
-from process_outcome.config import Measure
+from process_outcome.cleaning import CleanData, clean
+from process_outcome.config import Measure, measures_of
 
 
 def split_within_between(
@@ -93,3 +95,34 @@ def patient_table(
         out = out.join(t, on="therapist")
     out = out.reset_index().rename(columns={"index": "patient"})
     return out
+
+
+def analysis_table(
+    sessions: pd.DataFrame,
+    therapists: pd.DataFrame,
+    config: Mapping[str, Any],
+    patients: pd.DataFrame | None = None,
+) -> tuple[CleanData, pd.DataFrame]:
+    """Clean the input tables and build the patient-level table in one call.
+
+    Parameters
+    ----------
+    sessions, therapists, patients : DataFrame
+        Input tables with the user's column names.
+    config : mapping
+        The validated config.
+
+    Returns
+    -------
+    (CleanData, DataFrame)
+        The cleaned data and the patient-level table of :func:`patient_table`.
+    """
+    data = clean(sessions, therapists, config, patients=patients)
+    table = patient_table(
+        data.sessions,
+        data.therapists,
+        measures_of(config, "outcome"),
+        measures_of(config, "process"),
+        measures_of(config, "moderator"),
+    )
+    return data, table
