@@ -15,4 +15,5 @@ run(
     exclusions=out.exclusions,
     flow=out.flow,
     codes=out.codes,
+    out_reliability=out.reliability,
 )

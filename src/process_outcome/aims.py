@@ -173,12 +173,19 @@ class Aim3Result:
 # ---------------------------------------------------------------------------- aim 1
 
 
-def aim1_terms(outcome: str, processes: Sequence[str]) -> list[str]:
-    """Fixed terms of an aim 1 model: baseline, then each process's within and between."""
-    return [f"baseline_{outcome}_c", *(f"{p}_{part}" for p in processes for part in PARTS)]
+def aim1_terms(outcome: str, processes: Sequence[str], covariates: Sequence[str] = ()) -> list[str]:
+    """Fixed terms of an aim 1 model: baseline, covariates, then each process's within
+    and between."""
+    return [
+        f"baseline_{outcome}_c",
+        *covariates,
+        *(f"{p}_{part}" for p in processes for part in PARTS),
+    ]
 
 
-def fit_aim1(patients: pd.DataFrame, outcome: str, process: str) -> MixedFit:
+def fit_aim1(
+    patients: pd.DataFrame, outcome: str, process: str, covariates: Sequence[str] = ()
+) -> MixedFit:
     """Fit ``post_o ~ baseline_o_c + p_within + p_between + (1 | therapist)``.
 
     Parameters
@@ -187,15 +194,23 @@ def fit_aim1(patients: pd.DataFrame, outcome: str, process: str) -> MixedFit:
         Patient-level table.
     outcome, process : str
         Outcome and process keys (column stems).
+    covariates : sequence of str
+        Patient-level covariate columns entered as fixed effects after the baseline.
 
     Returns
     -------
     MixedFit
     """
-    return fit_mixed(patients, f"post_{outcome}", aim1_terms(outcome, [process]), GROUP)
+    terms = aim1_terms(outcome, [process], covariates)
+    return fit_mixed(patients, f"post_{outcome}", terms, GROUP)
 
 
-def fit_aim1_joint(patients: pd.DataFrame, outcome: str, processes: Sequence[str]) -> MixedFit:
+def fit_aim1_joint(
+    patients: pd.DataFrame,
+    outcome: str,
+    processes: Sequence[str],
+    covariates: Sequence[str] = (),
+) -> MixedFit:
     """Fit the aim 1 model with every process's within and between term, in the given order.
 
     Parameters
@@ -206,19 +221,27 @@ def fit_aim1_joint(patients: pd.DataFrame, outcome: str, processes: Sequence[str
         Outcome key.
     processes : sequence of str
         Process keys; terms are ``p1_within, p1_between, p2_within, p2_between, ...``.
+    covariates : sequence of str
+        Patient-level covariate columns entered after the baseline.
 
     Returns
     -------
     MixedFit
     """
-    return fit_mixed(patients, f"post_{outcome}", aim1_terms(outcome, processes), GROUP)
+    terms = aim1_terms(outcome, processes, covariates)
+    return fit_mixed(patients, f"post_{outcome}", terms, GROUP)
 
 
 # ---------------------------------------------------------------------------- aim 2
 
 
 def fit_aim2(
-    patients: pd.DataFrame, outcome: str, process: str, nested: MixedFit, higher_is: str
+    patients: pd.DataFrame,
+    outcome: str,
+    process: str,
+    nested: MixedFit,
+    higher_is: str,
+    covariates: Sequence[str] = (),
 ) -> Aim2Result:
     """Fit the random-slope model and test the slope variance against the aim 1 model.
 
@@ -233,6 +256,8 @@ def fit_aim2(
         supplies starting values and the log-likelihood the slope model must reach.
     higher_is : {"worse", "better"}
         Direction of the outcome; decides which slope sign is beneficial.
+    covariates : sequence of str
+        Covariate columns, as in the nested model.
 
     Returns
     -------
@@ -255,7 +280,7 @@ def fit_aim2(
     if higher_is not in ("worse", "better"):
         raise ValueError(f"higher_is must be 'worse' or 'better', not {higher_is!r}")
     slope = f"{process}_within"
-    terms = aim1_terms(outcome, [process])
+    terms = aim1_terms(outcome, [process], covariates)
     _check_nested(nested, f"post_{outcome}", terms)
     fit = fit_mixed(
         patients,
@@ -378,11 +403,14 @@ def slope_correlation(slopes_a: pd.DataFrame, slopes_b: pd.DataFrame) -> pd.Data
 # ---------------------------------------------------------------------------- aim 3
 
 
-def aim3_terms(outcome: str, process: str, moderator: str) -> list[str]:
-    """Fixed terms in lme4's order for ``baseline + p_within * m + p_between``."""
+def aim3_terms(
+    outcome: str, process: str, moderator: str, covariates: Sequence[str] = ()
+) -> list[str]:
+    """Fixed terms in lme4's order for ``baseline + covariates + p_within * m + p_between``."""
     within = f"{process}_within"
     return [
         f"baseline_{outcome}_c",
+        *covariates,
         within,
         moderator,
         f"{process}_between",
@@ -396,6 +424,7 @@ def fit_aim3(
     process: str,
     moderators: Mapping[str, str],
     start: MixedFit | None = None,
+    covariates: Sequence[str] = (),
 ) -> Aim3Result:
     """Fit one cross-level moderation model per moderator and collect the tests.
 
@@ -411,6 +440,8 @@ def fit_aim3(
         Moderator columns and their type; binary moderators are coded 0/1.
     start : MixedFit, optional
         Starting values (e.g. the aim 2 fit of this outcome and process).
+    covariates : sequence of str
+        Patient-level covariate columns entered after the baseline.
 
     Returns
     -------
@@ -430,7 +461,7 @@ def fit_aim3(
     simple: list[dict[str, Any]] = []
     family = {"outcome": outcome, "process": process}
     for moderator, kind in moderators.items():
-        terms = aim3_terms(outcome, process, moderator)
+        terms = aim3_terms(outcome, process, moderator, covariates)
         fit = fit_mixed(patients, f"post_{outcome}", terms, GROUP, within, start=start)
         fits.append(fit)
         test = fit.coefficients.set_index("term").loc[f"{within}:{moderator}"]

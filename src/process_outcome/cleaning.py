@@ -31,6 +31,7 @@ EXCLUSION_COLUMNS = [
     "value",
 ]
 MAX_LISTED = 10
+SOURCE = "src::"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,10 @@ class CleanData:
         One row per excluded row, value or patient, with the reason.
     flow : list of dict
         Patients, therapists and rows after each step.
+    items : dict of str to DataFrame
+        For each measure scored from items: the analysis sample's item responses
+        (out-of-range responses missing, reverse-keyed items already reversed), for
+        reliability estimates.
     """
 
     sessions: pd.DataFrame
@@ -57,6 +62,7 @@ class CleanData:
     patients: pd.DataFrame | None
     exclusions: pd.DataFrame
     flow: list[dict[str, Any]] = field(default_factory=list)
+    items: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def _rows(index: Iterable[int]) -> str:
@@ -247,37 +253,49 @@ def clean(
     ms = measures(config)
     session_measures = [m for m in ms if m.table == "sessions"]
     moderators = [m for m in ms if m.kind == "moderator"]
+    covariates = [m for m in ms if m.kind == "covariate"]
     tables = {"sessions": sessions, "therapists": therapists}
     if patients is not None:
         tables["patients"] = patients
+    elif covariates:
+        raise InputError(
+            f"covariates are configured ({', '.join(m.config_key for m in covariates)}) but no "
+            "patients table is: set data.files.patients to the table that holds them."
+        )
 
     needed_s = {pid: "data.columns.patient", tid: "data.columns.therapist"}
     needed_s[sid] = "data.columns.session"
-    needed_s.update({m.column: f"{m.config_key}.column" for m in session_measures})
+    needed_s.update(_source_keys(session_measures))
     others = {k: v for k, v in tables.items() if k != "sessions"}
     require_columns(sessions, "sessions", needed_s, others)
-    needed_t = {tid: "data.columns.therapist"}
-    needed_t.update({m.column: f"{m.config_key}.column" for m in moderators})
+    needed_t = {tid: "data.columns.therapist"} | _source_keys(moderators)
     require_columns(
         therapists, "therapists", needed_t, {k: v for k, v in tables.items() if k != "therapists"}
     )
     if patients is not None:
-        require_columns(patients, "patients", {pid: "data.columns.patient"})
+        needed_p = {pid: "data.columns.patient"} | _source_keys(covariates)
+        require_columns(
+            patients, "patients", needed_p, {k: v for k, v in tables.items() if k != "patients"}
+        )
 
+    source = list(dict.fromkeys(c for m in session_measures for c in m.source_columns))
     s = sessions.copy()
     s[pid] = check_ids(sessions, "sessions", pid)
     s[tid] = check_ids(sessions, "sessions", tid)
-    s = to_numeric(s, "sessions", {sid: "data.columns.session"} | _col_keys(session_measures))
+    s = to_numeric(s, "sessions", {sid: "data.columns.session"} | _source_keys(session_measures))
     _check_session_numbers(s, sid)
     t = therapists.copy()
     t[tid] = check_ids(therapists, "therapists", tid)
-    t = to_numeric(t, "therapists", _col_keys(moderators))
+    t = to_numeric(t, "therapists", _source_keys(moderators))
 
     exclusions: list[dict[str, Any]] = []
     flow: list[dict[str, Any]] = []
     s = s.rename(columns={pid: "patient", tid: "therapist", sid: "session"})
-    s = s[["patient", "therapist", "session", *[m.column for m in session_measures]]]
-    s = s.rename(columns={m.column: m.key for m in session_measures})
+    # Source columns get a prefix so that a user's column can never clash with a
+    # canonical name (patient, session, a measure key) while the table is cleaned.
+    s = s[["patient", "therapist", "session", *source]].rename(
+        columns={c: SOURCE + c for c in source}
+    )
     s.index = sessions.index  # keep file row numbers
     flow.append(_count(s, "input", "rows read from the sessions table"))
 
@@ -304,7 +322,11 @@ def clean(
     if key_dup.any():
         pairs = []
         for (p, ses), grp in s[key_dup].groupby(["patient", "session"], sort=True):
-            diff = [c for c in grp.columns if grp[c].astype("string").nunique(dropna=False) > 1]
+            diff = [
+                c.removeprefix(SOURCE)
+                for c in grp.columns
+                if grp[c].astype("string").nunique(dropna=False) > 1
+            ]
             pairs.append(
                 f"patient {p} session {int(ses)}: {_rows(grp.index)} differ in {', '.join(diff)}"
             )
@@ -320,7 +342,9 @@ def clean(
     multi = per_patient[per_patient.map(len) > 1]
     if not multi.empty:
         listed = "; ".join(
-            f"patient {p}: therapists {', '.join(sorted(map(str, ts)))}" for p, ts in multi.items()
+            f"patient {p}: therapists {', '.join(sorted(map(str, ts)))} "
+            f"({_rows(s.index[s['patient'] == p])})"
+            for p, ts in multi.head(MAX_LISTED).items()
         )
         raise InputError(
             f"{_name(sessions, 'sessions')}, column '{tid}': {len(multi)} patient(s) appear "
@@ -339,21 +363,34 @@ def clean(
             "Add a row for each therapist to the therapists table, or correct the ids."
         )
 
-    # 4. out-of-range values
+    # 4. out-of-range values (items first, then the scores)
+    s, items = _score_measures(s, sessions, session_measures, config, exclusions)
     s = _apply_ranges(s, sessions, session_measures, "sessions", config, exclusions)
     t = _apply_ranges(t, therapists, moderators, "therapists", config, exclusions)
     flow.append(_count(s, "4_ranges", "out-of-range values set to missing"))
-
-    # 5. analysis sample
-    s, t = _select_sample(s, t, ms, config, exclusions)
-    flow.append(_count(s, "5_sample", "analysis sample"))
-    _check_moderators(t, therapists, moderators)
+    window = config.get("analysis", {}).get("process_sessions")
+    if window:
+        s = _apply_window(s, [m for m in ms if m.kind == "process"], window, exclusions)
+        flow.append(
+            _count(
+                s, "4_window", f"process ratings outside sessions {window[0]}-{window[1]} dropped"
+            )
+        )
 
     p_out = None
     if patients is not None:
-        p_out = _patients_table(patients, pid, s)
+        p_out = _patients_table(patients, pid, covariates, config, exclusions)
+
+    # 5. analysis sample
+    s, t = _select_sample(s, t, ms, config, exclusions, p_out)
+    flow.append(_count(s, "5_sample", "analysis sample"))
+    _check_moderators(t, therapists, moderators)
+    if p_out is not None:
+        p_out = p_out[p_out["patient"].isin(set(s["patient"]))].reset_index(drop=True)
+        _check_covariates(p_out, patients, covariates)
 
     excl = pd.DataFrame(exclusions, columns=EXCLUSION_COLUMNS)
+    sample_rows = s.index
     s = s.sort_values(["patient", "session"], kind="mergesort").reset_index(drop=True)
     return CleanData(
         sessions=s,
@@ -361,11 +398,133 @@ def clean(
         patients=p_out,
         exclusions=excl,
         flow=flow,
+        items={k: v.loc[v.index.isin(sample_rows)] for k, v in items.items()},
     )
 
 
-def _col_keys(ms: Sequence[Measure]) -> dict[str, str]:
-    return {m.column: m.config_key for m in ms}
+def _source_keys(ms: Sequence[Measure]) -> dict[str, str]:
+    """Source column -> the config key that names it, for messages."""
+    keys: dict[str, str] = {}
+    for m in ms:
+        for c in m.source_columns:
+            keys.setdefault(c, f"{m.config_key}.{'items' if m.items else 'column'}")
+    return keys
+
+
+def _score_measures(
+    s: pd.DataFrame,
+    raw: pd.DataFrame,
+    ms: Sequence[Measure],
+    config: Mapping[str, Any],
+    exclusions: list[dict[str, Any]],
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Turn source columns into one column per measure key, scoring item measures."""
+    out = s[["patient", "therapist", "session"]].copy()
+    items: dict[str, pd.DataFrame] = {}
+    for m in ms:
+        if not m.items:
+            out[m.key] = s[SOURCE + str(m.column)]
+            continue
+        lo, hi = m.item_range  # type: ignore[misc]
+        resp = pd.DataFrame({c: s[SOURCE + c] for c in m.items}, index=s.index)
+        for c in m.items:
+            resp[c] = _out_of_range(resp[c], lo, hi, raw, c, f"{m.key} item", s, config, exclusions)
+        for c in m.reverse_items:
+            resp[c] = lo + hi - resp[c]
+        answered = resp.notna().sum(axis=1)
+        enough = answered >= m.min_answered * len(m.items)
+        score = resp.mean(axis=1)
+        if m.scoring == "sum":
+            # Prorated: the mean of the answered items times the number of items, so a
+            # skipped item does not pull the sum down.
+            score = score * len(m.items)
+        out[m.key] = score.where(enough)
+        for i in s.index[(answered > 0) & ~enough]:
+            exclusions.append(
+                _exclusion(
+                    "4_ranges",
+                    f"{m.key} not scored: {answered[i]} of {len(m.items)} items answered, "
+                    f"fewer than the minimum share {m.min_answered:g}",
+                    "sessions",
+                    row=int(i) + 2,
+                    patient=s.at[i, "patient"],
+                    therapist=s.at[i, "therapist"],
+                    session=int(s.at[i, "session"]),
+                    column=m.key,
+                )
+            )
+        items[m.key] = resp
+    return out, items
+
+
+def _out_of_range(
+    values: pd.Series,
+    lo: float,
+    hi: float,
+    raw: pd.DataFrame,
+    column: str,
+    what: str,
+    rows: pd.DataFrame,
+    config: Mapping[str, Any],
+    exclusions: list[dict[str, Any]],
+    table: str = "sessions",
+) -> pd.Series:
+    """Set values outside [lo, hi] to missing and log each, or stop in error mode."""
+    out = values.notna() & ((values < lo) | (values > hi))
+    if not out.any():
+        return values
+    if config["cleaning"]["out_of_range"] == "error":
+        raise InputError(
+            f"{_name(raw, table)}, column '{column}' ({what}, range {lo:g} to {hi:g}): "
+            f"{_rows(values.index[out])} hold out-of-range values "
+            f"{_values(values[out].tolist())}. Correct them, or set "
+            "cleaning.out_of_range: missing to treat them as missing."
+        )
+    for i in values.index[out]:
+        exclusions.append(
+            _exclusion(
+                "4_ranges",
+                f"value outside the range {lo:g} to {hi:g}; set to missing",
+                table,
+                row=int(i) + 2,
+                patient=rows.at[i, "patient"] if "patient" in rows else None,
+                therapist=rows.at[i, "therapist"],
+                session=int(rows.at[i, "session"]) if "session" in rows else None,
+                column=column,
+                value=float(values[i]),
+            )
+        )
+    return values.mask(out)
+
+
+def _apply_window(
+    s: pd.DataFrame,
+    processes: Sequence[Measure],
+    window: Sequence[int],
+    exclusions: list[dict[str, Any]],
+) -> pd.DataFrame:
+    """Drop process ratings from sessions outside the configured window."""
+    s = s.copy()
+    first, last = window
+    outside = (s["session"] < first) | (s["session"] > last)
+    for m in processes:
+        drop = outside & s[m.key].notna()
+        for i in s.index[drop]:
+            exclusions.append(
+                _exclusion(
+                    "4_window",
+                    f"{m.key} rating outside the process window (sessions {first} to {last})",
+                    "sessions",
+                    row=int(i) + 2,
+                    patient=s.at[i, "patient"],
+                    therapist=s.at[i, "therapist"],
+                    session=int(s.at[i, "session"]),
+                    column=m.key,
+                    value=float(s.at[i, m.key]),
+                )
+            )
+        s.loc[drop, m.key] = np.nan
+    return s
 
 
 def _check_session_numbers(s: pd.DataFrame, sid: str) -> None:
@@ -425,37 +584,12 @@ def _apply_ranges(
     exclusions: list[dict[str, Any]],
 ) -> pd.DataFrame:
     df = df.copy()
-    mode = config["cleaning"]["out_of_range"]
     for m in ms:
-        if m.range is None:
-            continue
-        lo, hi = m.range
-        vals = df[m.key]
-        out = vals.notna() & ((vals < lo) | (vals > hi))
-        if not out.any():
-            continue
-        if mode == "error":
-            idx = df.index[out]
-            raise InputError(
-                f"{_name(raw, table)}, column '{m.column}' ({m.key}, range {lo:g} to {hi:g}): "
-                f"{_rows(idx)} hold out-of-range values {_values(vals[out].tolist())}. "
-                "Correct them, or set cleaning.out_of_range: missing to treat them as missing."
+        if m.range is not None:
+            column = m.column if m.column else f"{m.key} (score)"
+            df[m.key] = _out_of_range(
+                df[m.key], *m.range, raw, column, m.key, df, config, exclusions, table
             )
-        for i in df.index[out]:
-            exclusions.append(
-                _exclusion(
-                    "4_ranges",
-                    f"value outside the range {lo:g} to {hi:g}; set to missing",
-                    table,
-                    row=int(i) + 2,
-                    patient=df.at[i, "patient"] if "patient" in df else None,
-                    therapist=df.at[i, "therapist"],
-                    session=int(df.at[i, "session"]) if "session" in df else None,
-                    column=m.column,
-                    value=float(vals[i]),
-                )
-            )
-        df.loc[out, m.key] = np.nan
     return df
 
 
@@ -465,6 +599,7 @@ def _select_sample(
     ms: Sequence[Measure],
     config: Mapping[str, Any],
     exclusions: list[dict[str, Any]],
+    patients: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     k = config["cleaning"]["min_outcome_assessments"]
     counts = s.groupby("patient", sort=True).count()
@@ -478,6 +613,13 @@ def _select_sample(
         elif m.kind == "process":
             short = counts[m.key] < 1
             why = f"no non-missing {m.key} rating"
+        elif m.kind == "covariate" and patients is not None:
+            # Every model must use the same patients, or the aim 2 test against aim 1
+            # would compare likelihoods of different data.
+            known = patients.set_index("patient")[m.key].dropna().index
+            short = ~counts.index.isin(known)
+            short = pd.Series(short, index=counts.index)
+            why = f"covariate {m.key} missing"
         else:
             continue
         keep &= ~short
@@ -530,17 +672,63 @@ def _check_moderators(t: pd.DataFrame, raw: pd.DataFrame, moderators: Sequence[M
             )
 
 
-def _patients_table(patients: pd.DataFrame, pid: str, s: pd.DataFrame) -> pd.DataFrame:
+def _patients_table(
+    patients: pd.DataFrame,
+    pid: str,
+    covariates: Sequence[Measure],
+    config: Mapping[str, Any],
+    exclusions: list[dict[str, Any]],
+) -> pd.DataFrame:
     p = patients.copy()
     p[pid] = check_ids(patients, "patients", pid)
+    continuous = [m for m in covariates if m.type == "continuous"]
+    p = to_numeric(p, "patients", _source_keys(continuous))
     p = p.rename(columns={pid: "patient"})
-    conflict = p.duplicated("patient", keep=False) & ~p.duplicated(keep=False)
+    p.index = patients.index
+    keep = ["patient", *[str(m.column) for m in covariates]]
+    other = [c for c in p.columns if c not in keep]
+    p = p[keep + other] if not covariates else p[keep]
+    p = p.drop_duplicates()
+    conflict = p.duplicated("patient", keep=False)
     if conflict.any():
         raise InputError(
             f"{_name(patients, 'patients')}: patient id(s) "
             f"{_values(sorted(p.loc[conflict, 'patient'].unique()))} appear in more than one "
-            f"row with different values ({_rows(np.flatnonzero(conflict))}). "
+            f"row with different values ({_rows(p.index[conflict])}). "
             "Keep one row per patient."
         )
-    p = p.drop_duplicates()
-    return p[p["patient"].isin(set(s["patient"]))].sort_values("patient").reset_index(drop=True)
+    for m in covariates:
+        values = p[str(m.column)]
+        if m.type == "continuous" and m.range is not None:
+            values = _out_of_range(
+                values, *m.range, patients, str(m.column), m.key, p.assign(therapist=None),
+                config, exclusions, "patients",
+            )  # fmt: skip
+        elif m.type == "categorical":
+            values = values.map(_id_text, na_action="ignore").astype("string")
+        p[m.key] = values
+    return p[["patient", *[m.key for m in covariates]]] if covariates else p
+
+
+def _id_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _check_covariates(p: pd.DataFrame, raw: pd.DataFrame, covariates: Sequence[Measure]) -> None:
+    for m in covariates:
+        vals = p[m.key].dropna()
+        where = f"{_name(raw, 'patients')}, column '{m.column}' ({m.config_key})"
+        if vals.nunique() < 2:
+            raise InputError(
+                f"{where}: every sample patient has the same value, so the covariate "
+                f"cannot be estimated. Remove {m.config_key} or check the column."
+            )
+        if m.type == "categorical" and m.reference is not None:
+            levels = sorted(vals.unique())
+            if _id_text(m.reference) not in levels:
+                raise InputError(
+                    f"{where}: the reference level {m.reference!r} does not occur; the "
+                    f"levels are {_values(levels)}. Set {m.config_key}.reference to one of them."
+                )

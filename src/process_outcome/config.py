@@ -14,7 +14,7 @@ import yaml
 
 from process_outcome.errors import InputError
 
-MeasureKind = Literal["outcome", "process", "moderator"]
+MeasureKind = Literal["outcome", "process", "moderator", "covariate"]
 
 
 @dataclass(frozen=True)
@@ -25,35 +25,68 @@ class Measure:
     ----------
     key : str
         The measure's config key; used as its name in every derived variable and table.
-    column : str
-        The column holding it in the user's table.
+    column : str or None
+        The column holding it in the user's table (None for a measure scored from
+        items).
     label : str
         Human-readable label for tables and the report.
-    kind : {"outcome", "process", "moderator"}
+    kind : {"outcome", "process", "moderator", "covariate"}
         Its role in the models.
-    table : {"sessions", "therapists"}
+    table : {"sessions", "therapists", "patients"}
         The input table the column is looked up in.
     range : tuple of float or None
         Admissible (min, max); values outside become missing (or stop the run).
     higher_is : {"worse", "better"} or None
         For outcomes: whether a higher score means a worse or better state.
-    type : {"continuous", "binary"} or None
-        For moderators: how the moderator is coded.
+    type : str or None
+        Moderators: ``continuous`` or ``binary``; covariates: ``continuous`` or
+        ``categorical``.
+    units : str
+        Units, for the data dictionary.
+    items : tuple of str
+        Item columns when the measure is scored from items (then ``column`` is None).
+    reverse_items : tuple of str
+        Reverse-keyed items (scored as item minimum + maximum − response).
+    item_range : tuple of float or None
+        The items' response scale (min, max); responses outside become missing.
+    scoring : {"mean", "sum"}
+        How items are combined.
+    min_answered : float
+        Minimum share of answered items for a score; fewer gives a missing score.
+    reference : str, float or None
+        Reference level of a categorical covariate.
     """
 
     key: str
-    column: str
+    column: str | None
     label: str
     kind: MeasureKind
-    table: Literal["sessions", "therapists"]
+    table: Literal["sessions", "therapists", "patients"]
     range: tuple[float, float] | None = None
     higher_is: Literal["worse", "better"] | None = None
-    type: Literal["continuous", "binary"] | None = None
+    type: str | None = None
+    units: str = ""
+    items: tuple[str, ...] = ()
+    reverse_items: tuple[str, ...] = ()
+    item_range: tuple[float, float] | None = None
+    scoring: str = "mean"
+    min_answered: float = 0.75
+    reference: str | float | None = None
+
+    @property
+    def source_columns(self) -> tuple[str, ...]:
+        """The columns of the input table the measure is read from."""
+        return self.items if self.items else (str(self.column),)
 
     @property
     def config_key(self) -> str:
         """The measure's place in the config, for messages (``measures.processes.x``)."""
-        section = {"outcome": "outcomes", "process": "processes", "moderator": "moderators"}
+        section = {
+            "outcome": "outcomes",
+            "process": "processes",
+            "moderator": "moderators",
+            "covariate": "covariates",
+        }
         return f"measures.{section[self.kind]}.{self.key}"
 
 
@@ -114,6 +147,11 @@ def _describe_error(error: jsonschema.ValidationError, schema: Mapping[str, Any]
         return (
             f"config key {where} is {error.instance!r}; allowed values are "
             f"{', '.join(map(str, error.validator_value))}.{hint}"
+        )
+    if error.validator == "oneOf":
+        return (
+            f"config key {where} must give either 'column' (one column holds the score) or "
+            "'items' (the score is computed from item columns), not both and not neither."
         )
     if error.validator == "required":
         return f"config section {where} is missing a required key: {error.message}."
@@ -176,8 +214,9 @@ def _check_data(config: Mapping[str, Any]) -> None:
 def _check_measures(config: Mapping[str, Any]) -> None:
     measures = config["measures"]
     seen: dict[str, str] = {}
-    for kind in ("outcomes", "processes", "moderators"):
+    for kind in ("outcomes", "processes", "moderators", "covariates"):
         for key, spec in measures.get(kind, {}).items():
+            _check_items(f"measures.{kind}.{key}", spec)
             if key in seen:
                 raise InputError(
                     f"measure key '{key}' is used under measures.{seen[key]} and "
@@ -189,6 +228,25 @@ def _check_measures(config: Mapping[str, Any]) -> None:
                 raise InputError(
                     f"measures.{kind}.{key}.range is {rng}: the minimum must be below the maximum."
                 )
+
+
+def _check_items(where: str, spec: Mapping[str, Any]) -> None:
+    items = spec.get("items")
+    if not items:
+        for key in ("reverse_items", "item_range"):
+            if key in spec:
+                raise InputError(f"{where}.{key} is set but {where} has no items list.")
+        return
+    if "item_range" not in spec:
+        raise InputError(
+            f"{where} is scored from items: give the items' response scale as "
+            f"{where}.item_range: [min, max] (needed for reverse-keying and range checks)."
+        )
+    unknown = sorted(set(spec.get("reverse_items", [])) - set(items))
+    if unknown:
+        raise InputError(
+            f"{where}.reverse_items names {', '.join(unknown)}, which are not in {where}.items."
+        )
 
 
 def load_config(path: str | Path, schema_path: str | Path) -> dict[str, Any]:
@@ -203,49 +261,41 @@ def load_config(path: str | Path, schema_path: str | Path) -> dict[str, Any]:
     return validate_config(raw, schema_path)
 
 
+def _measure(key: str, spec: Mapping[str, Any], kind: MeasureKind, table: str) -> Measure:
+    def pair(name: str) -> tuple[float, float] | None:
+        return tuple(spec[name]) if spec.get(name) else None  # type: ignore[return-value]
+
+    return Measure(
+        key=key,
+        column=spec.get("column"),
+        label=spec.get("label", key),
+        kind=kind,
+        table=table,  # type: ignore[arg-type]
+        range=pair("range"),
+        higher_is=spec.get("higher_is"),
+        type=spec.get("type"),
+        units=spec.get("units", ""),
+        items=tuple(spec.get("items", ())),
+        reverse_items=tuple(spec.get("reverse_items", ())),
+        item_range=pair("item_range"),
+        scoring=spec.get("scoring", "mean"),
+        min_answered=float(spec.get("min_answered", 0.75)),
+        reference=spec.get("reference"),
+    )
+
+
 def measures(config: Mapping[str, Any]) -> list[Measure]:
     """All configured measures as :class:`Measure` objects, in config order.
 
-    Outcomes first, then processes, then moderators.
+    Outcomes first, then processes, moderators and covariates.
     """
-    out: list[Measure] = []
     m = config["measures"]
-    for key, spec in m["outcomes"].items():
-        out.append(
-            Measure(
-                key=key,
-                column=spec["column"],
-                label=spec.get("label", key),
-                kind="outcome",
-                table="sessions",
-                range=tuple(spec["range"]) if spec.get("range") else None,
-                higher_is=spec["higher_is"],
-            )
-        )
-    for key, spec in m["processes"].items():
-        out.append(
-            Measure(
-                key=key,
-                column=spec["column"],
-                label=spec.get("label", key),
-                kind="process",
-                table="sessions",
-                range=tuple(spec["range"]) if spec.get("range") else None,
-            )
-        )
-    for key, spec in m.get("moderators", {}).items():
-        out.append(
-            Measure(
-                key=key,
-                column=spec["column"],
-                label=spec.get("label", key),
-                kind="moderator",
-                table="therapists",
-                range=tuple(spec["range"]) if spec.get("range") else None,
-                type=spec["type"],
-            )
-        )
-    return out
+    return (
+        [_measure(k, v, "outcome", "sessions") for k, v in m["outcomes"].items()]
+        + [_measure(k, v, "process", "sessions") for k, v in m["processes"].items()]
+        + [_measure(k, v, "moderator", "therapists") for k, v in m.get("moderators", {}).items()]
+        + [_measure(k, v, "covariate", "patients") for k, v in m.get("covariates", {}).items()]
+    )
 
 
 def measures_of(config: Mapping[str, Any], kind: MeasureKind) -> list[Measure]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import pingouin as pg
 
@@ -173,3 +174,63 @@ def repeated_measures_correlations(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def reliability(items: pd.DataFrame) -> dict[str, float]:
+    """Internal consistency of an item-scored measure.
+
+    Parameters
+    ----------
+    items : DataFrame
+        Item responses, one column per item (reverse-keyed items already reversed).
+        Only rows with every item answered are used.
+
+    Returns
+    -------
+    dict
+        ``n`` (complete rows), ``n_items``, Cronbach's ``alpha`` with its 95% CI
+        (pingouin ``cronbach_alpha``), and McDonald's ``omega`` (total) from a
+        one-factor maximum-likelihood factor model (scikit-learn ``FactorAnalysis``):
+        ω = (Σλ)² / ((Σλ)² + Σψ).
+    """
+    import pingouin as pg
+    from sklearn.decomposition import FactorAnalysis
+
+    complete = items.dropna().astype(float)
+    out = {"n": len(complete), "n_items": int(items.shape[1])}
+    if len(complete) < 3 or items.shape[1] < 2:
+        return out | dict.fromkeys(
+            ("alpha", "alpha_ci_low", "alpha_ci_high", "omega"), float("nan")
+        )
+    alpha, ci = pg.cronbach_alpha(data=complete)
+    fa = FactorAnalysis(n_components=1, random_state=0).fit(complete.to_numpy())
+    loadings = fa.components_[0]
+    common = float(np.sum(loadings) ** 2)
+    omega = common / (common + float(np.sum(fa.noise_variance_)))
+    return out | {
+        "alpha": float(alpha),
+        "alpha_ci_low": float(ci[0]),
+        "alpha_ci_high": float(ci[1]),
+        "omega": omega,
+    }
+
+
+def reliability_table(items: Mapping[str, pd.DataFrame], labels: Mapping[str, str]) -> pd.DataFrame:
+    """One row of :func:`reliability` per item-scored measure."""
+    rows = [
+        {"measure": key, "label": labels.get(key, key)} | reliability(df)
+        for key, df in items.items()
+    ]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "measure",
+            "label",
+            "n",
+            "n_items",
+            "alpha",
+            "alpha_ci_low",
+            "alpha_ci_high",
+            "omega",
+        ],
+    )

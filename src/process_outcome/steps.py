@@ -18,11 +18,12 @@ from process_outcome.descriptives import (
     correlations,
     descriptives,
     icc1,
+    reliability_table,
     repeated_measures_correlations,
 )
 from process_outcome.errors import InputError
 from process_outcome.simulate import simulate_study
-from process_outcome.variables import analysis_table
+from process_outcome.variables import analysis_table, covariate_terms, restrict_caseload
 
 log = logging.getLogger("process_outcome")
 
@@ -111,6 +112,7 @@ def clean_data(
     exclusions: str,
     flow: str,
     codes: str,
+    out_reliability: str,
 ) -> None:
     """Read and clean the input tables and write the analysis sample."""
     cols = config["data"]["columns"]
@@ -147,6 +149,10 @@ def clean_data(
         flow,
     )
     io.write_csv(therapist_codes(table["therapist"]), codes)
+    labels = {
+        m.key: m.label for m in measures_of(config, "outcome") + measures_of(config, "process")
+    }
+    io.write_csv(reliability_table(data.items, labels), out_reliability)
     log.info(
         "analysis sample: %d patients, %d therapists", len(table), table["therapist"].nunique()
     )
@@ -209,6 +215,18 @@ def _coded_patients(patients: str, codes: str) -> pd.DataFrame:
     return pseudonymize(pt, pd.read_csv(codes, dtype=str))
 
 
+def _slope_sample(config: Mapping[str, Any], patients: str, codes: str) -> pd.DataFrame:
+    minimum = config["analysis"]["min_caseload_slopes"]
+    pt = restrict_caseload(_coded_patients(patients, codes), minimum)
+    if pt["therapist"].nunique() < 3:
+        raise InputError(
+            f"only {pt['therapist'].nunique()} therapist(s) have at least {minimum} patients in "
+            f"the sample ({patients}); a random-slope model needs at least 3 therapists to "
+            "estimate a slope variance. Lower analysis.min_caseload_slopes or add data."
+        )
+    return pt
+
+
 def _outcome(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return config["measures"]["outcomes"][key]
 
@@ -220,10 +238,11 @@ def aim1_model(
     from process_outcome import aims
 
     pt = _coded_patients(patients, codes)
+    covariates = covariate_terms(pt, measures_of(config, "covariate"))
     if process == "joint":
-        fit = aims.fit_aim1_joint(pt, outcome, list(config["measures"]["processes"]))
+        fit = aims.fit_aim1_joint(pt, outcome, list(config["measures"]["processes"]), covariates)
     else:
-        fit = aims.fit_aim1(pt, outcome, process)
+        fit = aims.fit_aim1(pt, outcome, process, covariates)
     io.write_json(
         {"aim": "aim1", "outcome": outcome, "process": process, "fit": fit.to_dict()}, out_json
     )
@@ -236,13 +255,13 @@ def aim2_model(
     """Fit the aim 2 random-slope model and test the slope variance against aim 1."""
     from process_outcome import aims
 
-    pt = _coded_patients(patients, codes)
+    pt = _slope_sample(config, patients, codes)
+    covariates = covariate_terms(pt, measures_of(config, "covariate"))
     # The nested random-intercept model is refitted here (milliseconds) rather than
-    # read back, because it also supplies the slope model's starting values.
-    nested = aims.fit_aim1(pt, outcome, process)
-    res = aims.fit_aim2(
-        pt, outcome, process, nested, higher_is=_outcome(config, outcome)["higher_is"]
-    )
+    # read back: it must use the same patients, and it supplies starting values.
+    nested = aims.fit_aim1(pt, outcome, process, covariates)
+    higher_is = _outcome(config, outcome)["higher_is"]
+    res = aims.fit_aim2(pt, outcome, process, nested, higher_is, covariates)
     summary = {
         "aim": "aim2",
         "outcome": outcome,
@@ -278,9 +297,10 @@ def aim3_model(
     """Fit the aim 3 moderation models of one outcome × process family."""
     from process_outcome import aims
 
-    pt = _coded_patients(patients, codes)
+    pt = _slope_sample(config, patients, codes)
+    covariates = covariate_terms(pt, measures_of(config, "covariate"))
     mods = {k: v["type"] for k, v in config["measures"]["moderators"].items()}
-    res = aims.fit_aim3(pt, outcome, process, mods)
+    res = aims.fit_aim3(pt, outcome, process, mods, covariates=covariates)
     summary = {
         "aim": "aim3",
         "outcome": outcome,

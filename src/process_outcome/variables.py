@@ -48,6 +48,8 @@ def patient_table(
     outcomes: Sequence[Measure],
     processes: Sequence[Measure],
     moderators: Sequence[Measure] = (),
+    covariates: Sequence[Measure] = (),
+    patients: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Build the patient-level table of the analysis sample.
 
@@ -58,8 +60,10 @@ def patient_table(
         measure key), restricted to the analysis sample.
     therapists : DataFrame
         One row per sample therapist with a column per moderator key.
-    outcomes, processes, moderators : sequence of Measure
+    outcomes, processes, moderators, covariates : sequence of Measure
         The configured measures.
+    patients : DataFrame, optional
+        Cleaned patient table with a column per covariate key (needed with covariates).
 
     Returns
     -------
@@ -68,7 +72,10 @@ def patient_table(
         outcome ``n_<o>``, ``baseline_<o>``, ``post_<o>``; for each process
         ``<p>_mean``, ``<p>_within``, ``<p>_between``; ``baseline_<o>_c``; and each
         moderator (continuous ones centred at the mean over sample therapists, each
-        therapist counted once; binary ones as 0/1).
+        therapist counted once; binary ones as 0/1); then each covariate: continuous
+        ones grand-mean centred under their key, categorical ones as 0/1 indicator
+        columns ``<key>[<level>]`` for every level but the reference (the configured
+        one, else the first in sorted order).
     """
     s = sessions.sort_values(["patient", "session"], kind="mergesort")
     by = s.groupby("patient", sort=True)
@@ -93,8 +100,42 @@ def patient_table(
             if m.type == "continuous":
                 t[m.key] = t[m.key] - t[m.key].mean()
         out = out.join(t, on="therapist")
+    if covariates:
+        assert patients is not None, "covariates need the patients table"
+        cov = patients.set_index("patient").reindex(out.index)
+        for c in covariates:
+            for name, column in covariate_design(cov[c.key], c).items():
+                out[name] = column
     out = out.reset_index().rename(columns={"index": "patient"})
     return out
+
+
+def covariate_design(values: pd.Series, covariate: Measure) -> dict[str, pd.Series]:
+    """Model columns of one covariate.
+
+    Continuous covariates are centred at their mean over the sample, so the intercept
+    stays the expected outcome of an average patient; categorical covariates become
+    indicator columns ``<key>[<level>]`` against the reference level.
+    """
+    if covariate.type == "continuous":
+        v = values.astype(float)
+        return {covariate.key: v - v.mean()}
+    levels = sorted(values.dropna().astype(str).unique())
+    reference = str(covariate.reference) if covariate.reference is not None else levels[0]
+    return {
+        f"{covariate.key}[{level}]": (values.astype(str) == level)
+        .astype(float)
+        .where(values.notna())
+        for level in levels
+        if level != reference
+    }
+
+
+def covariate_terms(table: pd.DataFrame, covariates: Sequence[Measure]) -> list[str]:
+    """The model terms of the configured covariates present in a patient-level table."""
+    keys = {c.key for c in covariates}
+    indicator = [c for c in table.columns if c.endswith("]") and c.split("[", 1)[0] in keys]
+    return [c for c in table.columns if c in keys or c in indicator]
 
 
 def analysis_table(
@@ -124,5 +165,19 @@ def analysis_table(
         measures_of(config, "outcome"),
         measures_of(config, "process"),
         measures_of(config, "moderator"),
+        measures_of(config, "covariate"),
+        data.patients,
     )
     return data, table
+
+
+def restrict_caseload(table: pd.DataFrame, minimum: int, group: str = "therapist") -> pd.DataFrame:
+    """Keep the patients of therapists with at least ``minimum`` patients in the table.
+
+    Used for the random-slope models (``analysis.min_caseload_slopes``): a therapist
+    with one patient carries no information about their own slope. The within and
+    between components are not recomputed, so the variables mean the same in every
+    model.
+    """
+    size = table.groupby(group)[group].transform("size")
+    return table[size >= minimum]

@@ -25,6 +25,7 @@ rule clean_data:
         exclusions="results/data/exclusions.csv",
         flow="results/data/flow.json",
         codes="results/private/therapist_codes.csv",
+        reliability="results/tables/reliability.csv",
     log:
         "results/logs/clean_data.log",
     conda:
