@@ -732,3 +732,54 @@ def _check_covariates(p: pd.DataFrame, raw: pd.DataFrame, covariates: Sequence[M
                     f"{where}: the reference level {m.reference!r} does not occur; the "
                     f"levels are {_values(levels)}. Set {m.config_key}.reference to one of them."
                 )
+
+
+def validation_summary(
+    data: CleanData, tables: Mapping[str, pd.DataFrame], config: Mapping[str, Any]
+) -> str:
+    """A plain-text summary of the input tables and the analysis sample.
+
+    Parameters
+    ----------
+    data : CleanData
+        Result of :func:`clean`.
+    tables : mapping
+        The input tables as read (``sessions``, ``therapists``, optional ``patients``).
+    config : mapping
+        The validated config.
+
+    Returns
+    -------
+    str
+        Rows and columns per table, patients and sessions per therapist, missing values
+        per measure, exclusions by reason, and the sample's size.
+    """
+    lines = ["Data and config are valid.", "", "Input tables:"]
+    for name, df in tables.items():
+        path = df.attrs.get("path", "")
+        lines.append(f"  {name:<11s} {len(df):6d} rows, {df.shape[1]:3d} columns  ({path})")
+    s = data.sessions
+    lines += ["", "Missing values per measure (analysis sample, session rows):"]
+    for m in measures(config):
+        if m.table == "sessions":
+            miss = int(s[m.key].isna().sum())
+            lines.append(f"  {m.key:<24s} {miss:6d} of {len(s):6d} ({100 * miss / len(s):5.1f}%)")
+    for m in measures(config):
+        if m.kind == "moderator":
+            t = data.therapists
+            miss = int(t[m.key].isna().sum())
+            lines.append(f"  {m.key:<24s} {miss:6d} of {len(t):6d} therapists")
+    per = s.groupby("therapist").agg(patients=("patient", "nunique"), sessions=("session", "size"))
+    lines += ["", "Per therapist (analysis sample):", f"  {'therapist':<16s} patients sessions"]
+    lines += [f"  {t:<16s} {r.patients:8d} {r.sessions:8d}" for t, r in per.iterrows()]
+    if len(data.exclusions):
+        lines += ["", "Exclusions:"]
+        counts = data.exclusions.groupby(["step", "reason"], sort=True).size()
+        lines += [f"  {n:5d}  {reason}" for (_, reason), n in counts.items()]
+    last = data.flow[-1]
+    lines += [
+        "",
+        f"Analysis sample: {last['patients']} patients, {last['therapists']} therapists, "
+        f"{last['rows']} session rows.",
+    ]
+    return "\n".join(lines) + "\n"

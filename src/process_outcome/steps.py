@@ -100,6 +100,83 @@ def pseudonymize(
     return out
 
 
+def _simulated_tables(config: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+    sim = config["simulate"]
+    study = simulate_study(
+        seed=sim["seed"],
+        n_therapists=sim["n_therapists"],
+        n_patients=sim["n_patients"],
+        max_sessions=sim["max_sessions"],
+        mess=sim["mess"],
+    )
+    cols = config["data"]["columns"]
+    # As read from the CSV files: ids as text.
+    ids = {cols["patient"]: "string", cols["therapist"]: "string"}
+    tables = {
+        "sessions": study.sessions.rename(
+            columns={"patient_id": cols["patient"], "therapist_id": cols["therapist"]}
+        ).astype(ids),
+        "therapists": study.therapists.rename(columns={"therapist_id": cols["therapist"]}).astype(
+            {cols["therapist"]: "string"}
+        ),
+        "patients": study.patients.rename(columns={"patient_id": cols["patient"]}).astype(
+            {cols["patient"]: "string"}
+        ),
+    }
+    for name, df in tables.items():
+        df.attrs["path"] = f"simulated {name} (seed {sim['seed']})"
+    return tables
+
+
+def _read_inputs(
+    config: Mapping[str, Any], sessions: str, therapists: str, patients: str | None
+) -> dict[str, pd.DataFrame]:
+    cols = config["data"]["columns"]
+    sheets = config["data"]["sheets"]
+    tables = {
+        "sessions": io.read_table(
+            sessions,
+            table="sessions",
+            id_columns=(cols["patient"], cols["therapist"]),
+            sheet=sheets.get("sessions"),
+        ),
+        "therapists": io.read_table(
+            therapists,
+            table="therapists",
+            id_columns=(cols["therapist"],),
+            sheet=sheets.get("therapists"),
+        ),
+    }
+    if patients:
+        tables["patients"] = io.read_table(
+            patients, table="patients", id_columns=(cols["patient"],), sheet=sheets.get("patients")
+        )
+    return tables
+
+
+def validate_data(
+    config: Mapping[str, Any],
+    sessions: str | None = None,
+    therapists: str | None = None,
+    patients: str | None = None,
+) -> None:
+    """Check the data and config only, and print a summary (the ``validate`` target).
+
+    With ``data.source: simulate`` and no paths, the study is simulated in memory, so
+    validation does not wait for (or write) the simulated files.
+    """
+    from process_outcome.cleaning import clean, validation_summary
+
+    if sessions is None or therapists is None:
+        tables = _simulated_tables(config)
+    else:
+        tables = _read_inputs(config, sessions, therapists, patients)
+    data = clean(tables["sessions"], tables["therapists"], config, tables.get("patients"))
+    text = validation_summary(data, tables, config)
+    sys.stdout.write(text)
+    log.info("%s", text)
+
+
 def clean_data(
     config: Mapping[str, Any],
     sessions: str,
@@ -115,26 +192,10 @@ def clean_data(
     out_reliability: str,
 ) -> None:
     """Read and clean the input tables and write the analysis sample."""
-    cols = config["data"]["columns"]
-    sheets = config["data"]["sheets"]
-    s = io.read_table(
-        sessions,
-        table="sessions",
-        id_columns=(cols["patient"], cols["therapist"]),
-        sheet=sheets.get("sessions"),
+    tables = _read_inputs(config, sessions, therapists, patients)
+    data, table = analysis_table(
+        tables["sessions"], tables["therapists"], config, patients=tables.get("patients")
     )
-    t = io.read_table(
-        therapists,
-        table="therapists",
-        id_columns=(cols["therapist"],),
-        sheet=sheets.get("therapists"),
-    )
-    p = None
-    if patients:
-        p = io.read_table(
-            patients, table="patients", id_columns=(cols["patient"],), sheet=sheets.get("patients")
-        )
-    data, table = analysis_table(s, t, config, patients=p)
     io.write_csv(data.sessions, out_sessions)
     io.write_csv(data.therapists, out_therapists)
     io.write_csv(table, out_patients)

@@ -32,3 +32,15 @@ rule clean_data:
         "../envs/process_outcome.yaml"
     script:
         "../../scripts/clean_data.py"
+
+
+rule validate:
+    """Check the data and config only and print a summary; writes no results."""
+    input:
+        unpack(validate_inputs),
+    log:
+        "results/logs/validate.log",
+    conda:
+        "../envs/process_outcome.yaml"
+    script:
+        "../../scripts/validate.py"
