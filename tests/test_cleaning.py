@@ -66,7 +66,7 @@ def test_out_of_range_error_mode_names_rows_and_values(study42, study42_config):
     with pytest.raises(InputError) as err:
         clean(*study42, study42_config)
     msg = str(err.value)
-    assert "column 'alliance'" in msg and "range 1 to 5" in msg and "0.0" in msg
+    assert "column 'alliance'" in msg and "range 1 to 5" in msg and "values 0" in msg
     assert "cleaning.out_of_range: missing" in msg
 
 

@@ -73,9 +73,19 @@ def _rows(index: Iterable[int]) -> str:
     return f"row{'s' if len(numbers) > 1 else ''} {listed}{more}"
 
 
+def _show(value: Any) -> str:
+    # Numbers as a user typed them (2, not np.float64(2.0)); text quoted, so that
+    # spaces and empty strings are visible.
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return repr(value)
+    return f"{value:g}"
+
+
 def _values(values: Iterable[Any]) -> str:
     vals = list(values)
-    listed = ", ".join(repr(v) for v in vals[:MAX_LISTED])
+    listed = ", ".join(_show(v) for v in vals[:MAX_LISTED])
     return listed + (f" and {len(vals) - MAX_LISTED} more" if len(vals) > MAX_LISTED else "")
 
 
@@ -284,6 +294,14 @@ def clean(
     s[tid] = check_ids(sessions, "sessions", tid)
     s = to_numeric(s, "sessions", {sid: "data.columns.session"} | _source_keys(session_measures))
     _check_session_numbers(s, sid)
+    for m in session_measures:
+        empty = [c for c in m.source_columns if s[c].isna().all()]
+        if empty:
+            raise InputError(
+                f"{_name(sessions, 'sessions')}, column '{empty[0]}' ({m.config_key}): no row "
+                "has a value. Check that the config names the right column, or remove the "
+                "measure from the config."
+            )
     t = therapists.copy()
     t[tid] = check_ids(therapists, "therapists", tid)
     t = to_numeric(t, "therapists", _source_keys(moderators))
@@ -660,7 +678,7 @@ def _check_moderators(t: pd.DataFrame, raw: pd.DataFrame, moderators: Sequence[M
             )
         if vals.nunique() < 2:
             raise InputError(
-                f"{where}: every sample therapist has the same value {vals.iloc[0]!r}, so it "
+                f"{where}: every sample therapist has the same value {_show(vals.iloc[0])}, so it "
                 f"cannot explain differences between therapists. Remove "
                 f"measures.moderators.{m.key} or check the column."
             )

@@ -278,14 +278,7 @@ def _coded_patients(patients: str, codes: str) -> pd.DataFrame:
 
 def _slope_sample(config: Mapping[str, Any], patients: str, codes: str) -> pd.DataFrame:
     minimum = config["analysis"]["min_caseload_slopes"]
-    pt = restrict_caseload(_coded_patients(patients, codes), minimum)
-    if pt["therapist"].nunique() < 3:
-        raise InputError(
-            f"only {pt['therapist'].nunique()} therapist(s) have at least {minimum} patients in "
-            f"the sample ({patients}); a random-slope model needs at least 3 therapists to "
-            "estimate a slope variance. Lower analysis.min_caseload_slopes or add data."
-        )
-    return pt
+    return restrict_caseload(_coded_patients(patients, codes), minimum)
 
 
 def _outcome(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:

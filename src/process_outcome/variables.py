@@ -9,6 +9,11 @@ import pandas as pd
 
 from process_outcome.cleaning import CleanData, clean
 from process_outcome.config import Measure, measures_of
+from process_outcome.errors import InputError
+
+# Fewer therapists leave no degrees of freedom for an intercept variance, a slope
+# variance and their covariance; lme4 refuses such fits too.
+MIN_SLOPE_THERAPISTS = 3
 
 
 def split_within_between(
@@ -180,4 +185,12 @@ def restrict_caseload(table: pd.DataFrame, minimum: int, group: str = "therapist
     model.
     """
     size = table.groupby(group)[group].transform("size")
-    return table[size >= minimum]
+    kept = table[size >= minimum]
+    if kept[group].nunique() < MIN_SLOPE_THERAPISTS:
+        raise InputError(
+            f"only {kept[group].nunique()} therapist(s) have at least {minimum} patient(s) in "
+            f"the analysis sample; a random-slope model needs at least {MIN_SLOPE_THERAPISTS} "
+            "therapists to estimate how much their slopes differ. Add data, or lower "
+            "analysis.min_caseload_slopes."
+        )
+    return kept
