@@ -15,6 +15,7 @@ fair check.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -394,3 +395,93 @@ def simulate_study(
             truth_rows, columns=["outcome", "process", "moderator", "parameter", "value"]
         ),
     )
+
+
+EXAMPLE_ITEMS = ("wai_1", "wai_2", "wai_3r", "wai_4")
+
+
+def example_own_data(seed: int = 11) -> dict[str, pd.DataFrame]:
+    """An "own data" example in another lab's layout, derived from a simulated study.
+
+    One outcome (``oq_total``), three processes (the alliance as four 1–7 items with
+    ``wai_3r`` reverse-keyed, ``ceq_expectancy`` and ``srs_total``), two therapist
+    characteristics and a patients table with trial arm and age; id columns
+    ``client``, ``clinician`` and ``visit``. See ``config/examples/own_data.yaml``.
+
+    Returns
+    -------
+    dict
+        ``sessions``, ``therapists`` and ``patients`` tables.
+    """
+    # Mess is added after the derived columns, so duplicated rows stay exact duplicates.
+    study = simulate_study(seed=seed, n_therapists=30, n_patients=150, mess=False)
+    rng = np.random.default_rng(seed + 1)
+    s = study.sessions
+    n = len(s)
+    sessions = pd.DataFrame(
+        {
+            "client": s["patient_id"].str.replace("PT", "C-", regex=False),
+            "clinician": s["therapist_id"].str.replace("TH", "DR", regex=False),
+            "visit": s["session"],
+            "oq_total": np.round(60 + 15 * s["symptoms"], 0),
+            "ceq_expectancy": s["expectation"],
+        }
+    )
+    # Items on 1-7 tracking the 1-5 alliance rating; wai_3r is worded negatively.
+    for item in EXAMPLE_ITEMS:
+        value = np.clip(np.round(1 + 1.5 * (s["alliance"] - 1) + rng.normal(0, 0.7, n)), 1, 7)
+        value = value.where(s["alliance"].between(1, 5))
+        sessions[item] = 8 - value if item.endswith("r") else value
+    srs = 20 + 4 * s["alliance"] + rng.normal(0, 2.5, n)
+    sessions["srs_total"] = np.round(np.clip(srs, 0, 40), 1).where(s["alliance"].notna())
+    missed = rng.random(n) < 0.05
+    sessions.loc[missed, "wai_2"] = np.nan
+    sessions.loc[rng.choice(n, 2, replace=False), "ceq_expectancy"] = 99.0
+    sessions = pd.concat([sessions, sessions.iloc[rng.choice(n, 2, replace=False)]])
+    sessions = sessions.reset_index(drop=True)
+    therapists = pd.DataFrame(
+        {
+            "clinician": study.therapists["therapist_id"].str.replace("TH", "DR", regex=False),
+            "self_rated_alliance_skill": study.therapists["self_alliance"],
+            "cbt_orientation": study.therapists["cbt"].astype(int),
+        }
+    )
+    patients = pd.DataFrame(
+        {
+            "client": study.patients["patient_id"].str.replace("PT", "C-", regex=False),
+            "trial_arm": study.patients["arm"],
+            "age_years": study.patients["age"],
+        }
+    )
+    return {"sessions": sessions, "therapists": therapists, "patients": patients}
+
+
+def write_example_data(directory: str | Path, seed: int = 11) -> dict[str, Path]:
+    """Write :func:`example_own_data` as ``sessions.sav`` (SPSS), ``therapists.xlsx``
+    (Excel) and ``patients.csv`` into ``directory``; returns the paths."""
+    import pyreadstat
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tables = example_own_data(seed)
+    paths = {
+        "sessions": directory / "sessions.sav",
+        "therapists": directory / "therapists.xlsx",
+        "patients": directory / "patients.csv",
+    }
+    pyreadstat.write_sav(tables["sessions"], paths["sessions"])
+    tables["therapists"].to_excel(paths["therapists"], index=False)
+    tables["patients"].to_csv(paths["patients"], index=False)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: ``process-outcome-example-data DIRECTORY`` writes the example data."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=write_example_data.__doc__.splitlines()[0])
+    parser.add_argument("directory", nargs="?", default="example_data")
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args(argv)
+    for name, path in write_example_data(args.directory, args.seed).items():
+        print(f"{name}: {path}")
