@@ -1,13 +1,21 @@
-from process_outcome.steps import first_report, run
+from process_outcome.manuscript import write_manuscript
+from process_outcome.steps import run
+
+TABLES = (
+    "descriptives correlations rm_correlations reliability aim1 aim2_tests aim2_fixed "
+    "aim2_slopes aim2_correlations aim3 aim3_simple truth"
+).split()
 
 run(
-    first_report,
+    write_manuscript,
     snakemake.log[0],
     config=snakemake.config,
+    tables={k: snakemake.input[k] for k in TABLES if k in snakemake.input.keys()},
+    models=list(snakemake.input.models),
     flow=snakemake.input.flow,
-    descriptives=snakemake.input.descriptives,
-    correlations=snakemake.input.correlations,
-    rm_correlations=snakemake.input.rm_correlations,
+    figures_png=list(snakemake.input.figures),
+    data_files=list(snakemake.input.data),
     template_dir=snakemake.params.templates,
-    out_html=snakemake.output.html,
+    workflow_dir=snakemake.params.workflow_dir,
+    out=dict(snakemake.output),
 )

@@ -242,34 +242,6 @@ def describe_sample(
     io.write_csv(repeated_measures_correlations(s, outcomes, processes), out_rm_correlations)
 
 
-def first_report(
-    config: Mapping[str, Any],
-    flow: str,
-    descriptives: str,
-    correlations: str,
-    rm_correlations: str,
-    template_dir: str,
-    out_html: str,
-) -> None:
-    """Render the HTML report of the flow counts and descriptives."""
-    from process_outcome.config import measures
-    from process_outcome.report import render
-
-    flow_data = io.read_json(flow)
-    steps = flow_data["steps"]
-    context = {
-        "study": config["study"],
-        "flow": steps,
-        "sample": steps[-1],
-        "exclusions": flow_data["exclusions"],
-        "descriptives": pd.read_csv(descriptives).to_dict("records"),
-        "correlations": pd.read_csv(correlations).to_dict("records"),
-        "rm_correlations": pd.read_csv(rm_correlations).to_dict("records"),
-        "labels": {m.key: m.label for m in measures(config)},
-    }
-    io.atomic_write_text(out_html, render(template_dir, "index.html.j2", context))
-
-
 def _coded_patients(patients: str, codes: str) -> pd.DataFrame:
     # Models see pseudonymous therapist codes only, so no model summary can leak an id.
     pt = pd.read_csv(patients, dtype={"patient": str, "therapist": str})

@@ -82,7 +82,18 @@ def table_inputs(wildcards):
 
 
 # The report's files; the supplement packages them.
-REPORT_OUTPUTS = ["results/report/index.html"]
+REPORT_TABLES = {
+    "table1_descriptives": "results/report/tables/table1_descriptives.tex",
+    "table2_correlations": "results/report/tables/table2_correlations.tex",
+    "table3_aims12": "results/report/tables/table3_aims12.tex",
+    "table4_moderation": "results/report/tables/table4_moderation.tex",
+}
+REPORT_OUTPUTS = [
+    "results/report/manuscript.html",
+    "results/report/manuscript.docx",
+    "results/report/manuscript.md",
+    *REPORT_TABLES.values(),
+]
 
 FIGURES = [
     f"results/figures/{name}.{ext}"
