@@ -352,17 +352,18 @@ def results_tables(
     s1 = [io.read_json(p) for p in aim1]
     s2 = [io.read_json(p) for p in aim2]
     s3 = [io.read_json(p) for p in aim3]
-    fx1 = tables.fixed_effects(s1)
-    tests = tables.slope_tests(s2)
-    slopes = tables.therapist_slopes(s2)
-    mod = tables.moderation(s3)
-    io.write_csv(fx1, out["aim1"])
-    io.write_csv(tests, out["aim2_tests"])
-    io.write_csv(tables.fixed_effects(s2), out["aim2_fixed"])
-    io.write_csv(slopes, out["aim2_slopes"])
-    io.write_csv(tables.slope_correlations(slopes), out["aim2_correlations"])
-    io.write_csv(mod, out["aim3"])
-    io.write_csv(tables.simple_slopes(s3), out["aim3_simple"])
+    results = {
+        "aim1": tables.fixed_effects(s1),
+        "aim2_tests": tables.slope_tests(s2),
+        "aim2_fixed": tables.fixed_effects(s2),
+        "aim2_slopes": tables.therapist_slopes(s2),
+        "aim3": tables.moderation(s3),
+        "aim3_simple": tables.simple_slopes(s3),
+    }
+    results["aim2_correlations"] = tables.slope_correlations(results["aim2_slopes"])
+    for name, table in results.items():
+        io.write_csv(tables.check_contract(table, name), out[name])
+    fx1, tests, mod = results["aim1"], results["aim2_tests"], results["aim3"]
     problems = [s for s in s2 if s.get("nesting_violation")]
     for s in problems:
         log.warning("aim 2 %s/%s: REML logLik below its nested model", s["outcome"], s["process"])

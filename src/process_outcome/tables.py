@@ -66,6 +66,91 @@ SIMPLE_SLOPE_COLUMNS = [
 ]
 
 
+def contracts() -> dict[str, Any]:
+    """pandera schemas of the public results tables.
+
+    Each schema fixes the columns and their order (``strict``, ``ordered``) and the
+    admissible values, so a change that would break the users' contract fails loudly
+    instead of writing a subtly different table.
+    """
+    import pandera.pandas as pa
+
+    def col(dtype: Any = float, nullable: bool = False, **checks: Any) -> pa.Column:
+        parsed = [
+            getattr(pa.Check, name)(*value)
+            if isinstance(value, tuple)
+            else getattr(pa.Check, name)(value)
+            for name, value in checks.items()
+        ]
+        return pa.Column(dtype, checks=parsed, nullable=nullable, coerce=True)
+
+    inference = {
+        "estimate": col(),
+        "se": col(ge=0),
+        "df": col(gt=0),
+        "t": col(nullable=True),
+        "p": col(in_range=(0, 1)),
+    }
+    fixed = pa.DataFrameSchema(
+        {"outcome": col(str), "process": col(str), "term": col(str)}
+        | inference
+        | {"ci_low": col(), "ci_high": col(), "singular": col(bool)},
+        strict=True,
+        ordered=True,
+    )
+    return {
+        "aim1": fixed,
+        "aim2_fixed": fixed,
+        "aim2_tests": pa.DataFrameSchema(
+            {
+                "outcome": col(str),
+                "process": col(str),
+                "slope_sd": col(ge=0),
+                "slope_low": col(),
+                "slope_high": col(),
+                "lr": col(ge=0),
+                "p_mixture": col(in_range=(0, 1)),
+                "share_beneficial": col(in_range=(0, 1)),
+                "singular": col(bool),
+                "n_patients": col(int, gt=0),
+                "n_therapists": col(int, gt=0),
+            },
+            strict=True,
+            ordered=True,
+        ),
+        "aim2_slopes": pa.DataFrameSchema(
+            {
+                "outcome": col(str),
+                "process": col(str),
+                "therapist": col(str, str_matches=r"^T\d+$"),
+                "slope": col(),
+                "se": col(ge=0),
+                "n_patients": col(int, gt=0),
+            },
+            strict=True,
+            ordered=True,
+        ),
+        "aim3": pa.DataFrameSchema(
+            {"outcome": col(str), "process": col(str), "moderator": col(str)}
+            | inference
+            | {
+                "p_fdr": col(in_range=(0, 1)),
+                "ci_low": col(),
+                "ci_high": col(),
+                "singular": col(bool),
+            },
+            strict=True,
+            ordered=True,
+        ),
+    }
+
+
+def check_contract(table: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Validate a public results table against its pandera schema (see :func:`contracts`)."""
+    schema = contracts().get(name)
+    return table if schema is None else schema.validate(table)
+
+
 def fixed_effects(summaries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Fixed effects of aim 1 or aim 2 model summaries, one row per term.
 
