@@ -8,6 +8,9 @@ rule aim1:
         "results/logs/aim1/{outcome}/{process}.log",
     conda:
         "../envs/process_outcome.yaml"
+    params:
+        # The settings this model depends on: a change re-runs only the models it affects.
+        settings=aim1_settings,
     script:
         "../../scripts/aim_model.py"
 
@@ -22,6 +25,9 @@ rule aim2:
         "results/logs/aim2/{outcome}/{process}.log",
     conda:
         "../envs/process_outcome.yaml"
+    params:
+        # The settings this model depends on: a change re-runs only the models it affects.
+        settings=aim2_settings,
     script:
         "../../scripts/aim_model.py"
 
@@ -36,6 +42,9 @@ rule aim3:
         "results/logs/aim3/{outcome}/{process}.log",
     conda:
         "../envs/process_outcome.yaml"
+    params:
+        # The settings this model depends on: a change re-runs only the models it affects.
+        settings=aim3_settings,
     script:
         "../../scripts/aim_model.py"
 

@@ -30,6 +30,52 @@ wildcard_constraints:
     process="|".join([*PROCESSES, "joint"]),
 
 
+# Measure fields that change the cleaned data (labels and directions do not).
+CLEANING_FIELDS = (
+    "column",
+    "range",
+    "items",
+    "reverse_items",
+    "item_range",
+    "scoring",
+    "min_answered",
+    "type",
+    "reference",
+)
+
+
+def cleaning_settings():
+    return {
+        kind: {
+            key: {f: spec[f] for f in CLEANING_FIELDS if f in spec}
+            for key, spec in measures.items()
+        }
+        for kind, measures in config["measures"].items()
+    }
+
+
+def measure_settings(wildcards):
+    measures = config["measures"]
+    processes = PROCESSES if wildcards.process == "joint" else [wildcards.process]
+    return {
+        "outcome": measures["outcomes"][wildcards.outcome],
+        "processes": {p: measures["processes"][p] for p in processes},
+        "covariates": measures.get("covariates", {}),
+    }
+
+
+def aim1_settings(wildcards):
+    return measure_settings(wildcards)
+
+
+def aim2_settings(wildcards):
+    return measure_settings(wildcards) | {"analysis": config["analysis"]}
+
+
+def aim3_settings(wildcards):
+    return aim2_settings(wildcards) | {"moderators": config["measures"]["moderators"]}
+
+
 def input_table(name):
     """Path of one input table: the simulated study or the user's file."""
     if SIMULATED:

@@ -9,7 +9,7 @@ rule simulate_study:
     conda:
         "../envs/process_outcome.yaml"
     params:
-        seed=config["simulate"]["seed"],
+        simulate=config["simulate"],
     script:
         "../../scripts/simulate_study.py"
 
@@ -30,6 +30,14 @@ rule clean_data:
         "results/logs/clean_data.log",
     conda:
         "../envs/process_outcome.yaml"
+    params:
+        # Config sections the cleaning depends on, so that editing them re-runs it.
+        settings={
+            "data": config["data"],
+            "measures": cleaning_settings(),
+            "cleaning": config["cleaning"],
+            "analysis": config["analysis"],
+        },
     script:
         "../../scripts/clean_data.py"
 
