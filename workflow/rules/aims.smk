@@ -58,5 +58,7 @@ rule results_tables:
         "results/logs/results_tables.log",
     conda:
         "../envs/process_outcome.yaml"
+    params:
+        processes=PROCESSES,
     script:
         "../../scripts/results_tables.py"

@@ -54,6 +54,14 @@ def cleaning_settings():
     }
 
 
+def measure_labels():
+    return {
+        key: spec.get("label", key)
+        for measures in config["measures"].values()
+        for key, spec in measures.items()
+    }
+
+
 def measure_settings(wildcards):
     measures = config["measures"]
     processes = PROCESSES if wildcards.process == "joint" else [wildcards.process]

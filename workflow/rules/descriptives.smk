@@ -11,5 +11,7 @@ rule descriptives:
         "results/logs/descriptives.log",
     conda:
         "../envs/process_outcome.yaml"
+    params:
+        measures=config["measures"],
     script:
         "../../scripts/descriptives.py"

@@ -27,5 +27,7 @@ rule figures:
         "results/logs/figures.log",
     conda:
         "../envs/process_outcome.yaml"
+    params:
+        labels=measure_labels(),
     script:
         "../../scripts/figures.py"
