@@ -22,7 +22,7 @@ from process_outcome.descriptives import (
     repeated_measures_correlations,
 )
 from process_outcome.errors import InputError
-from process_outcome.simulate import simulate_study
+from process_outcome.simulate import SimulatedStudy, simulate_study
 from process_outcome.variables import analysis_table, covariate_terms, restrict_caseload
 
 log = logging.getLogger("process_outcome")
@@ -56,23 +56,27 @@ def run(step: Callable[..., None], log_path: str | Path, **kwargs: Any) -> None:
         root.removeHandler(handler)
 
 
-def simulate(
-    config: Mapping[str, Any], sessions: str, therapists: str, patients: str, truth: str
-) -> None:
-    """Write the simulated study's tables and its generating parameters."""
+def _simulate(config: Mapping[str, Any]) -> SimulatedStudy:
     sim = config["simulate"]
-    study = simulate_study(
+    return simulate_study(
         seed=sim["seed"],
         n_therapists=sim["n_therapists"],
         n_patients=sim["n_patients"],
         max_sessions=sim["max_sessions"],
         mess=sim["mess"],
     )
+
+
+def simulate(
+    config: Mapping[str, Any], sessions: str, therapists: str, patients: str, truth: str
+) -> None:
+    """Write the simulated study's tables and its generating parameters."""
+    study = _simulate(config)
     io.write_csv(study.sessions, sessions)
     io.write_csv(study.therapists, therapists)
     io.write_csv(study.patients, patients)
     io.write_csv(study.truth, truth)
-    log.info("simulated %d session rows (seed %d)", len(study.sessions), sim["seed"])
+    log.info("simulated %d session rows (seed %d)", len(study.sessions), config["simulate"]["seed"])
 
 
 def therapist_codes(therapists: pd.Series) -> pd.DataFrame:
@@ -101,14 +105,7 @@ def pseudonymize(
 
 
 def _simulated_tables(config: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
-    sim = config["simulate"]
-    study = simulate_study(
-        seed=sim["seed"],
-        n_therapists=sim["n_therapists"],
-        n_patients=sim["n_patients"],
-        max_sessions=sim["max_sessions"],
-        mess=sim["mess"],
-    )
+    study = _simulate(config)
     cols = config["data"]["columns"]
     # As read from the CSV files: ids as text.
     ids = {cols["patient"]: "string", cols["therapist"]: "string"}
@@ -124,7 +121,7 @@ def _simulated_tables(config: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
         ),
     }
     for name, df in tables.items():
-        df.attrs["path"] = f"simulated {name} (seed {sim['seed']})"
+        df.attrs["path"] = f"simulated {name} (seed {config['simulate']['seed']})"
     return tables
 
 

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from process_outcome.aims import MODERATION_COLUMNS, SIMPLE_SLOPE_COLUMNS
+
 FIXED_COLUMNS = [
     "outcome",
     "process",
@@ -36,34 +38,6 @@ SLOPE_TEST_COLUMNS = [
     "n_therapists",
 ]
 THERAPIST_SLOPE_COLUMNS = ["outcome", "process", "therapist", "slope", "se", "n_patients"]
-MODERATION_COLUMNS = [
-    "outcome",
-    "process",
-    "moderator",
-    "estimate",
-    "se",
-    "df",
-    "t",
-    "p",
-    "p_fdr",
-    "ci_low",
-    "ci_high",
-    "singular",
-]
-SIMPLE_SLOPE_COLUMNS = [
-    "outcome",
-    "process",
-    "moderator",
-    "level",
-    "moderator_value",
-    "estimate",
-    "se",
-    "df",
-    "t",
-    "p",
-    "ci_low",
-    "ci_high",
-]
 
 
 def contracts() -> dict[str, Any]:
