@@ -274,26 +274,33 @@ def _correlation(model: Mapping[str, Any], slope: str) -> float | None:
     return _vc(model, f"{GROUP}|(Intercept)|{slope}") / math.sqrt(v0 * v1)
 
 
-def singular_reason(fit: Mapping[str, Any]) -> str:
+def singular_reason(fit: Mapping[str, Any], source: str | None = None) -> Rich:
     """Which boundary made a fit singular, in words (from its relative Cholesky factor).
 
     Parameters
     ----------
     fit : mapping
         A model's ``fit`` summary (``theta``, ``random_slope``, ``variance_components``).
+    source : str, optional
+        The model's results name (``aim2/<outcome>/<process>``); with it, an
+        intercept–slope correlation at its bound is printed and tied to the model
+        summary, without it the bound is given as ±1.
     """
     theta = [float(t or 0.0) for t in fit["theta"]]
     if fit.get("random_slope") is None:
-        return "the therapist intercept variance was estimated at zero"
+        return rich("the therapist intercept variance was estimated at zero")
     slope = fit["random_slope"]
     if math.hypot(theta[1], theta[2]) < SINGULAR_THETA:
-        return "the therapist slope variance was estimated at zero"
+        return rich("the therapist slope variance was estimated at zero")
     if theta[0] < SINGULAR_THETA:
-        return "the therapist intercept variance was estimated at zero"
+        return rich("the therapist intercept variance was estimated at zero")
     corr = _correlation({"fit": fit}, slope)
     if corr is not None and abs(corr) > 0.99:
-        return f"the intercept–slope correlation was estimated at {apa_number(corr, 2)}"
-    return "a variance parameter was estimated at its boundary"
+        if source is None:
+            return rich("the intercept–slope correlation was estimated at ±1")
+        printed = number(corr, 2, ref(f"models/{source}", "<correlation>"))
+        return rich("the intercept–slope correlation was estimated at ", printed)
+    return rich("a variance parameter was estimated at its boundary")
 
 
 def beneficial(outcome: Measure, slope: float) -> bool:
@@ -1046,11 +1053,13 @@ def aim1_results(design: Design, results: Results) -> list[Block]:
             sentences.append(s)
             model = results.models[f"aim1/{o.key}/{p.key}"]
             if model["fit"]["singular"]:
+                reason = singular_reason(model["fit"], f"aim1/{o.key}/{p.key}")
                 sentences.append(
                     rich(
-                        f"This model's fit was singular ({singular_reason(model['fit'])}): "
-                        "its estimates equal those of a single-level regression, and the "
-                        "between-therapist test ignores clustering."
+                        "This model's fit was singular (",
+                        reason,
+                        "): its estimates equal those of a single-level regression, and the "
+                        "between-therapist test ignores clustering.",
                     )
                 )
         if len(design.processes) > 1 and f"aim1/{o.key}/joint" in results.models:
@@ -1072,7 +1081,8 @@ def aim1_results(design: Design, results: Results) -> list[Block]:
             s = rich("With all processes in one model, ", join(parts, "; "), ".")
             joint = results.models[f"aim1/{o.key}/joint"]
             if joint["fit"]["singular"]:
-                s += rich(f" The joint model's fit was singular ({singular_reason(joint['fit'])}).")
+                reason = singular_reason(joint["fit"], f"aim1/{o.key}/joint")
+                s += rich(" The joint model's fit was singular (", reason, ").")
             sentences.append(s)
         head = rich(it(f"{o.label}. "))
         blocks.append(Paragraph(head + join(sentences, " ")))
@@ -1147,10 +1157,11 @@ def aim2_results(design: Design, results: Results) -> list[Block]:
             if _truthy(t["singular"]):
                 model = results.models[f"aim2/{o.key}/{p.key}"]
                 s += rich(
-                    f" The random-slope fit was singular ({singular_reason(model['fit'])}), so "
-                    "the therapist slopes are not separately identified from the intercepts: "
+                    " The random-slope fit was singular (",
+                    singular_reason(model["fit"], f"aim2/{o.key}/{p.key}"),
+                    "), so the therapist slopes are not separately identified from the intercepts: "
                     "the slope SD, the range and the share of beneficial slopes describe the "
-                    "fitted model, not reliable differences between therapists."
+                    "fitted model, not reliable differences between therapists.",
                 )
             sentences.append(s)
         blocks.append(Paragraph(rich(it(f"{o.label}. ")) + join(sentences, " ")))
@@ -1247,7 +1258,8 @@ def aim3_results(design: Design, results: Results) -> list[Block]:
                     quiet.append((row, src))
                 if _truthy(row["singular"]):
                     fit = results.models[f"aim3/{o.key}/{p.key}"]["fits"][m.key]
-                    singular.setdefault(singular_reason(fit), []).append(lower_first(m.label))
+                    reason = singular_reason(fit).plain
+                    singular.setdefault(reason, []).append(lower_first(m.label))
             if quiet:
                 low = min(quiet, key=lambda x: x[0]["p"])
                 high = max(quiet, key=lambda x: x[0]["p"])
@@ -1323,7 +1335,8 @@ def _moderation_sentence(
     stats = rich(t_test_text(row, src), ", ", fdr)
     if not significant(row["p_fdr"]):
         return rich(
-            f"{m.label} moderated the slope before but not after FDR correction, ",
+            f"The interaction with {lower_first(m.label)} was statistically significant "
+            "before but not after FDR correction, ",
             stats,
             ".",
         )
@@ -1712,7 +1725,8 @@ def table4(design: Design, results: Results) -> Table:
             "Singular fit: a random-effect variance at zero or an intercept–slope "
             "correlation at ±1.",
         )
-    if not rows:
+    if not design.moderators:
+        note = Rich()
         rows.append(Row((rich("No therapist characteristics were configured."),), "panel"))
     cols = (
         rich("Characteristic"),
