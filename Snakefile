@@ -16,6 +16,7 @@ include: "workflow/rules/descriptives.smk"
 include: "workflow/rules/aims.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/supplement.smk"
 
 
 localrules:

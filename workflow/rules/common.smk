@@ -165,6 +165,34 @@ def validate_inputs(wildcards):
     return {} if SIMULATED else clean_inputs(wildcards)
 
 
+def result_tables():
+    # Every table a rule writes below results/tables/, so that new tables are packaged
+    # without listing them here.
+    written = {
+        str(f)
+        for r in workflow.rules
+        if not r.has_wildcards()
+        for f in r.output
+        if str(f).startswith("results/tables/")
+    }
+    return sorted(written | set(TABLE_OUTPUTS.values()))
+
+
+def supplement_inputs(wildcards):
+    return {
+        **clean_inputs(wildcards),
+        "report": REPORT_OUTPUTS,
+        "tables": result_tables(),
+        "figures": FIGURES,
+        "descriptives": "results/tables/descriptives.csv",
+        "analysis": "results/data/patients.csv",
+        "aim1_joint": expand(
+            "results/models/aim1/{outcome}/joint.json", outcome=OUTCOMES
+        ),
+        "aim2": model_files("aim2"),
+    }
+
+
 def final_outputs():
     return [
         *TABLE_OUTPUTS.values(),
@@ -176,4 +204,5 @@ def final_outputs():
         "results/tables/correlations.csv",
         "results/tables/rm_correlations.csv",
         *REPORT_OUTPUTS,
+        "results/supplement.zip",
     ]
