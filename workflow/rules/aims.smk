@@ -53,7 +53,7 @@ rule results_tables:
     input:
         unpack(table_inputs),
     output:
-        **TABLE_OUTPUTS,
+        **reported_tables(),
     log:
         "results/logs/results_tables.log",
     conda:
