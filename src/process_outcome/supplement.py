@@ -1565,7 +1565,7 @@ def find_ids_in_text(text: str, ids: Sequence[str]) -> list[str]:
         if key.isascii() and key.isalnum():
             if key in tokens:
                 found.add(value)
-        elif re.search(rf"(?<![a-z0-9]){re.escape(key)}(?![a-z0-9])", lower):
+        elif key in lower and re.search(rf"(?<![a-z0-9]){re.escape(key)}(?![a-z0-9])", lower):
             found.add(value)
     return sorted(found)
 
