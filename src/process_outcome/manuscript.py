@@ -807,9 +807,12 @@ def analytic_strategy(design: Design, results: Results) -> list[Block]:
                     sub("21"),
                     " tests whether the characteristic moderates the within-therapist "
                     f"association. Within each outcome × process family of {count_word(k)} "
-                    f"{plural(k, 'test')}, p values were adjusted with the Benjamini–Hochberg "
-                    "false discovery rate (FDR) procedure; we report raw and adjusted p "
-                    "values. Simple slopes of the within-therapist component were computed "
+                    f"{plural(k, 'test')}, ",
+                    it("p"),
+                    " values were adjusted with the Benjamini–Hochberg false discovery rate "
+                    "(FDR) procedure; we report raw and adjusted ",
+                    it("p"),
+                    " values. Simple slopes of the within-therapist component were computed "
                     "at the characteristic's mean and ±1 SD (SD over therapists) for "
                     "continuous characteristics and at 0 and 1 for binary ones.",
                 )
@@ -858,8 +861,12 @@ def analytic_strategy(design: Design, results: Results) -> list[Block]:
         "Models were fitted by restricted maximum likelihood (REML), with the variance "
         "parameters in lme4's parametrization, from several optimizers and starting values; "
         "the solution with the highest REML log-likelihood was kept. Fixed effects were "
-        "tested with t tests with Satterthwaite degrees of freedom (as lmerTest computes "
-        "them) and reported with 95% confidence intervals (CIs) from the t distribution. "
+        "tested with ",
+        it("t"),
+        " tests with Satterthwaite degrees of freedom (as lmerTest computes "
+        "them) and reported with 95% confidence intervals (CIs) from the ",
+        it("t"),
+        " distribution. "
         f"Tests were two-sided with α = {apa_r(ALPHA)}. Of the models fitted, {conv_text}. "
         "A fit was classed as singular when a random-effect variance was (near) zero or the "
         "intercept–slope correlation was (near) ±1; singular fits were kept, are marked in "
@@ -1103,7 +1110,6 @@ def aim2_results(design: Design, results: Results) -> list[Block]:
         Heading(rich("Aim 2: Therapist Differences in the Within-Therapist Association"), 2)
     ]
     for o in design.outcomes:
-        sentences = []
         for p in design.processes:
             t, tsrc = _select(results.aim2_tests, "aim2_slope_tests", outcome=o.key, process=p.key)
             fx, fsrc = _fixed(
@@ -1163,8 +1169,7 @@ def aim2_results(design: Design, results: Results) -> list[Block]:
                     "the slope SD, the range and the share of beneficial slopes describe the "
                     "fitted model, not reliable differences between therapists.",
                 )
-            sentences.append(s)
-        blocks.append(Paragraph(rich(it(f"{o.label}. ")) + join(sentences, " ")))
+            blocks.append(Paragraph(s))
     corr = []
     for o in design.outcomes:
         rows = results.aim2_correlations[results.aim2_correlations["outcome"] == o.key]
@@ -1232,7 +1237,6 @@ def aim3_results(design: Design, results: Results) -> list[Block]:
         return blocks
     mod = results.aim3
     for o in design.outcomes:
-        sentences = []
         for p in design.processes:
             fam = mod[(mod["outcome"] == o.key) & (mod["process"] == p.key)]
             if fam.empty:
@@ -1308,8 +1312,7 @@ def aim3_results(design: Design, results: Results) -> list[Block]:
                         f"{tests} reported and marked in Table 4."
                     )
                 )
-            sentences.append(join(parts, " "))
-        blocks.append(Paragraph(rich(it(f"{o.label}. ")) + join(sentences, " ")))
+            blocks.append(Paragraph(join(parts, " ")))
     blocks.append(
         Paragraph(
             rich(

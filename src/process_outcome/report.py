@@ -815,10 +815,29 @@ def _heading_style(style: Any, align: Any, italic: bool, size: int = 12) -> None
     style.paragraph_format.line_spacing = 2.0
 
 
+def column_widths(t: Table, total: float = 6.5, inch_per_char: float = 0.075) -> list[float]:
+    """Column widths in inches for a table set in 10-pt type on a ``total``-inch line.
+
+    Each column gets the width of its longest entry; when they do not fit, the first
+    (label) column wraps first, down to a third of the line, then all shrink alike.
+    """
+    longest = [len(c.plain) for c in t.columns]
+    for r in t.rows:
+        if r.kind == "data":
+            for j, c in enumerate(r.cells):
+                longest[j] = max(longest[j], len(c.plain) + 2 * r.indent)
+    need = [(n + 2) * inch_per_char for n in longest]
+    rest = sum(need[1:])
+    if need[0] + rest > total:
+        need[0] = max(total - rest, min(need[0], total / 3))
+    scale = min(1.0, total / sum(need))
+    return [w * scale for w in need]
+
+
 def _docx_table(doc: Any, t: Table) -> None:
     from docx.enum.table import WD_TABLE_ALIGNMENT
     from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.shared import Pt
+    from docx.shared import Inches, Pt
 
     if t.number:
         p = doc.add_paragraph()
@@ -833,7 +852,14 @@ def _docx_table(doc: Any, t: Table) -> None:
     n = len(t.columns)
     table = doc.add_table(rows=1 + len(t.rows), cols=n)
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    table.autofit = True
+    # Equal columns squeeze the labels into a narrow first column; size each column to
+    # its longest entry instead (Word reads cell widths, LibreOffice the grid).
+    table.autofit = False
+    widths = column_widths(t)
+    for j, w in enumerate(widths):
+        table.columns[j].width = Inches(w)
+        for cell in table.columns[j].cells:
+            cell.width = Inches(w)
     aligns = {"l": WD_ALIGN_PARAGRAPH.LEFT, "r": WD_ALIGN_PARAGRAPH.RIGHT}
     aligns["c"] = WD_ALIGN_PARAGRAPH.CENTER
 
