@@ -599,8 +599,8 @@ def synthetic_parameters(
             "within": {p: fx[f"{p}_within"] for p in process_keys},
             "between": {p: fx[f"{p}_between"] for p in process_keys},
             "covariates": {term: value for term, value in fx.items() if term not in known},
-            "intercept_sd": float(np.sqrt(vc.get("therapist|(Intercept)|", 0.0))),
-            "slope_sd": {p: float(aim2[(o.key, p)]["slope_sd"]) for p in process_keys},
+            "intercept_sd": _finite(np.sqrt(vc.get("therapist|(Intercept)|", 0.0))),
+            "slope_sd": {p: _finite(aim2[(o.key, p)].get("slope_sd")) for p in process_keys},
             "residual_sd": residual_sd,
             # The models say nothing about the path between baseline and post; half the
             # residual SD keeps intermediate assessments plausibly noisy.
@@ -636,7 +636,7 @@ def synthetic_parameters(
         if c.type == "categorical":
             labels = profile.get("labels") or [str(v) for v in profile.get("counts", [])]
             if profile["type"] != "string":
-                counts = values.dropna().astype(str).value_counts()
+                counts = values.dropna().map(_level_text).value_counts()
                 labels = sorted(counts.index, key=lambda k: (-counts[k], k))
                 profile["counts"] = [int(counts[k]) for k in labels]
             entry.update(labels=list(labels), counts=profile["counts"])
@@ -659,6 +659,22 @@ def synthetic_parameters(
         "moderators": moderators,
         "covariates": covariates,
     }
+
+
+def _finite(value: Any, default: float = 0.0) -> float:
+    # A failed or degenerate fit must not turn the whole replica into NaN.
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return number if np.isfinite(number) else default
+
+
+def _level_text(value: Any) -> str:
+    # Numeric category codes as the covariate's model terms name them (2, not 2.0).
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _ids(prefix: str, letter: str, n: int, width: int) -> list[str]:
