@@ -127,9 +127,14 @@ class Design:
         """Whether the data are the built-in simulated study."""
         return self.config["data"]["source"] == "simulate"
 
+    @property
+    def all(self) -> tuple[Measure, ...]:
+        """Every configured measure."""
+        return (*self.outcomes, *self.processes, *self.moderators, *self.covariates)
+
     def measure(self, key: str) -> Measure:
         """The measure with this key."""
-        for m in (*self.outcomes, *self.processes, *self.moderators, *self.covariates):
+        for m in self.all:
             if m.key == key:
                 return m
         raise KeyError(f"no configured measure {key!r}")
@@ -488,7 +493,8 @@ def participants(design: Design, results: Results) -> list[Block]:
 
 def _range_text(m: Measure) -> str:
     if m.range is None:
-        return "no admissible range was configured"
+        # An item-scored measure's range follows from its item scale, given with it.
+        return "" if m.items else "no admissible range was configured"
     lo, hi = (apa_number(v, 0) if float(v).is_integer() else apa_number(v, 2) for v in m.range)
     return f"admissible range {lo}{EN_DASH}{hi}"
 
@@ -568,7 +574,7 @@ def measures_blocks(design: Design, results: Results) -> list[Block]:
             rich(
                 f"{o.label} (",
                 code(o.key),
-                f"; {_range_text(o)}",
+                f"; {_range_text(o)}" if _range_text(o) else "",
                 _scoring_text(o),
                 f") was assessed at every assessment occasion; higher scores indicate a "
                 f"{state} state.",
@@ -580,7 +586,13 @@ def measures_blocks(design: Design, results: Results) -> list[Block]:
     )
     blocks.append(Paragraph(rich(it("Outcomes. "), text)))
     parts = [
-        rich(f"{lower_first(p.label)} (", code(p.key), f"; {_range_text(p)}", _scoring_text(p), ")")
+        rich(
+            f"{lower_first(p.label)} (",
+            code(p.key),
+            f"; {_range_text(p)}" if _range_text(p) else "",
+            _scoring_text(p),
+            ")",
+        )
         for p in design.processes
     ]
     window = design.config.get("analysis", {}).get("process_sessions")
@@ -1198,8 +1210,9 @@ def aim2_results(design: Design, results: Results) -> list[Block]:
                 r_text(row, src),
             )
             if singular:
+                models = plural(len(singular), "model was", "models were")
                 s += rich(
-                    f" (the {series(singular)} slope model was singular, so this "
+                    f" (the {series(singular).plain} slope {models} singular, so this "
                     "correlation carries little information)"
                 )
             corr.append(s)
