@@ -250,8 +250,10 @@ def test_ro_crate_declares_the_workflow_and_every_file(unpacked: Path):
     assert "https://w3id.org/ro/crate/1.1" in profiles
     root = graph["./"]
     assert root["mainEntity"] == {"@id": "Snakefile"}
-    for key in ("name", "description", "license", "datePublished"):
+    for key in ("name", "description", "license", "datePublished", "author"):
         assert root.get(key), key
+    assert graph[root["license"]["@id"]]["name"] == "CC-BY-4.0"
+    assert graph[root["author"][0]["@id"]]["name"] == "Researcher Example"
     workflow = graph["Snakefile"]
     assert {"File", "SoftwareSourceCode", "ComputationalWorkflow"} <= set(workflow["@type"])
     language = graph[workflow["programmingLanguage"]["@id"]]

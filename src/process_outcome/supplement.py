@@ -1400,6 +1400,8 @@ def ro_crate(
         ISO date of the root dataset: fixed, so that the metadata are reproducible.
     """
     import snakemake
+    from rocrate.model.contextentity import ContextEntity
+    from rocrate.model.person import Person
     from rocrate.rocrate import ROCrate
 
     package_dir = Path(package_dir)
@@ -1426,7 +1428,26 @@ def ro_crate(
     root["name"] = f"{study['title']}: supplementary material"
     root["description"] = study.get("description") or study["title"]
     root["datePublished"] = date_published
-    root["license"] = config["supplement"]["license"]
+    spdx = config["supplement"]["license"]
+    root["license"] = crate.add(
+        ContextEntity(
+            crate,
+            f"https://spdx.org/licenses/{spdx}",
+            properties={"@type": "CreativeWork", "name": spdx, "identifier": spdx},
+        )
+    )
+    authors = []
+    for i, a in enumerate(study.get("authors", [])):
+        orcid = a.get("orcid")
+        if orcid and not orcid.startswith("http"):
+            orcid = f"https://orcid.org/{orcid}"
+        name = " ".join(x for x in (a.get("given_names"), a["family_names"]) if x)
+        props = {"name": name}
+        if a.get("affiliation"):
+            props["affiliation"] = a["affiliation"]
+        authors.append(crate.add(Person(crate, orcid or f"#author-{i + 1}", properties=props)))
+    if authors:
+        root["author"] = authors
     if config["supplement"].get("keywords"):
         root["keywords"] = ", ".join(config["supplement"]["keywords"])
     if study.get("version"):

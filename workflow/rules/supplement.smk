@@ -13,6 +13,10 @@ rule supplement:
         "../envs/process_outcome.yaml"
     params:
         basedir=workflow.basedir,
-        cff_schema=workflow.source_path("../schemas/citation-cff-1.2.0.json"),
+        # A plain path: source_path() points into a per-run cache, which would
+        # change the params and rerun this rule every time.
+        cff_schema=str(
+            Path(workflow.basedir) / "workflow" / "schemas" / "citation-cff-1.2.0.json"
+        ),
     script:
         "../../scripts/supplement.py"
