@@ -398,6 +398,10 @@ def test_deidentified_data_are_an_explicit_opt_in(workflow_run, tmp_path, monkey
     assert leaked_ids(package, original_ids(workflow_run)) == {}
     assert not leaked_ids(package, {salt})
     assert "salted hash" in (package / "README.md").read_text()
+    import frictionless
+
+    report = frictionless.validate(package / "datapackage.json")
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])[:10]
     deid = yaml.safe_load((package / "config/config_deidentified.yaml").read_text())
     assert deid["data"]["files"]["sessions"] == "data/deidentified_sessions.csv"
     assert deid["supplement"]["salt"] is None

@@ -1261,6 +1261,10 @@ def data_dictionary(
         for f in fields:
             if f["role"] in {"patient id", "therapist id"}:
                 f["description"] = f["description"] + "; replaced by a salted hash"
+            elif "range" in f:
+                # The records hold the values as entered, out-of-range ones included
+                # (the cleaning sets those missing), so the range is not a constraint.
+                f.pop("constraints", None)
         resources.append(
             {
                 "name": f"deidentified_{table}",
