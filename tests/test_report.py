@@ -821,7 +821,8 @@ def test_template_change_reruns_only_the_report(workflow_run: Path):
     # checkout: a dry run must then schedule the report rule and nothing else.
     outputs = [p for p in (workflow_run / "results/report").rglob("*") if p.is_file()]
     template = min(p.stat().st_mtime for p in (ROOT / "workflow/templates").glob("*.j2"))
-    before = {p: (p.stat().st_atime, p.stat().st_mtime) for p in outputs}
+    # Nanoseconds, so the restored times equal the originals exactly.
+    before = {p: (p.stat().st_atime_ns, p.stat().st_mtime_ns) for p in outputs}
     try:
         for p in outputs:
             os.utime(p, (template - 60, template - 60))
@@ -830,7 +831,7 @@ def test_template_change_reruns_only_the_report(workflow_run: Path):
         )
     finally:
         for p, times in before.items():
-            os.utime(p, times)
+            os.utime(p, ns=times)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))
