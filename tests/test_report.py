@@ -419,6 +419,14 @@ def test_moderation_direction_and_fdr():
     assert "The interaction with years in practice was not statistically significant" in text
 
 
+def test_models_short_of_patients_are_named():
+    results = _results()
+    results.models["aim3/wellbeing/bond"]["fits"]["years"]["n_obs"] = 50
+    text = _text(ms.analytic_strategy(ms.Design.from_config(_config()), results))
+    assert "because of missing values: Aim 3, well-being, bond, years in practice: 50" in text
+    assert "Aim 1, well-being" not in text
+
+
 def test_manuscript_adapts_to_other_measures_and_renders_everywhere(tmp_path):
     config = _config()
     images = dict.fromkeys(ms.FIGURE_KEYS, _png())
@@ -482,9 +490,9 @@ def source_value(workdir: Path, source: str, key: str, column: str) -> float:
             cov = vc[f"therapist|(Intercept)|{slope}"]
             return cov / math.sqrt(vc["therapist|(Intercept)|"] * vc[f"therapist|{slope}|"])
         node = data
-        head, rest = column.split(".", 1)
-        sub_key, name = rest.split(".", 1)
-        return float(node[head][sub_key][name])
+        for part in column.split("."):
+            node = node[part]
+        return float(node)
     sel = data
     for pair in filter(None, key.split(";")):
         k, v = pair.split("=", 1)
@@ -907,6 +915,27 @@ def test_snakemake_report_archive(workflow_run: Path):
         names = z.namelist()
     assert any(n.endswith("manuscript.html") for n in names), names[:20]
     assert any(n.endswith("figure2_aim2_caterpillar.png") for n in names)
+
+
+def test_provenance_outside_git_and_with_source_date_epoch(tmp_path, monkeypatch):
+    data = tmp_path / "sessions.csv"
+    data.write_text("a\n1\n")
+    os.utime(data, (1_600_000_000, 1_600_000_000))
+    assert ms.git_state(tmp_path) == (None, None, None)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    date, source = ms.run_date(False, [data], None)
+    assert (date.year, source) == (2020, "newest modification time of the input data files")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert ms.run_date(True, [data], 1_650_000_000)[0].year == 2023
+    config = _config()
+    prov = ms.collect_provenance(config, [str(data)], tmp_path)
+    assert prov.commit is None and prov.inputs[0].sha256 == ms.sha256(data)
+    text = " ".join(
+        b.text.plain
+        for b in ms.appendix_section(ms.Design.from_config(config), prov).blocks
+        if isinstance(b, rp.Paragraph)
+    )
+    assert "not under git" in text and "no random numbers" in text
 
 
 def test_config_dump_is_plain_yaml():

@@ -888,25 +888,41 @@ def analytic_strategy(design: Design, results: Results) -> list[Block]:
         nesting,
         " Patients with a missing value on a model's variables were excluded from that model only.",
     )
-    short = _short_models(results)
+    short = _short_models(design, results)
     if short:
         text += rich(" ", short)
     blocks.append(Paragraph(text))
     return blocks
 
 
-def _short_models(results: Results) -> Rich:
+def _short_models(design: Design, results: Results) -> Rich:
+    """Models fitted to fewer patients than their aim's sample (missing values)."""
     sample = int(results.flow["steps"][-1]["patients"])
+    slope_n = {(t.outcome, t.process): int(t.n_patients) for t in results.aim2_tests.itertuples()}
     short = []
     for name, summary in results.models.items():
+        aim, outcome, process = name.split("/")
+        expected = sample if aim == "aim1" else slope_n.get((outcome, process), sample)
         fits = summary["fits"] if "fits" in summary else {"": summary["fit"]}
         for moderator, fit in fits.items():
-            if int(fit["n_obs"]) < sample:
-                where = name.replace("/", ", ") + (f", {moderator}" if moderator else "")
-                short.append(f"{where} ({fit['n_obs']} patients)")
+            if int(fit["n_obs"]) >= expected:
+                continue
+            what = [aim.replace("aim", "Aim "), lower_first(design.label(outcome))]
+            what.append(
+                "all processes" if process == "joint" else lower_first(design.label(process))
+            )
+            if moderator:
+                what.append(lower_first(design.label(moderator)))
+            column = f"fits.{moderator}.n_obs" if moderator else "fit.n_obs"
+            n = _int(fit["n_obs"], ref(f"models/{name}", column))
+            short.append(rich(", ".join(what), ": ", n, " patients"))
     if not short:
         return Rich()
-    return rich(f"Models with fewer than all {sample} patients: ", "; ".join(short), ".")
+    return rich(
+        "Models fitted to fewer patients than their aim's sample because of missing values: ",
+        join(short, "; "),
+        ".",
+    )
 
 
 def software_blocks(provenance: Provenance) -> list[Block]:

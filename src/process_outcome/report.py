@@ -789,6 +789,11 @@ def _docx_styles(doc: Any) -> None:
     _heading_style(doc.styles["Heading 2"], WD_ALIGN_PARAGRAPH.LEFT, italic=False)
     _heading_style(doc.styles["Heading 3"], WD_ALIGN_PARAGRAPH.LEFT, italic=True)
     _heading_style(doc.styles["Title"], WD_ALIGN_PARAGRAPH.CENTER, italic=False, size=14)
+    # The default template underlines the title with a coloured rule; APA has none.
+    title_pr = doc.styles["Title"].element.pPr
+    if title_pr is not None:
+        for border in title_pr.findall(qn("w:pBdr")):
+            title_pr.remove(border)
     for section in doc.sections:
         for side in ("left_margin", "right_margin", "top_margin", "bottom_margin"):
             setattr(section, side, Inches(1))
