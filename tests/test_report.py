@@ -901,6 +901,18 @@ def test_rerendering_gives_identical_bytes(workflow_run: Path, tmp_path: Path):
 
 
 @pytest.mark.e2e
+def test_independent_runs_give_identical_manuscripts(workflow_run: Path, workflow_rerun: Path):
+    for name in (
+        "manuscript.html",
+        "manuscript.md",
+        "manuscript.docx",
+        "tables/table1_descriptives.tex",
+    ):
+        a = (workflow_run / "results/report" / name).read_bytes()
+        assert a == (workflow_rerun / "results/report" / name).read_bytes(), name
+
+
+@pytest.mark.e2e
 def test_snakemake_report_archive(workflow_run: Path):
     proc = run_snakemake(
         workflow_run,
