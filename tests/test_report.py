@@ -937,6 +937,7 @@ def test_provenance_outside_git_and_with_source_date_epoch(tmp_path, monkeypatch
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     date, source = ms.run_date(False, [data], None)
     assert (date.year, source) == (2020, "newest modification time of the input data files")
+    assert ms.run_date(False, [data], None, "2021-03-04")[0].month == 3
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     assert ms.run_date(True, [data], 1_650_000_000)[0].year == 2023
     config = _config()

@@ -2144,18 +2144,24 @@ def software_versions() -> tuple[tuple[str, str], ...]:
 
 
 def run_date(
-    simulated: bool, data_files: Sequence[str | Path], commit_time: int | None
+    simulated: bool,
+    data_files: Sequence[str | Path],
+    commit_time: int | None,
+    released: str | None = None,
 ) -> tuple[datetime, str]:
     """The report's date and what it is, never the wall clock.
 
-    ``SOURCE_DATE_EPOCH`` (the reproducible-builds convention) wins. Otherwise own data
-    are dated by the newest modification time of the data files; simulated data, which
-    the config and code fully determine, by the workflow's commit time, falling back to
-    the data files outside git.
+    ``SOURCE_DATE_EPOCH`` (the reproducible-builds convention) wins, then the config's
+    ``study.date_released``. Otherwise own data are dated by the newest modification
+    time of the data files; simulated data, which the config and code fully determine,
+    by the workflow's commit time, falling back to the data files outside git.
     """
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch and epoch.isdigit():
         return datetime.fromtimestamp(int(epoch), UTC), "SOURCE_DATE_EPOCH"
+    if released:
+        day = datetime.strptime(str(released), "%Y-%m-%d").replace(tzinfo=UTC)
+        return day, "study.date_released in the config"
     if simulated and commit_time is not None:
         return datetime.fromtimestamp(commit_time, UTC), "time of the workflow's git commit"
     newest = max(Path(p).stat().st_mtime for p in data_files)
@@ -2170,7 +2176,8 @@ def collect_provenance(
 ) -> Provenance:
     """Hashes of the input data, git state, date, software and the config as run."""
     commit, dirty, when = git_state(workflow_dir)
-    date, source = run_date(config["data"]["source"] == "simulate", data_files, when)
+    released = config["study"].get("date_released")
+    date, source = run_date(config["data"]["source"] == "simulate", data_files, when, released)
     inputs = tuple(InputFile(str(p), Path(p).stat().st_size, sha256(p)) for p in data_files)
     return Provenance(
         inputs=inputs,
