@@ -1909,7 +1909,9 @@ def readme(
             "```",
             "",
             "and `results/tables/`, `results/figures/` and `results/report/` then match "
-            "`tables/`, `figures/` and `report/` here (see `SHA256SUMS`).",
+            "`tables/`, `figures/` and `report/` here byte for byte (compare with "
+            "`SHA256SUMS`), except that Word documents carry the time they were written, "
+            "which the package sets to its date.",
         ]
     else:
         lines += [
