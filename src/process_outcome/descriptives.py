@@ -6,7 +6,6 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import pingouin as pg
 
 from process_outcome.config import Measure
 
@@ -126,6 +125,8 @@ def correlations(patients: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame
     DataFrame
         Columns ``x, y, n, r, ci_low, ci_high, p`` (pingouin ``pairwise_corr``).
     """
+    import pingouin as pg  # seconds to import; only these steps need it
+
     res = pg.pairwise_corr(patients, columns=list(columns), method="pearson")
     ci = res["CI95"] if "CI95" in res else res["CI95%"]
     return pd.DataFrame(
@@ -152,6 +153,8 @@ def repeated_measures_correlations(
         Columns ``outcome, process, r, dof, p, ci_low, ci_high, n_patients, n_sessions``
         (pingouin ``rm_corr``, patients as subjects).
     """
+    import pingouin as pg  # seconds to import; only these steps need it
+
     rows = []
     for o in outcomes:
         for p in processes:
