@@ -20,6 +20,8 @@ rule report:
         "../envs/process_outcome.yaml"
     params:
         templates=TEMPLATE_DIR,
+        # Every config key can change the text, so any config edit re-renders.
+        settings=config,
         workflow_dir=workflow.basedir,
     script:
         "../../scripts/report.py"

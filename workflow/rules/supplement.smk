@@ -13,6 +13,8 @@ rule supplement:
         "../envs/process_outcome.yaml"
     params:
         basedir=workflow.basedir,
+        # The config is packaged, so any config edit repackages.
+        settings=config,
         # A plain path: source_path() points into a per-run cache, which would
         # change the params and rerun this rule every time.
         cff_schema=str(
