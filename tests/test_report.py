@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from process_outcome import io as po_io
 from process_outcome import manuscript as ms
 from process_outcome import report as rp
 from process_outcome.config import validate_config
@@ -949,7 +950,7 @@ def test_provenance_outside_git_and_with_source_date_epoch(tmp_path, monkeypatch
     data = tmp_path / "sessions.csv"
     data.write_text("a\n1\n")
     os.utime(data, (1_600_000_000, 1_600_000_000))
-    assert ms.git_state(tmp_path) == (None, None, None)
+    assert po_io.git_state(tmp_path)["commit"] is None
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     date, source = ms.run_date(False, [data], None)
     assert (date.year, source) == (2020, "newest modification time of the input data files")
@@ -958,7 +959,7 @@ def test_provenance_outside_git_and_with_source_date_epoch(tmp_path, monkeypatch
     assert ms.run_date(True, [data], 1_650_000_000)[0].year == 2023
     config = _config()
     prov = ms.collect_provenance(config, [str(data)], tmp_path)
-    assert prov.commit is None and prov.inputs[0].sha256 == ms.sha256(data)
+    assert prov.commit is None and prov.inputs[0].sha256 == po_io.sha256_file(data)
     text = " ".join(
         b.text.plain
         for b in ms.appendix_section(ms.Design.from_config(config), prov).blocks

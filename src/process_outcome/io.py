@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +173,63 @@ def _plain(obj: Any) -> Any:
     if hasattr(obj, "item") and callable(obj.item):
         return obj.item()
     return obj
+
+
+# The workflow's own files: what a git dirty flag and the supplement's copy refer to.
+WORKFLOW_PATHS = (
+    "Snakefile",
+    "workflow",
+    "scripts",
+    "src",
+    "config",
+    "environment.yml",
+    "pyproject.toml",
+)
+
+
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 of a file's bytes, as lowercase hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def git_state(path: str | Path, paths: Sequence[str] = WORKFLOW_PATHS) -> dict[str, Any]:
+    """Commit, commit time and dirty flag of the workflow's git checkout.
+
+    ``dirty`` is judged on the workflow's own files (``paths``), untracked ones
+    included, and ``changed`` lists them; results, notes and caches do not count. All
+    values are ``None`` outside a git checkout (for example an unpacked supplement).
+
+    Returns
+    -------
+    dict
+        ``commit``, ``commit_time`` (ISO 8601), ``commit_epoch`` (seconds), ``dirty``,
+        ``changed``.
+    """
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(path), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        ).stdout
+
+    try:
+        commit = git("rev-parse", "HEAD").strip()
+        stamp = git("log", "-1", "--format=%cI %ct", "HEAD").split()
+        status = git("status", "--porcelain", "--untracked-files=all", "--", *paths)
+    except (OSError, subprocess.SubprocessError):
+        return dict.fromkeys(("commit", "commit_time", "commit_epoch", "dirty", "changed"))
+    changed = sorted(line[3:] for line in status.splitlines() if line.strip())
+    return {
+        "commit": commit,
+        "commit_time": stamp[0],
+        "commit_epoch": int(stamp[1]),
+        "dirty": bool(changed),
+        "changed": changed,
+    }

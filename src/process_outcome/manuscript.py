@@ -14,12 +14,10 @@ software versions.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 import os
 import struct
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -2097,41 +2095,6 @@ def all_tables(config: Mapping[str, Any], results: Results) -> dict[str, Table]:
 # ------------------------------------------------------------------ provenance I/O
 
 
-def sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def git_state(directory: str | Path) -> tuple[str | None, bool | None, int | None]:
-    """Commit, dirty flag (tracked files only) and commit time of a git work tree.
-
-    Returns ``(None, None, None)`` when ``directory`` is not under git or git is absent,
-    e.g. when the workflow runs from an unpacked archive.
-    """
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(directory), *args],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "HEAD")
-        # Untracked files (notes, outputs) do not change what the workflow runs.
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-        when = int(git("log", "-1", "--format=%ct"))
-    except (OSError, subprocess.SubprocessError, ValueError):
-        return None, None, None
-    return commit, dirty, when
-
-
 def software_versions() -> tuple[tuple[str, str], ...]:
     """Python and the versions of the packages the analysis and report use."""
     out = [("Python", sys.version.split()[0])]
@@ -2175,10 +2138,11 @@ def collect_provenance(
     config: Mapping[str, Any], data_files: Sequence[str], workflow_dir: str | Path
 ) -> Provenance:
     """Hashes of the input data, git state, date, software and the config as run."""
-    commit, dirty, when = git_state(workflow_dir)
+    state = io.git_state(workflow_dir)
+    commit, dirty, when = state["commit"], state["dirty"], state["commit_epoch"]
     released = config["study"].get("date_released")
     date, source = run_date(config["data"]["source"] == "simulate", data_files, when, released)
-    inputs = tuple(InputFile(str(p), Path(p).stat().st_size, sha256(p)) for p in data_files)
+    inputs = tuple(InputFile(str(p), Path(p).stat().st_size, io.sha256_file(p)) for p in data_files)
     return Provenance(
         inputs=inputs,
         commit=commit,

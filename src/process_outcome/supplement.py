@@ -31,7 +31,6 @@ import os
 import platform
 import re
 import shutil
-import subprocess
 import zipfile
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -53,15 +52,7 @@ log = logging.getLogger("process_outcome")
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip archive can hold
 ZIP_ROOT = "supplement"
-WORKFLOW_PATHS = (
-    "Snakefile",
-    "workflow",
-    "scripts",
-    "src",
-    "config",
-    "environment.yml",
-    "pyproject.toml",
-)
+WORKFLOW_PATHS = io.WORKFLOW_PATHS
 # Never copied with the workflow: build litter, and data tables, which have no place in
 # a workflow's source and might be a user's real data kept next to the config.
 SKIPPED_PARTS = {"__pycache__", ".snakemake", ".ipynb_checkpoints", ".pytest_cache"}
@@ -122,15 +113,6 @@ ORIGINAL_STUDY = {
 
 
 # --------------------------------------------------------------------------- small helpers
-
-
-def sha256_file(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, as lowercase hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def media_type(path: str | Path) -> str:
@@ -1500,28 +1482,6 @@ def software_versions() -> dict[str, Any]:
     }
 
 
-def git_state(path: str | Path, paths: Sequence[str] = WORKFLOW_PATHS) -> dict[str, Any]:
-    """Commit, commit time and dirty flag of the workflow's git checkout.
-
-    ``dirty`` is judged on the workflow's own files (``paths``), untracked ones
-    included; ``changed`` lists them. All ``None`` outside a git checkout.
-    """
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(path), *args], capture_output=True, text=True, check=True
-        ).stdout
-
-    try:
-        commit = git("rev-parse", "HEAD").strip()
-        time = git("log", "-1", "--format=%cI", "HEAD").strip()
-        status = git("status", "--porcelain", "--untracked-files=all", "--", *paths)
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "commit_time": None, "dirty": None, "changed": None}
-    changed = sorted(line[3:] for line in status.splitlines() if line.strip())
-    return {"commit": commit, "commit_time": time, "dirty": bool(changed), "changed": changed}
-
-
 def provenance(
     *,
     config: Mapping[str, Any],
@@ -1551,7 +1511,7 @@ def provenance(
                 "table": table,
                 "path": str(path),
                 "bytes": Path(path).stat().st_size,
-                "sha256": sha256_file(path),
+                "sha256": io.sha256_file(path),
             }
             for table, path in inputs.items()
         ],
@@ -1695,7 +1655,7 @@ def workflow_files(basedir: str | Path, exclude: Iterable[str | Path] = ()) -> l
 def sha256sums(package_dir: str | Path, paths: Iterable[str]) -> str:
     """``SHA256SUMS`` text in ``sha256sum -c`` format, sorted by path."""
     package_dir = Path(package_dir)
-    return "".join(f"{sha256_file(package_dir / p)}  {p}\n" for p in sorted(paths))
+    return "".join(f"{io.sha256_file(package_dir / p)}  {p}\n" for p in sorted(paths))
 
 
 def write_zip(package_dir: str | Path, zip_path: str | Path, root: str = ZIP_ROOT) -> None:
@@ -2073,7 +2033,7 @@ def build(
     out.mkdir(parents=True)
     files: dict[str, str] = {}
 
-    git = git_state(basedir)
+    git = io.git_state(basedir)
     released = study_date(config, git)
     for path in result_files:
         rel = result_path_in_package(path)
