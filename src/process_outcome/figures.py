@@ -145,7 +145,10 @@ def caterpillar_plot(
                 mid = (t["slope_low"].iloc[0] + t["slope_high"].iloc[0]) / 2
                 ax.axhline(mid, color=OKABE_ITO[5], linewidth=0.8, label="Average slope")
             ax.axhline(0, color="0.5", linewidth=0.6, linestyle="--")
-            ax.set_title(f"{labels.get(outcome, outcome)}\n{labels.get(process, process)}")
+            # A singular fit's slopes are not identified: say so where they are shown.
+            singular = not t.empty and bool(t["singular"].iloc[0])
+            title = f"{labels.get(outcome, outcome)}\n{labels.get(process, process)}"
+            ax.set_title(title + (" (singular fit)" if singular else ""))
             ax.set_xlabel("Therapists (ranked by slope)")
             ax.set_ylabel("Within-therapist slope")
             ax.set_xticks([])
