@@ -596,41 +596,23 @@ def _run_scipy(method: str, theta0: np.ndarray, d: _Design) -> tuple[np.ndarray,
         return reml_deviance(t, d)
 
     x0 = np.clip(theta0, [b[0] if b[0] is not None else -np.inf for b in _theta_bounds(q)], None)
-    if method == "SLSQP":
-        # the routine polish: the fastest of scipy's bounded gradient methods here
-        res = optimize.minimize(
-            fun,
-            x0,
-            jac=lambda t: _central_gradient(fun, t),
-            method="SLSQP",
-            bounds=_theta_bounds(q),
-            options={"ftol": 1e-14, "maxiter": 500},
-        )
-    elif method == "L-BFGS-B":
-        res = optimize.minimize(
-            fun,
-            x0,
-            jac=lambda t: _central_gradient(fun, t),
-            method="L-BFGS-B",
-            bounds=_theta_bounds(q),
-            options={"ftol": 1e-14, "gtol": 1e-6, "maxiter": 500},
-        )
-    elif method == "Nelder-Mead":
-        res = optimize.minimize(
-            fun,
-            x0,
-            method="Nelder-Mead",
-            bounds=_theta_bounds(q),
-            options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 4000},
-        )
-    else:
-        res = optimize.minimize(
-            fun,
-            x0,
-            method="Powell",
-            bounds=_theta_bounds(q),
-            options={"xtol": 1e-10, "ftol": 1e-14, "maxiter": 4000},
-        )
+    # SLSQP is the routine polish (the fastest of scipy's bounded gradient methods here);
+    # the others serve in escalation. The gradient-free ones get no jac.
+    options = {
+        "SLSQP": {"ftol": 1e-14, "maxiter": 500},
+        "L-BFGS-B": {"ftol": 1e-14, "gtol": 1e-6, "maxiter": 500},
+        "Nelder-Mead": {"xatol": 1e-10, "fatol": 1e-12, "maxiter": 4000},
+        "Powell": {"xtol": 1e-10, "ftol": 1e-14, "maxiter": 4000},
+    }
+    gradient = method in {"SLSQP", "L-BFGS-B"}
+    res = optimize.minimize(
+        fun,
+        x0,
+        jac=(lambda t: _central_gradient(fun, t)) if gradient else None,
+        method=method,
+        bounds=_theta_bounds(q),
+        options=options[method],
+    )
     return np.asarray(res.x, dtype=float), bool(res.success), str(res.message)
 
 
