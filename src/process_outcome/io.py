@@ -187,6 +187,19 @@ WORKFLOW_PATHS = (
 )
 
 
+def package_versions(names: Sequence[str]) -> dict[str, str | None]:
+    """Installed version of each named distribution (``None`` when not installed)."""
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
 def sha256_file(path: str | Path) -> str:
     """SHA-256 of a file's bytes, as lowercase hex."""
     digest = hashlib.sha256()

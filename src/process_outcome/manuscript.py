@@ -22,7 +22,6 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -2097,13 +2096,9 @@ def all_tables(config: Mapping[str, Any], results: Results) -> dict[str, Table]:
 
 def software_versions() -> tuple[tuple[str, str], ...]:
     """Python and the versions of the packages the analysis and report use."""
-    out = [("Python", sys.version.split()[0])]
-    for name in SOFTWARE:
-        try:
-            out.append((name, metadata.version(name)))
-        except metadata.PackageNotFoundError:
-            out.append((name, "not installed"))
-    return tuple(out)
+    versions = io.package_versions(SOFTWARE)
+    packages = [(name, version or "not installed") for name, version in versions.items()]
+    return (("Python", sys.version.split()[0]), *packages)
 
 
 def run_date(

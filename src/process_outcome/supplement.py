@@ -1468,12 +1468,7 @@ def package_lock() -> str:
 
 def software_versions() -> dict[str, Any]:
     """Python, platform and the versions of the packages the analysis rests on."""
-    packages = {}
-    for name in KEY_PACKAGES:
-        try:
-            packages[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            packages[name] = None
+    packages = io.package_versions(KEY_PACKAGES)
     return {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
