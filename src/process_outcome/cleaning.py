@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from process_outcome import io
 from process_outcome.config import Measure, measures
 from process_outcome.errors import InputError
 
@@ -723,15 +724,11 @@ def _patients_table(
                 config, exclusions, "patients",
             )  # fmt: skip
         elif m.type == "categorical":
-            values = values.map(_id_text, na_action="ignore").astype("string")
+            values = values.map(lambda v: io.text_value(v).strip(), na_action="ignore").astype(
+                "string"
+            )
         p[m.key] = values
     return p[["patient", *[m.key for m in covariates]]] if covariates else p
-
-
-def _id_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 def _check_covariates(p: pd.DataFrame, raw: pd.DataFrame, covariates: Sequence[Measure]) -> None:
@@ -745,7 +742,7 @@ def _check_covariates(p: pd.DataFrame, raw: pd.DataFrame, covariates: Sequence[M
             )
         if m.type == "categorical" and m.reference is not None:
             levels = sorted(vals.unique())
-            if _id_text(m.reference) not in levels:
+            if io.text_value(m.reference).strip() not in levels:
                 raise InputError(
                     f"{where}: the reference level {m.reference!r} does not occur; the "
                     f"levels are {_values(levels)}. Set {m.config_key}.reference to one of them."

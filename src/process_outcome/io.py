@@ -90,13 +90,17 @@ def read_table(
         )
     for col in id_columns:
         if col in df.columns:
-            df[col] = df[col].map(_id_text, na_action="ignore").astype("string")
+            df[col] = df[col].map(text_value, na_action="ignore").astype("string")
     df.attrs["path"] = str(path)
     return df
 
 
-def _id_text(value: Any) -> str:
-    # SPSS/Stata/Excel store numeric ids as floats; 12.0 must match "12" in a CSV.
+def text_value(value: Any) -> str:
+    """A cell as text, whole-number floats without ``.0``.
+
+    SPSS, Stata and Excel store numeric ids and codes as floats; 12.0 must match "12"
+    in a CSV.
+    """
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
