@@ -635,9 +635,8 @@ def _select_sample(
         elif m.kind == "covariate" and patients is not None:
             # Every model must use the same patients, or the aim 2 test against aim 1
             # would compare likelihoods of different data.
-            known = patients.set_index("patient")[m.key].dropna().index
-            short = ~counts.index.isin(known)
-            short = pd.Series(short, index=counts.index)
+            known = patients.loc[patients[m.key].notna(), "patient"]
+            short = pd.Series(~counts.index.isin(known), index=counts.index)
             why = f"covariate {m.key} missing"
         else:
             continue
@@ -704,9 +703,8 @@ def _patients_table(
     p = to_numeric(p, "patients", _source_keys(continuous))
     p = p.rename(columns={pid: "patient"})
     p.index = patients.index
-    keep = ["patient", *[str(m.column) for m in covariates]]
-    other = [c for c in p.columns if c not in keep]
-    p = p[keep + other] if not covariates else p[keep]
+    if covariates:
+        p = p[["patient", *[str(m.column) for m in covariates]]]
     p = p.drop_duplicates()
     conflict = p.duplicated("patient", keep=False)
     if conflict.any():
