@@ -22,8 +22,7 @@ import pandas as pd
 from process_outcome import aims
 from process_outcome.models import MixedFit, fit_mixed
 
-# shared/ lies beside the checkout, as on developers' machines and in CI.
-FIXTURE = Path(__file__).resolve().parents[2] / "shared/reference/study42/patients.csv"
+FIXTURE = Path(__file__).resolve().parents[1] / "tests/data/study42/patients.csv"
 OUTCOMES = ("symptoms", "functioning")
 PROCESSES = ("alliance", "expectation")
 MODERATORS = {

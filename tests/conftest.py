@@ -14,19 +14,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 
-def _find_reference() -> Path:
-    # shared/ lies beside the checkout, both on developers' machines and in CI.
-    for base in (ROOT.parent, ROOT.parent.parent, ROOT):
-        cand = base / "shared" / "reference" / "study42"
-        if cand.is_dir():
-            return cand
-    pytest.skip("shared/reference/study42 not found beside the checkout")
-    raise AssertionError  # unreachable
+# The reference study and its lme4/lmerTest results live in the repository, so a plain
+# clone runs every comparison (see tests/data/README.md).
+REFERENCE_DIR = ROOT / "tests" / "data" / "study42"
 
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    return _find_reference()
+    return REFERENCE_DIR
 
 
 STUDY42_CONFIG = {

@@ -3,7 +3,7 @@
 Two kinds of comparison for every model in ``lme4_reference.json``:
 
 * **at our optimum** (what the workflow reports) with the tolerances of
-  ``shared/reference/README.md``;
+  ``tests/data/README.md``;
 * **at lme4's own theta** (recovered from its variance components), where every
   quantity is a deterministic function of theta, so the deviance, fixed effects,
   vcov and Satterthwaite df must agree almost exactly. This separates our
@@ -48,20 +48,11 @@ MODERATORS = {
 }
 
 
-def _reference_dir() -> Path | None:
-    # shared/ lies beside the checkout (as in conftest.py); needed at collection time
-    for base in (ROOT.parent, ROOT.parent.parent, ROOT):
-        cand = base / "shared" / "reference" / "study42"
-        if (cand / "lme4_reference.json").is_file():
-            return cand
-    return None
-
-
-REF_DIR = _reference_dir()
-REFERENCE = json.loads((REF_DIR / "lme4_reference.json").read_text()) if REF_DIR else None
-KEYS = list(REFERENCE["models"]) if REFERENCE else []
+# The fixture lives in the repository (tests/data/README.md): nothing may skip in a clone.
+REF_DIR = ROOT / "tests" / "data" / "study42"
+REFERENCE = json.loads((REF_DIR / "lme4_reference.json").read_text())
+KEYS = list(REFERENCE["models"])
 AIM2_KEYS = [k for k in KEYS if k.startswith("aim2/")]
-pytestmark = pytest.mark.skipif(REF_DIR is None, reason="shared/reference/study42 not found")
 
 
 def _model_spec(key: str) -> tuple[str, list[str], str | None]:
