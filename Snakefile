@@ -7,7 +7,12 @@ from snakemake.utils import min_version
 min_version("8.20")
 
 
-configfile: "config/config.yaml"
+# A config given with --configfile defines the analysis alone. Snakemake would otherwise
+# deep-merge it into config/config.yaml, and the default study's measures, ranges and
+# moderators would enter another lab's analysis; defaults come only from the schema.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"

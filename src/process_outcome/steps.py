@@ -22,6 +22,7 @@ from process_outcome.descriptives import (
     repeated_measures_correlations,
 )
 from process_outcome.errors import InputError
+from process_outcome.runstate import watch_parent_workflow
 from process_outcome.simulate import SimulatedStudy, simulate_study
 from process_outcome.variables import analysis_table, covariate_terms, restrict_caseload
 
@@ -33,7 +34,8 @@ def run(step: Callable[..., None], log_path: str | Path, **kwargs: Any) -> None:
 
     A user's mistake (:class:`InputError`) is printed as a plain message, without a
     traceback, to the log and to standard error, and the process exits with status 1 so
-    that Snakemake stops and removes the step's outputs.
+    that Snakemake stops and removes the step's outputs. A step whose Snakemake was
+    killed stops too (:func:`~process_outcome.runstate.watch_parent_workflow`).
     """
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,6 +45,7 @@ def run(step: Callable[..., None], log_path: str | Path, **kwargs: Any) -> None:
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     start = time.perf_counter()
+    watch_parent_workflow()
     try:
         step(**kwargs)
     except InputError as exc:

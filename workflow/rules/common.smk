@@ -1,21 +1,38 @@
 import sys
 from pathlib import Path
 
-from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate as validate_schema
 
 from process_outcome.config import measures_of, validate_config
 from process_outcome.errors import InputError
+from process_outcome.runstate import missing_data_files, release_stale_locks
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
+
+
+def stop(message):
+    """End the run with a user's mistake: the message, exit status 1, no traceback."""
+    sys.exit(f"ERROR: {message}")
+
 
 # Friendly messages first (misspelled keys with suggestions), then Snakemake's own
 # validation, which fills in the schema's defaults.
 try:
     validate_config(config, SCHEMA)
 except InputError as exc:
-    raise WorkflowError(str(exc)) from None
+    stop(exc)
 validate_schema(config, schema=SCHEMA)
+
+# A missing data file is reported here: Snakemake would otherwise keep the previous
+# study's results, whose inputs it cannot check, as if they were current.
+if missing := missing_data_files(config):
+    stop("\n".join(missing))
+
+# Locks left by a run that was killed (power cut, kill -9, a cluster limit) would stop
+# the README's command; they are released when no other Snakemake works here.
+if workflow.is_main_process:
+    for _lock in release_stale_locks():
+        print(f"Removed a lock left by an interrupted run: {_lock}", file=sys.stderr)
 
 OUTCOMES = [m.key for m in measures_of(config, "outcome")]
 PROCESSES = [m.key for m in measures_of(config, "process")]
