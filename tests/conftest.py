@@ -78,17 +78,50 @@ def small_config(**simulate) -> dict:
     return config
 
 
-def run_snakemake(workdir: Path, config: dict | None = None, *args: str, cores: int = 2):
-    """Run the workflow in ``workdir`` with ``config`` written there; returns the process."""
-    import subprocess
-    import sys
+# What a user has after cloning the repository: the workflow's own files. The package
+# itself is installed (pip install -e .), as the README says.
+WORKFLOW_FILES = ("Snakefile", "workflow", "scripts", "config", "profiles")
+
+
+def user_checkout(workdir: Path) -> Path:
+    """Copy the workflow's files into ``workdir`` (once), as a clone of the repository."""
+    import shutil
 
     workdir.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir)]
+    for name in WORKFLOW_FILES:
+        src, dest = ROOT / name, workdir / name
+        if dest.exists():
+            continue
+        if src.is_dir():
+            shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest)
+    return workdir
+
+
+def snakemake_command(config_file: str | None, *args: str, cores: int = 2) -> list[str]:
+    """The README's command: ``snakemake --cores N [--configfile FILE] ...``."""
+    import sys
+
+    # --configfile takes several values, so it comes after the targets and flags.
+    cmd = [sys.executable, "-m", "snakemake", "--cores", str(cores), *args]
+    if config_file is not None:
+        cmd += ["--configfile", config_file]
+    return cmd
+
+
+def run_snakemake(workdir: Path, config: dict | None = None, *args: str, cores: int = 2):
+    """Run the workflow as a user does: from the root of a checkout in ``workdir``, with
+    ``config`` (if given) written to ``workdir/config.yaml`` and passed by
+    ``--configfile``. Returns the finished process."""
+    import subprocess
+
+    user_checkout(workdir)
+    config_file = None
     if config is not None:
-        cmd += ["--configfile", str(write_yaml(workdir / "config.yaml", config))]
-    cmd += ["--cores", str(cores), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        config_file = write_yaml(workdir / "config.yaml", config).name
+    cmd = snakemake_command(config_file, *args, cores=cores)
+    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
 
 
 @pytest.fixture(scope="session")
