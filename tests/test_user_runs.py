@@ -198,3 +198,32 @@ def test_killed_run_resumes_with_the_same_command(tmp_path: Path, workflow_run: 
 def test_readme_documents_the_commands_tested_here():
     readme = (ROOT / "README.md").read_text()
     assert "snakemake --cores all --configfile config/examples/own_data.yaml" in readme
+
+
+@pytest.mark.e2e
+def test_deployed_as_a_module_with_the_users_config(tmp_path: Path):
+    """The Snakemake catalog's deployment: the user's own Snakefile imports this workflow
+    as a module with its own config; the report finds its templates in the module."""
+    config = small_config(n_therapists=12, n_patients=60)
+    config["measures"]["moderators"] = {
+        "self_alliance": config["measures"]["moderators"]["self_alliance"]
+    }
+    (tmp_path / "config").mkdir()
+    write_yaml(tmp_path / "config" / "config.yaml", config)
+    (tmp_path / "Snakefile").write_text(
+        'configfile: "config/config.yaml"\n\n\n'
+        "module process_outcome:\n"
+        f'    snakefile:\n        "{ROOT / "Snakefile"}"\n'
+        "    config:\n        config\n\n\n"
+        "use rule * from process_outcome\n"
+    )
+    proc = subprocess.run(
+        snakemake_command(None, "results/report/manuscript.html"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    moderators, _ = _analysed_terms(tmp_path)
+    assert moderators == {"self_alliance"}

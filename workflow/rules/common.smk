@@ -38,7 +38,10 @@ OUTCOMES = [m.key for m in measures_of(config, "outcome")]
 PROCESSES = [m.key for m in measures_of(config, "process")]
 MODERATORS = [m.key for m in measures_of(config, "moderator")]
 SIMULATED = config["data"]["source"] == "simulate"
-TEMPLATE_DIR = str(Path(workflow.basedir) / "workflow" / "templates")
+# The checkout this file belongs to; workflow.basedir would name the user's own workflow
+# when this one is deployed as a module.
+WORKFLOW_ROOT = Path(workflow.current_basedir).parents[1]
+TEMPLATE_DIR = str(WORKFLOW_ROOT / "workflow" / "templates")
 TEMPLATES = sorted(str(p) for p in Path(TEMPLATE_DIR).glob("*.j2"))
 
 

@@ -22,6 +22,6 @@ rule report:
         templates=TEMPLATE_DIR,
         # Every config key can change the text, so any config edit re-renders.
         settings=config,
-        workflow_dir=workflow.basedir,
+        workflow_dir=str(WORKFLOW_ROOT),
     script:
         "../../scripts/report.py"

@@ -12,13 +12,13 @@ rule supplement:
     conda:
         "../envs/process_outcome.yaml"
     params:
-        basedir=workflow.basedir,
+        basedir=str(WORKFLOW_ROOT),
         # The config is packaged, so any config edit repackages.
         settings=config,
         # A plain path: source_path() points into a per-run cache, which would
         # change the params and rerun this rule every time.
         cff_schema=str(
-            Path(workflow.basedir) / "workflow" / "schemas" / "citation-cff-1.2.0.json"
+            WORKFLOW_ROOT / "workflow" / "schemas" / "citation-cff-1.2.0.json"
         ),
     script:
         "../../scripts/supplement.py"
