@@ -27,6 +27,10 @@ include: "workflow/rules/report.smk"
 include: "workflow/rules/supplement.smk"
 
 
+onstart:
+    remove_outputs_to_rerun()
+
+
 localrules:
     validate,
 

@@ -6,6 +6,7 @@ results standing. Plus unit tests of :mod:`process_outcome.runstate`."""
 from __future__ import annotations
 
 import copy
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from process_outcome.simulate import write_example_data
 
 from .conftest import (
     ROOT,
+    STUDY42_CONFIG,
     run_snakemake,
     small_config,
     snakemake_command,
@@ -227,3 +229,24 @@ def test_deployed_as_a_module_with_the_users_config(tmp_path: Path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     moderators, _ = _analysed_terms(tmp_path)
     assert moderators == {"self_alliance"}
+
+
+@pytest.mark.e2e
+def test_failed_rerun_leaves_no_stale_results(tmp_path: Path, reference_dir: Path):
+    """A good run, then the data file is edited and the cleaning fails: the results the
+    run would have recomputed are gone, not left standing as if current."""
+    for name in ("sessions.csv", "therapists.csv"):
+        shutil.copy(reference_dir / name, tmp_path / name)
+    targets = ("results/tables/descriptives.csv", "results/tables/correlations.csv")
+    proc = run_snakemake(tmp_path, STUDY42_CONFIG, *targets)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert all((tmp_path / t).is_file() for t in targets)
+
+    sessions = (tmp_path / "sessions.csv").read_text().splitlines()
+    sessions[3] = sessions[3].replace(",T000,", ",T005,")  # a patient under two therapists
+    (tmp_path / "sessions.csv").write_text("\n".join(sessions) + "\n")
+    proc = run_snakemake(tmp_path, STUDY42_CONFIG, *targets)
+    assert proc.returncode != 0
+    assert "more than one therapist" in proc.stderr
+    assert not any((tmp_path / t).exists() for t in targets)
+    assert not (tmp_path / "results/data/patients.csv").exists()

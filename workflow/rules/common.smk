@@ -34,6 +34,23 @@ if workflow.is_main_process:
     for _lock in release_stale_locks():
         print(f"Removed a lock left by an interrupted run: {_lock}", file=sys.stderr)
 
+
+
+def remove_outputs_to_rerun():
+    """Delete, before any job runs, every existing output that this run will recompute.
+
+    Snakemake removes a job's old outputs only when that job starts, so a run that fails
+    early (say, at the cleaning of a changed data file) would leave the previous run's
+    tables, report and supplement beside the new error as if they were current. Removing
+    them up front means a failed run leaves no stale result: each file under results/
+    is either from the current inputs or absent.
+    """
+    for job in workflow.dag.needrun_jobs():
+        for path in job.output:
+            if Path(path).is_file():
+                Path(path).unlink()
+
+
 OUTCOMES = [m.key for m in measures_of(config, "outcome")]
 PROCESSES = [m.key for m in measures_of(config, "process")]
 MODERATORS = [m.key for m in measures_of(config, "moderator")]
