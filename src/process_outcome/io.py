@@ -368,9 +368,9 @@ def _locate_header(
     if kind in {"csv", "tsv"}:
         text, _ = decode_text(path.read_bytes(), path, table, opts.encoding)
         lines = text.splitlines()[:HEADER_SEARCH_ROWS]
-        delimiter = opts.delimiter or sniff_format(
-            [ln for ln in lines[1:] if ln.strip()] or lines, kind
-        )[0]
+        delimiter = (
+            opts.delimiter or sniff_format([ln for ln in lines[1:] if ln.strip()] or lines, kind)[0]
+        )
         rows = list(csv.reader(lines, delimiter=delimiter))
         found = _row_with(rows, wanted)
         if found is not None and found + 1 != (opts.header_row or 1):
