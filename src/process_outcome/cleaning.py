@@ -244,6 +244,7 @@ def to_numeric(
                     f"{_name(df, table)}, column '{column}' ({key}): {_rows(rows)} hold "
                     f"values that are not numbers: {_values(raw.iloc[rows].tolist())}. "
                     "Replace them with numbers, or leave the cell empty for a missing value."
+                    + _decimal_hint(raw.iloc[rows], df)
                 )
         codes = list((missing_codes or {}).get(column, ()))
         if codes:
@@ -259,6 +260,19 @@ def to_numeric(
             )
         out[column] = converted
     return out
+
+
+def _decimal_hint(values: pd.Series, df: pd.DataFrame) -> str:
+    # "3,5" in a comma-separated file: the decimal comma of a European spreadsheet.
+    if not values.astype("string").str.fullmatch(r"\s*[+-]?\d*,\d+\s*").any():
+        return ""
+    read = df.attrs.get("read", {})
+    return (
+        " Numbers such as '3,5' use a decimal comma: save the file with a semicolon as "
+        "delimiter (as Excel does where the comma is the decimal mark), or set "
+        f"data.read.<table>.decimal: ',' if the delimiter is not a comma (this file was "
+        f"read with delimiter {read.get('delimiter', ',')!r})."
+    )
 
 
 def check_sentinels(df: pd.DataFrame, table: str, ms: Sequence[Measure]) -> None:
@@ -661,7 +675,8 @@ def _check_restarting_ids(s: pd.DataFrame, raw: pd.DataFrame, pid: str, tid: str
         return
     therapists_of = s.groupby("patient")["therapist"].unique()
     examples = "; ".join(
-        f"patient {p}: therapists {', '.join(sorted(therapists_of[p]))}" for p in shared.index[:3]
+        f"patient {p}: therapists {_values(sorted(therapists_of[p])).replace(chr(39), '')}"
+        for p in shared.index[:3]
     )
     raise InputError(
         f"{_name(raw, 'sessions')}, column '{pid}': {len(shared)} of {len(per_patient)} patient "
@@ -924,6 +939,11 @@ def validation_summary(
     for name, df in tables.items():
         path = df.attrs.get("path", "")
         lines.append(f"  {name:<11s} {len(df):6d} rows, {df.shape[1]:3d} columns  ({path})")
+        how = {k: v for k, v in df.attrs.get("read", {}).items() if v}
+        if how:
+            # How the file was read, so a wrong guess (encoding, delimiter) is visible.
+            settings = ", ".join(f"{k} {v!r}" for k, v in how.items())
+            lines.append(f"{'':14s}read with {settings}")
     s = data.sessions
     lines += ["", "Missing values per measure (analysis sample, session rows):"]
     for m in measures(config):

@@ -252,11 +252,13 @@ def _check_columns(config: Mapping[str, Any]) -> None:
     for kind in KINDS:
         for key in measures_cfg.get(kind, {}):
             if key.casefold() in RESERVED_KEYS:
+                example = f"'{key}_score'" + (
+                    " or 'srs' for the Session Rating Scale" if key.casefold() == "session" else ""
+                )
                 raise InputError(
                     f"measures.{kind}.{key}: the key '{key}' is reserved for the "
                     f"{key.casefold()} ids or numbers of the cleaned tables. Rename the key "
-                    f"(for example '{key}_score' or 'srs' for the Session Rating Scale); its "
-                    "'column' may keep the file's column name."
+                    f"(for example {example}); its 'column' may keep the file's column name."
                 )
     derived = _derived_names(measures_cfg)
     for kind in ("moderators", "covariates"):

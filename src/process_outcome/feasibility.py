@@ -134,9 +134,9 @@ def feasibility_problems(
             )
     if problems:
         return problems
-    problems += _slope_problems(table, config, moderators)
-    problems += _design_problems(table, config, covariates)
-    return problems
+    slope_problems = _slope_problems(table, config, moderators)
+    # A slope sample that is too small fails every aim 2 and 3 design: say it once.
+    return slope_problems + _design_problems(table, config, covariates, not slope_problems)
 
 
 def _slope_problems(
@@ -204,11 +204,16 @@ def _term(data: pd.DataFrame, term: str) -> np.ndarray:
 
 
 def _design_problems(
-    table: pd.DataFrame, config: Mapping[str, Any], covariates: Sequence[str]
+    table: pd.DataFrame,
+    config: Mapping[str, Any],
+    covariates: Sequence[str],
+    with_slopes: bool = True,
 ) -> list[str]:
     slopes = slope_sample(table, config["analysis"]["min_caseload_slopes"])
     problems = []
     for name, response, terms, on_slopes in _models(config, covariates):
+        if on_slopes and not with_slopes:
+            continue
         data = slopes if on_slopes else table
         columns = list(dict.fromkeys([response, *(p for t in terms for p in t.split(":"))]))
         used = data.loc[data[columns].notna().all(axis=1)]

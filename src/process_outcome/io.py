@@ -375,6 +375,15 @@ def _locate_header(
         found = _row_with(rows, wanted)
         if found is not None and found + 1 != (opts.header_row or 1):
             raise InputError(_header_message(path, table, found, rows))
+        for other in TEXT_DELIMITERS:
+            if found is None and other != delimiter:
+                if _row_with(list(csv.reader(lines, delimiter=other)), wanted) is not None:
+                    raise InputError(
+                        f"{table} table: {path} was read with the {NAMES[delimiter]} "
+                        f"({delimiter!r}) as delimiter, but its columns are separated by the "
+                        f"{NAMES[other]} ({other!r}). Set data.read.{table}.delimiter: "
+                        f"{other!r}, or remove the setting to detect it."
+                    )
         return
     if kind != "excel":
         return
