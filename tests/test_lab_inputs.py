@@ -225,7 +225,7 @@ def lab_fixture(lab: Lab) -> None:
 CASES: dict[str, tuple[Callable[[Lab], None], list[str], bool]] = {
     # --- delimiters, decimal marks, encodings (read to the same sample)
     "semicolon, decimal comma": (
-        writer("sessions", csv_writer(sep=";", decimal=",")), SAME, True),
+        writer("sessions", csv_writer(sep=";", decimal=",")), SAME, False),
     "semicolon, decimal comma, cp1252 names": (
         both(therapist_names, writer("sessions", bytes_writer("cp1252", sep=";", decimal=",")),
              writer("therapists", bytes_writer("cp1252", sep=";", decimal=","))), SAME, False),
@@ -265,7 +265,7 @@ CASES: dict[str, tuple[Callable[[Lab], None], list[str], bool]] = {
         ["could not be split into columns", "comma", "data.read.sessions.delimiter"], False),
     # --- empty, header-only, titles, sheets, duplicated names
     "empty file": (writer("sessions", lambda df, p: p.write_bytes(b"")),
-                   ["sessions table", "is empty (0 bytes)"], True),
+                   ["sessions table", "is empty (0 bytes)"], False),
     "blank lines only": (writer("therapists", lambda df, p: p.write_text("\n\n  \n")),
                          ["therapists table", "no header and no rows"], False),
     "header only": (writer("therapists", lambda df, p: df.head(0).to_csv(p, index=False)),
@@ -363,7 +363,7 @@ CASES: dict[str, tuple[Callable[[Lab], None], list[str], bool]] = {
     # --- ids
     "therapist ids T01": (
         lambda lab: rename_ids(lab, "therapist_id", lambda t: f"T{int(t[1:]) + 1:02d}"),
-        SAME, True),
+        SAME, False),
     "therapist first names": (therapist_names, SAME, False),
     "numeric patient ids": (patient_ids_numeric, SAME, False),
     "patient ids 12.0 vs 12": (
@@ -405,7 +405,7 @@ CASES: dict[str, tuple[Callable[[Lab], None], list[str], bool]] = {
                                                lab.therapists["therapist_id"].str.lower()),
         ["42 therapist id(s)", "'T000' (near 't000')", "case"], False),
     "patient numbers restart per therapist": (
-        restart_patients, ["restart for each therapist", "unique", "therapists T000"], True),
+        restart_patients, ["restart for each therapist", "unique", "therapists T000"], False),
     # --- config slips
     "process keyed session": (
         lambda lab: lab.config["measures"]["processes"].update(
@@ -419,7 +419,7 @@ CASES: dict[str, tuple[Callable[[Lab], None], list[str], bool]] = {
     "same column as outcome and process": (
         lambda lab: lab.config["measures"]["processes"]["alliance"].update(column="symptoms"),
         ["column 'symptoms' of the sessions table",
-         "measures.outcomes.symptoms and measures.processes.alliance"], True),
+         "measures.outcomes.symptoms and measures.processes.alliance"], False),
     "same item in two measures": (
         lambda lab: lab.config["measures"]["processes"].update(
             bond={"items": ["alliance", "expectation"], "item_range": [1, 9]}),
@@ -450,7 +450,7 @@ CASES: dict[str, tuple[Callable[[Lab], None], list[str], bool]] = {
         lambda lab: keep_therapists(lab, 2), ["2 therapist(s)", "at least 3 therapists"], False),
     "min_caseload_slopes too high": (
         set_config("analysis.min_caseload_slopes", 9),
-        ["min_caseload_slopes is 9", "Set analysis.min_caseload_slopes to"], True),
+        ["min_caseload_slopes is 9", "Set analysis.min_caseload_slopes to"], False),
     "two processes with the same values": (
         lambda lab: lab.sessions.__setitem__("expectation", lab.sessions["alliance"]),
         ["aim 1 joint", "expectation_within is a linear combination"], False),

@@ -31,6 +31,11 @@ def _constant(values: pd.Series) -> bool:
     return len(v) == 0 or np.ptp(v) <= 1e-12 * max(1.0, float(np.max(np.abs(v))))
 
 
+def _first(values: pd.Series) -> str:
+    present = values.dropna()
+    return f"{float(present.iloc[0]):g}" if len(present) else "(none: all missing)"
+
+
 def _source(m: Measure) -> str:
     return f"column '{m.column}'" if m.column else f"items {', '.join(m.items)}"
 
@@ -115,7 +120,7 @@ def feasibility_problems(
                 problems.append(
                     f"outcome {o.key} ({_source(o)}): every sample patient has the same "
                     f"{'first' if part == 'baseline' else 'last'} score "
-                    f"{values.dropna().iloc[0]:g}, so it cannot be modelled. Check that "
+                    f"{_first(values)}, so it cannot be modelled. Check that "
                     f"{o.config_key} names the right column."
                 )
     for p in processes:
@@ -171,7 +176,7 @@ def _slope_problems(
             problems.append(
                 f"moderator {m.key} (column '{m.column}' of the therapists table): the "
                 f"{len(values)} therapists of the random-slope sample with a value all have "
-                f"{values.iloc[0]:g}, so it cannot explain differences between them. Remove "
+                f"{_first(values)}, so it cannot explain differences between them. Remove "
                 f"{m.config_key} or check the column."
             )
     return problems

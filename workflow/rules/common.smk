@@ -41,6 +41,7 @@ CLEANING_FIELDS = (
     "min_answered",
     "type",
     "reference",
+    "missing_codes",
 )
 
 
