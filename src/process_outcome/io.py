@@ -162,8 +162,8 @@ def read_table(
         _locate_header(path, kind, table, id_columns, opts, df)
     if df.empty:
         raise InputError(
-            f"{table} table: {path} has a header ({', '.join(df.columns[:8])}) but no data "
-            f"rows. Point data.files.{table} at a file with one row per record below the "
+            f"{table} table: {path} has no data rows, only a header "
+            f"({', '.join(df.columns[:8])}). Point data.files.{table} at a file with one row per record below the "
             "header."
         )
     for col in id_columns:
