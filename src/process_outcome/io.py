@@ -163,8 +163,8 @@ def read_table(
     if df.empty:
         raise InputError(
             f"{table} table: {path} has no data rows, only a header "
-            f"({', '.join(df.columns[:8])}). Point data.files.{table} at a file with one row per record below the "
-            "header."
+            f"({', '.join(df.columns[:8])}). Point data.files.{table} at a file with one "
+            "row per record below the header."
         )
     for col in id_columns:
         if col in df.columns:
