@@ -15,12 +15,12 @@ def id_key(value: str) -> str:
     """A loose form of an id for finding near matches (never for matching itself).
 
     Case, separators (``-``, ``_``, spaces, dots) and leading zeros of numbers are
-    ignored, so ``C-001``, ``c0001`` and ``C 1`` share a key.
+    ignored, so ``Kl-01``, ``kl0001`` and ``KL 1`` share a key.
 
     Examples
     --------
-    >>> id_key("C-001"), id_key("c0001"), id_key("T01 "), id_key("12.0")
-    ('c1', 'c1', 't1', '12')
+    >>> id_key("Kl-01"), id_key("kl0001"), id_key("Q7 "), id_key("12.0")
+    ('kl1', 'kl1', 'q7', '12')
     """
     text = re.sub(r"\.0+$", "", str(value).strip()).casefold()
     text = re.sub(r"[\s\-_./]+", "", text)
@@ -35,8 +35,8 @@ def near_matches(unmatched: Iterable[str], candidates: Iterable[str]) -> dict[st
 
     Examples
     --------
-    >>> near_matches(["C-001", "X9"], ["C-0001", "C-0002"])
-    {'C-001': 'C-0001'}
+    >>> near_matches(["Kl-01", "X9"], ["Kl-001", "Kl-002"])
+    {'Kl-01': 'Kl-001'}
     """
     pool = sorted(set(candidates))
     by_key: dict[str, str] = {}
@@ -58,8 +58,8 @@ def describe_unmatched(unmatched: Iterable[str], near: Mapping[str, str]) -> str
 
     Examples
     --------
-    >>> describe_unmatched(["C-001"], {"C-001": "C-0001"})[:24]
-    "'C-001' (near 'C-0001')."
+    >>> describe_unmatched(["Kl-01"], {"Kl-01": "Kl-001"})[:24]
+    "'Kl-01' (near 'Kl-001')."
     """
     ids = sorted(set(unmatched))
     listed = ", ".join(

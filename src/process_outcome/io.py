@@ -200,8 +200,8 @@ def id_text(value: Any) -> str:
 
     Examples
     --------
-    >>> id_text(" T01 "), id_text("12.0"), id_text(12.0), id_text("007")
-    ('T01', '12', '12', '007')
+    >>> id_text(" Q7 "), id_text("12.0"), id_text(12.0), id_text("007")
+    ('Q7', '12', '12', '007')
     """
     text = text_value(value).strip()
     match = re.fullmatch(r"([+-]?\d+)\.0+", text)
