@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from process_outcome import io
+from process_outcome import ids, io
 from process_outcome.config import Measure, measures
 from process_outcome.errors import InputError
 
@@ -121,7 +121,16 @@ def require_columns(
         where it applies, the table that does have it.
     """
     problems = []
+    duplicated = df.attrs.get("duplicated", {})
     for column, key in needed.items():
+        if column in duplicated:
+            positions = ", ".join(map(str, duplicated[column]))
+            raise InputError(
+                f"{_name(df, table)}: the column name '{column}' (set by {key}) occurs "
+                f"{len(duplicated[column])} times in the header (columns {positions}), so it "
+                "is not clear which one holds the data. Rename or delete the other columns "
+                "of that name."
+            )
         if column in df.columns:
             continue
         hint = ""
@@ -145,12 +154,21 @@ def require_columns(
 
 
 def check_ids(df: pd.DataFrame, table: str, column: str) -> pd.Series:
-    """Check an id column: no missing ids, no ids that differ only in case or spaces.
+    """Check an id column: no missing ids, no ids that differ only in upper/lower case.
+
+    Ids are text: surrounding spaces are removed and a number exported as a float
+    (``12.0``) is written as the whole number (``12``), so tables match whatever program
+    wrote them.
 
     Returns
     -------
     Series
         The ids as strings.
+
+    Examples
+    --------
+    >>> check_ids(pd.DataFrame({"id": [" 7", "12.0"]}), "sessions", "id").tolist()
+    ['7', '12']
     """
     ids = df[column]
     missing = ids.isna() | (ids.astype("string").str.strip() == "")
@@ -159,8 +177,8 @@ def check_ids(df: pd.DataFrame, table: str, column: str) -> pd.Series:
             f"{_name(df, table)}, column '{column}': {_rows(np.flatnonzero(missing))} have "
             "no id. Fill in the id or delete those rows."
         )
-    ids = ids.astype("string")
-    normal = ids.str.strip().str.casefold()
+    ids = ids.map(io.id_text).astype("string")
+    normal = ids.str.casefold()
     variants = (
         pd.DataFrame({"id": ids, "normal": normal})
         .drop_duplicates()
@@ -172,47 +190,128 @@ def check_ids(df: pd.DataFrame, table: str, column: str) -> pd.Series:
         listed = "; ".join(_values(v) for v in clashes.head(MAX_LISTED))
         raise InputError(
             f"{_name(df, table)}, column '{column}': ids that differ only in upper/lower "
-            f"case or surrounding spaces: {listed}. They would be treated as different "
+            f"case: {listed}. They would be treated as different "
             "people; spell each id the same way in every row."
         )
     return ids
 
 
-def to_numeric(df: pd.DataFrame, table: str, columns: Mapping[str, str]) -> pd.DataFrame:
-    """Convert measure columns to numbers, refusing text that is not a number.
+# No rating, score or count is this large; such a value is a typing or export error.
+ABSURD = 1e9
+# Codes that questionnaires and SPSS exports commonly use for "missing".
+SENTINELS = (-9.0, -99.0, -999.0, -9999.0, 99.0, 999.0, 9999.0)
+
+
+def to_numeric(
+    df: pd.DataFrame,
+    table: str,
+    columns: Mapping[str, str],
+    missing_codes: Mapping[str, Sequence[float]] | None = None,
+) -> pd.DataFrame:
+    """Convert measure columns to numbers, refusing text, infinite and absurd values.
 
     Parameters
     ----------
     columns : mapping
         Column name -> config key, for the message.
+    missing_codes : mapping, optional
+        Column name -> values that mean "missing" there (set to missing).
 
     Raises
     ------
     InputError
         Naming the column, the rows and the offending values.
+
+    Examples
+    --------
+    >>> to_numeric(pd.DataFrame({"x": ["1", "-99"]}), "sessions", {"x": "k"},
+    ...            {"x": [-99]})["x"].tolist()
+    [1.0, nan]
     """
     out = df.copy()
     for column, key in columns.items():
         raw = df[column]
-        if pd.api.types.is_bool_dtype(raw):
-            out[column] = raw.astype(float)
-            continue
-        if pd.api.types.is_numeric_dtype(raw):
-            out[column] = raw.astype(float)
-            continue
-        text = raw.astype("string").str.strip()
-        blank = raw.isna() | (text == "")
-        converted = pd.to_numeric(text.where(~blank), errors="coerce")
-        bad = converted.isna() & ~blank
-        if bad.any():
-            rows = np.flatnonzero(bad)
+        if pd.api.types.is_bool_dtype(raw) or pd.api.types.is_numeric_dtype(raw):
+            converted = raw.astype(float)
+        else:
+            text = raw.astype("string").str.strip()
+            blank = raw.isna() | (text == "")
+            converted = pd.to_numeric(text.where(~blank), errors="coerce").astype(float)
+            bad = converted.isna() & ~blank
+            if bad.any():
+                rows = np.flatnonzero(bad)
+                raise InputError(
+                    f"{_name(df, table)}, column '{column}' ({key}): {_rows(rows)} hold "
+                    f"values that are not numbers: {_values(raw.iloc[rows].tolist())}. "
+                    "Replace them with numbers, or leave the cell empty for a missing value."
+                    + _decimal_hint(raw.iloc[rows], df)
+                )
+        codes = list((missing_codes or {}).get(column, ()))
+        if codes:
+            converted = converted.mask(converted.isin(codes))
+        absurd = converted.notna() & ~(converted.abs() <= ABSURD)
+        if absurd.any():
+            rows = np.flatnonzero(absurd)
             raise InputError(
                 f"{_name(df, table)}, column '{column}' ({key}): {_rows(rows)} hold "
-                f"values that are not numbers: {_values(raw.iloc[rows].tolist())}. Replace "
-                "them with numbers, or leave the cell empty for a missing value."
+                f"{_values(converted.iloc[rows].tolist())}, which cannot be a score "
+                f"(infinite, or beyond ±{ABSURD:g}). Correct those cells, or leave them "
+                "empty for a missing value."
             )
-        out[column] = converted.astype(float)
+        out[column] = converted
     return out
+
+
+def _decimal_hint(values: pd.Series, df: pd.DataFrame) -> str:
+    # "3,5" in a comma-separated file: the decimal comma of a European spreadsheet.
+    if not values.astype("string").str.fullmatch(r"\s*[+-]?\d*,\d+\s*").any():
+        return ""
+    read = df.attrs.get("read", {})
+    return (
+        " Numbers such as '3,5' use a decimal comma: save the file with a semicolon as "
+        "delimiter (as Excel does where the comma is the decimal mark), or set "
+        f"data.read.<table>.decimal: ',' if the delimiter is not a comma (this file was "
+        f"read with delimiter {read.get('delimiter', ',')!r})."
+    )
+
+
+def check_sentinels(df: pd.DataFrame, table: str, ms: Sequence[Measure]) -> None:
+    """Refuse undeclared missing-value codes in measures without a range.
+
+    A value such as -99 or 999 is taken for a code when it lies farther outside the
+    range of the column's other values than that range is wide (-99 among ratings 0 to
+    40; 999 among scores 0 to 180; not 99 among scores 0 to 180).
+
+    Raises
+    ------
+    InputError
+        Naming the column, the rows, the code and the two fixes (declare
+        ``missing_codes`` or a ``range``).
+    """
+    for m in ms:
+        if m.range is not None or m.items or m.type in {"binary", "categorical"}:
+            continue
+        column = str(m.column)
+        values = df[column]
+        codes = values[values.isin(SENTINELS)]
+        others = values[values.notna() & ~values.isin(SENTINELS)]
+        if codes.empty or others.nunique() < 2:
+            continue
+        lo, hi = float(others.min()), float(others.max())
+        span = hi - lo
+        flagged = codes[(codes < lo - span) | (codes > hi + span)]
+        if flagged.empty:
+            continue
+        found = sorted(flagged.unique())
+        codes_text = ", ".join(f"{c:g}" for c in found)
+        rows = [values.index.get_loc(i) for i in flagged.index]
+        raise InputError(
+            f"{_name(df, table)}, column '{column}' ({m.config_key}): {_rows(rows)} hold "
+            f"{codes_text}, which looks like a missing-value code: every other value lies "
+            f"between {lo:g} and {hi:g}. Declare it with {m.config_key}.missing_codes: "
+            f"[{codes_text}] (or data.missing_codes for every column), or give the "
+            f"admissible {m.config_key}.range: [min, max]."
+        )
 
 
 def _exclusion(step: str, reason: str, table: str, **kw: Any) -> dict[str, Any]:
@@ -293,7 +392,13 @@ def clean(
     s = sessions.copy()
     s[pid] = check_ids(sessions, "sessions", pid)
     s[tid] = check_ids(sessions, "sessions", tid)
-    s = to_numeric(s, "sessions", {sid: "data.columns.session"} | _source_keys(session_measures))
+    s = to_numeric(
+        s,
+        "sessions",
+        {sid: "data.columns.session"} | _source_keys(session_measures),
+        _source_codes(session_measures),
+    )
+    check_sentinels(s, "sessions", session_measures)
     _check_session_numbers(s, sid)
     for m in session_measures:
         empty = [c for c in m.source_columns if s[c].isna().all()]
@@ -305,7 +410,8 @@ def clean(
             )
     t = therapists.copy()
     t[tid] = check_ids(therapists, "therapists", tid)
-    t = to_numeric(t, "therapists", _source_keys(moderators))
+    t = to_numeric(t, "therapists", _source_keys(moderators), _source_codes(moderators))
+    check_sentinels(t, "therapists", moderators)
 
     exclusions: list[dict[str, Any]] = []
     flow: list[dict[str, Any]] = []
@@ -317,6 +423,8 @@ def clean(
     )
     s.index = sessions.index  # keep file row numbers
     flow.append(_count(s, "input", "rows read from the sessions table"))
+
+    _check_restarting_ids(s, sessions, pid, tid)
 
     # 1. exact duplicates
     dup = s.duplicated(keep="first")
@@ -376,9 +484,11 @@ def clean(
     absent = sorted(set(s["therapist"]) - set(t["therapist"]))
     if absent:
         rows = s.index[s["therapist"].isin(absent)]
+        spare = set(t["therapist"]) - set(s["therapist"])
         raise InputError(
-            f"{_name(sessions, 'sessions')}, column '{tid}': therapist id(s) "
-            f"{_values(absent)} ({_rows(rows)}) are not in the {_name(therapists, 'therapists')}. "
+            f"{_name(sessions, 'sessions')}, column '{tid}': {len(absent)} therapist id(s) "
+            f"({_rows(rows)}) are not in the {_name(therapists, 'therapists')}: "
+            f"{ids.describe_unmatched(absent, ids.near_matches(absent, spare))} "
             "Add a row for each therapist to the therapists table, or correct the ids."
         )
 
@@ -399,6 +509,7 @@ def clean(
     p_out = None
     if patients is not None:
         p_out = _patients_table(patients, pid, covariates, config, exclusions)
+        _check_patient_match(s, p_out, sessions, patients, pid)
 
     # 5. analysis sample
     s, t = _select_sample(s, t, ms, config, exclusions, p_out)
@@ -428,6 +539,11 @@ def _source_keys(ms: Sequence[Measure]) -> dict[str, str]:
         for c in m.source_columns:
             keys.setdefault(c, f"{m.config_key}.{'items' if m.items else 'column'}")
     return keys
+
+
+def _source_codes(ms: Sequence[Measure]) -> dict[str, tuple[float, ...]]:
+    """Source column -> its declared missing-value codes."""
+    return {c: m.missing_codes for m in ms for c in m.source_columns if m.missing_codes}
 
 
 def _score_measures(
@@ -544,6 +660,57 @@ def _apply_window(
             )
         s.loc[drop, m.key] = np.nan
     return s
+
+
+# Patient ids shared by this many therapists (or this share of the ids) are taken for
+# numbers that restart within each therapist rather than for a few typing slips.
+RESTART_MIN_IDS = 3
+RESTART_SHARE = 0.2
+
+
+def _check_restarting_ids(s: pd.DataFrame, raw: pd.DataFrame, pid: str, tid: str) -> None:
+    per_patient = s.groupby("patient")["therapist"].nunique()
+    shared = per_patient[per_patient > 1]
+    if len(shared) < RESTART_MIN_IDS and len(shared) <= RESTART_SHARE * len(per_patient):
+        return
+    therapists_of = s.groupby("patient")["therapist"].unique()
+    examples = "; ".join(
+        f"patient {p}: therapists {_values(sorted(therapists_of[p])).replace(chr(39), '')}"
+        for p in shared.index[:3]
+    )
+    raise InputError(
+        f"{_name(raw, 'sessions')}, column '{pid}': {len(shared)} of {len(per_patient)} patient "
+        f"ids occur under more than one therapist ({examples}). This looks like patient "
+        "numbers that restart for each therapist, but a patient id must identify one "
+        f"patient in the whole study. Make the ids unique, for example by writing the "
+        f"therapist id in front of the number ('{tid}-{pid}', such as "
+        f"{s['therapist'].iloc[0]}-{s['patient'].iloc[0]}) in the sessions table and in the "
+        "patients table."
+    )
+
+
+def _check_patient_match(
+    s: pd.DataFrame, p: pd.DataFrame, sessions: pd.DataFrame, patients: pd.DataFrame, pid: str
+) -> None:
+    """Stop when the patients table's ids do not match the sessions table's.
+
+    A few session patients without a row stay a documented exclusion (missing
+    covariate); no match at all, or unmatched ids with a near match in the patients
+    table, mean the two tables write the ids differently.
+    """
+    in_sessions = set(s["patient"])
+    unmatched = in_sessions - set(p["patient"])
+    if not unmatched:
+        return
+    near = ids.near_matches(unmatched, set(p["patient"]) - in_sessions)
+    if not near and len(unmatched) < len(in_sessions):
+        return
+    raise InputError(
+        f"column '{pid}': {len(unmatched)} of {len(in_sessions)} patient ids of the "
+        f"{_name(sessions, 'sessions')} have no row in the {_name(patients, 'patients')}: "
+        f"{ids.describe_unmatched(unmatched, near)} Correct the ids so that both tables "
+        "write each patient's id the same way."
+    )
 
 
 def _check_session_numbers(s: pd.DataFrame, sid: str) -> None:
@@ -700,7 +867,8 @@ def _patients_table(
     p = patients.copy()
     p[pid] = check_ids(patients, "patients", pid)
     continuous = [m for m in covariates if m.type == "continuous"]
-    p = to_numeric(p, "patients", _source_keys(continuous))
+    p = to_numeric(p, "patients", _source_keys(continuous), _source_codes(continuous))
+    check_sentinels(p, "patients", continuous)
     p = p.rename(columns={pid: "patient"})
     p.index = patients.index
     if covariates:
@@ -771,6 +939,11 @@ def validation_summary(
     for name, df in tables.items():
         path = df.attrs.get("path", "")
         lines.append(f"  {name:<11s} {len(df):6d} rows, {df.shape[1]:3d} columns  ({path})")
+        how = {k: v for k, v in df.attrs.get("read", {}).items() if v}
+        if how:
+            # How the file was read, so a wrong guess (encoding, delimiter) is visible.
+            settings = ", ".join(f"{k} {v!r}" for k, v in how.items())
+            lines.append(f"{'':14s}read with {settings}")
     s = data.sessions
     lines += ["", "Missing values per measure (analysis sample, session rows):"]
     for m in measures(config):

@@ -55,6 +55,9 @@ class Measure:
         Minimum share of answered items for a score; fewer gives a missing score.
     reference : str, float or None
         Reference level of a categorical covariate.
+    missing_codes : tuple of float
+        Values that mean "missing" (such as -99): the measure's own ``missing_codes``
+        and ``data.missing_codes``.
     """
 
     key: str
@@ -72,6 +75,7 @@ class Measure:
     scoring: str = "mean"
     min_answered: float = 0.75
     reference: str | float | None = None
+    missing_codes: tuple[float, ...] = ()
 
     @property
     def source_columns(self) -> tuple[str, ...]:
@@ -191,6 +195,8 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> dict[
         )
     _check_measures(filled)
     _check_data(filled)
+    _check_columns(filled)
+    _check_analysis(filled)
     return filled
 
 
@@ -230,6 +236,81 @@ def _check_measures(config: Mapping[str, Any]) -> None:
                 )
 
 
+# Canonical column names of the cleaned tables: a measure key equal to one of them would
+# overwrite the ids or the session order.
+RESERVED_KEYS = ("patient", "therapist", "session")
+KINDS = {"outcomes": "sessions", "processes": "sessions", "moderators": "therapists",
+         "covariates": "patients"}  # fmt: skip
+TABLE_ROLES = {"sessions": ("patient", "therapist", "session"), "therapists": ("therapist",),
+               "patients": ("patient",)}  # fmt: skip
+
+
+def _check_columns(config: Mapping[str, Any]) -> None:
+    """Each file column feeds one measure, and no measure reads an id or session column."""
+    measures_cfg = config["measures"]
+    roles = config["data"]["columns"]
+    for kind in KINDS:
+        for key in measures_cfg.get(kind, {}):
+            if key.casefold() in RESERVED_KEYS:
+                example = f"'{key}_score'" + (
+                    " or 'srs' for the Session Rating Scale" if key.casefold() == "session" else ""
+                )
+                raise InputError(
+                    f"measures.{kind}.{key}: the key '{key}' is reserved for the "
+                    f"{key.casefold()} ids or numbers of the cleaned tables. Rename the key "
+                    f"(for example {example}); its 'column' may keep the file's column name."
+                )
+    derived = _derived_names(measures_cfg)
+    for kind in ("moderators", "covariates"):
+        for key in measures_cfg.get(kind, {}):
+            if key in derived:
+                raise InputError(
+                    f"measures.{kind}.{key}: the key '{key}' is also the name of the derived "
+                    f"variable {key} of measures.{derived[key]}. Rename the key."
+                )
+    users: dict[tuple[str, str], list[str]] = {}
+    for kind, table in KINDS.items():
+        for key, spec in measures_cfg.get(kind, {}).items():
+            columns = spec.get("items") or [spec.get("column")]
+            for column in columns:
+                users.setdefault((table, str(column)), []).append(f"measures.{kind}.{key}")
+    for (table, column), keys in users.items():
+        if len(keys) > 1:
+            raise InputError(
+                f"column '{column}' of the {table} table is used by {' and '.join(keys)}; "
+                "a column can hold only one measure, or the analysis would relate a measure "
+                "to itself. Point each measure at its own column (check for a copy-paste "
+                "slip in the config)."
+            )
+        role = next((r for r in TABLE_ROLES[table] if roles[r] == column), None)
+        if role is not None:
+            raise InputError(
+                f"{keys[0]} reads column '{column}', which data.columns.{role} names as the "
+                f"{role} column of the {table} table. Point {keys[0]} at the column "
+                "that holds the measure's scores."
+            )
+
+
+def _derived_names(measures_cfg: Mapping[str, Any]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for key in measures_cfg.get("outcomes", {}):
+        for name in (f"n_{key}", f"baseline_{key}", f"post_{key}", f"baseline_{key}_c"):
+            names[name] = f"outcomes.{key}"
+    for key in measures_cfg.get("processes", {}):
+        for name in (f"{key}_mean", f"{key}_within", f"{key}_between"):
+            names[name] = f"processes.{key}"
+    return names
+
+
+def _check_analysis(config: Mapping[str, Any]) -> None:
+    window = config.get("analysis", {}).get("process_sessions")
+    if window and window[0] > window[1]:
+        raise InputError(
+            f"analysis.process_sessions is {list(window)}: the first session must not be "
+            f"after the last. Did you mean [{window[1]}, {window[0]}]?"
+        )
+
+
 def _check_items(where: str, spec: Mapping[str, Any]) -> None:
     items = spec.get("items")
     if not items:
@@ -261,7 +342,9 @@ def load_config(path: str | Path, schema_path: str | Path) -> dict[str, Any]:
     return validate_config(raw, schema_path)
 
 
-def _measure(key: str, spec: Mapping[str, Any], kind: MeasureKind, table: str) -> Measure:
+def _measure(
+    key: str, spec: Mapping[str, Any], kind: MeasureKind, table: str, codes: tuple = ()
+) -> Measure:
     def pair(name: str) -> tuple[float, float] | None:
         return tuple(spec[name]) if spec.get(name) else None  # type: ignore[return-value]
 
@@ -281,6 +364,7 @@ def _measure(key: str, spec: Mapping[str, Any], kind: MeasureKind, table: str) -
         scoring=spec.get("scoring", "mean"),
         min_answered=float(spec.get("min_answered", 0.75)),
         reference=spec.get("reference"),
+        missing_codes=tuple(sorted({float(c) for c in [*codes, *spec.get("missing_codes", ())]})),
     )
 
 
@@ -290,12 +374,18 @@ def measures(config: Mapping[str, Any]) -> list[Measure]:
     Outcomes first, then processes, moderators and covariates.
     """
     m = config["measures"]
-    return (
-        [_measure(k, v, "outcome", "sessions") for k, v in m["outcomes"].items()]
-        + [_measure(k, v, "process", "sessions") for k, v in m["processes"].items()]
-        + [_measure(k, v, "moderator", "therapists") for k, v in m.get("moderators", {}).items()]
-        + [_measure(k, v, "covariate", "patients") for k, v in m.get("covariates", {}).items()]
+    codes = tuple(config.get("data", {}).get("missing_codes", ()))
+    kinds: tuple[tuple[str, MeasureKind], ...] = (
+        ("outcomes", "outcome"),
+        ("processes", "process"),
+        ("moderators", "moderator"),
+        ("covariates", "covariate"),
     )
+    return [
+        _measure(k, v, kind, KINDS[section], codes)
+        for section, kind in kinds
+        for k, v in m.get(section, {}).items()
+    ]
 
 
 def measures_of(config: Mapping[str, Any], kind: MeasureKind) -> list[Measure]:

@@ -132,26 +132,22 @@ def _read_inputs(
     config: Mapping[str, Any], sessions: str, therapists: str, patients: str | None
 ) -> dict[str, pd.DataFrame]:
     cols = config["data"]["columns"]
-    sheets = config["data"]["sheets"]
-    tables = {
-        "sessions": io.read_table(
-            sessions,
-            table="sessions",
-            id_columns=(cols["patient"], cols["therapist"]),
-            sheet=sheets.get("sessions"),
-        ),
-        "therapists": io.read_table(
-            therapists,
-            table="therapists",
-            id_columns=(cols["therapist"],),
-            sheet=sheets.get("therapists"),
-        ),
+    id_columns = {
+        "sessions": (cols["patient"], cols["therapist"]),
+        "therapists": (cols["therapist"],),
+        "patients": (cols["patient"],),
     }
-    if patients:
-        tables["patients"] = io.read_table(
-            patients, table="patients", id_columns=(cols["patient"],), sheet=sheets.get("patients")
+    paths = {"sessions": sessions, "therapists": therapists, "patients": patients}
+    return {
+        name: io.read_table(
+            path,
+            table=name,
+            id_columns=id_columns[name],
+            options=io.ReadOptions.from_config(config["data"], name),
         )
-    return tables
+        for name, path in paths.items()
+        if path
+    }
 
 
 def validate_data(
@@ -165,13 +161,17 @@ def validate_data(
     With ``data.source: simulate`` and no paths, the study is simulated in memory, so
     validation does not wait for (or write) the simulated files.
     """
-    from process_outcome.cleaning import clean, validation_summary
+    from process_outcome.cleaning import validation_summary
 
     if sessions is None or therapists is None:
         tables = _simulated_tables(config)
     else:
         tables = _read_inputs(config, sessions, therapists, patients)
-    data = clean(tables["sessions"], tables["therapists"], config, tables.get("patients"))
+    # analysis_table also checks that every model can be fitted, so that everything
+    # the model jobs would reject is found here, in seconds.
+    data, _ = analysis_table(
+        tables["sessions"], tables["therapists"], config, patients=tables.get("patients")
+    )
     text = validation_summary(data, tables, config)
     sys.stdout.write(text)
     log.info("%s", text)

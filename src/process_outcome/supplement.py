@@ -240,14 +240,18 @@ def dump_yaml(obj: Any, header: str = "") -> str:
 def read_inputs(config: Mapping[str, Any], paths: Mapping[str, str]) -> dict[str, pd.DataFrame]:
     """Read the run's input tables as the cleaning step reads them (ids as text)."""
     cols = config["data"]["columns"]
-    sheets = config["data"].get("sheets", {})
     ids = {
         "sessions": (cols["patient"], cols["therapist"]),
         "therapists": (cols["therapist"],),
         "patients": (cols["patient"],),
     }
     return {
-        table: io.read_table(path, table=table, id_columns=ids[table], sheet=sheets.get(table))
+        table: io.read_table(
+            path,
+            table=table,
+            id_columns=ids[table],
+            options=io.ReadOptions.from_config(config["data"], table),
+        )
         for table, path in paths.items()
     }
 

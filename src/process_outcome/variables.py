@@ -10,10 +10,11 @@ import pandas as pd
 from process_outcome.cleaning import CleanData, clean
 from process_outcome.config import Measure, measures_of
 from process_outcome.errors import InputError
+from process_outcome.feasibility import MIN_THERAPISTS, check_feasibility
 
 # Fewer therapists leave no degrees of freedom for an intercept variance, a slope
 # variance and their covariance; lme4 refuses such fits too.
-MIN_SLOPE_THERAPISTS = 3
+MIN_SLOPE_THERAPISTS = MIN_THERAPISTS
 
 
 def split_within_between(
@@ -162,6 +163,13 @@ def analysis_table(
     -------
     (CleanData, DataFrame)
         The cleaned data and the patient-level table of :func:`patient_table`.
+
+    Raises
+    ------
+    InputError
+        For every problem of the input tables (:func:`process_outcome.cleaning.clean`)
+        and every reason the models could not be fitted to the sample
+        (:func:`process_outcome.feasibility.check_feasibility`).
     """
     data = clean(sessions, therapists, config, patients=patients)
     table = patient_table(
@@ -173,6 +181,7 @@ def analysis_table(
         measures_of(config, "covariate"),
         data.patients,
     )
+    check_feasibility(table, config, covariate_terms(table, measures_of(config, "covariate")))
     return data, table
 
 

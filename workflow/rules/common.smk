@@ -78,6 +78,7 @@ CLEANING_FIELDS = (
     "min_answered",
     "type",
     "reference",
+    "missing_codes",
 )
 
 
