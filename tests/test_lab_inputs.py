@@ -17,7 +17,6 @@ import copy
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,14 @@ from process_outcome.config import validate_config
 from process_outcome.errors import InputError
 from process_outcome.steps import validate_data
 
-from .conftest import REFERENCE_DIR, ROOT, SCHEMA, STUDY42_CONFIG
+from .conftest import (
+    REFERENCE_DIR,
+    ROOT,
+    SCHEMA,
+    STUDY42_CONFIG,
+    snakemake_command,
+    user_checkout,
+)
 
 LAB_FILES = ROOT / "tests" / "data" / "lab_files"
 SAME = ["<same sample>"]
@@ -533,28 +539,14 @@ def test_case_through_validate(case, tmp_path, monkeypatch, capsys, baseline):
         assert fragment in message, f"{case}: {fragment!r} not in:\n{message}"
 
 
-@pytest.fixture(scope="module")
-def workflow_copy(tmp_path_factory) -> Path:
-    """The repository's workflow files, as a user's checkout or deployed copy has them."""
-    root = tmp_path_factory.mktemp("workflow")
-    shutil.copy(ROOT / "Snakefile", root)
-    for folder in ("workflow", "config", "scripts"):
-        shutil.copytree(ROOT / folder, root / folder)
-    return root
-
-
 @pytest.mark.parametrize("case", [c for c, (_, _, cli) in CASES.items() if cli])
-def test_case_through_snakemake_validate(case, tmp_path, workflow_copy):
-    root = tmp_path / "checkout"
-    shutil.copytree(workflow_copy, root)
+def test_case_through_snakemake_validate(case, tmp_path):
+    root = user_checkout(tmp_path / "checkout")
     lab = prepare(case, root)
     text = yaml.safe_dump(lab.config, sort_keys=False, allow_unicode=True)
     (root / "my.yaml").write_text(text, encoding="utf-8")
-    # The same config as the checkout's default too, so that the case does not depend on
-    # how Snakemake combines --configfile with the Snakefile's configfile.
-    (root / "config" / "config.yaml").write_text(text, encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "validate", "--cores", "1", "--configfile", "my.yaml"],
+        snakemake_command("my.yaml", "validate", cores=1),
         cwd=root,
         capture_output=True,
         text=True,
