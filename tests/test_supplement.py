@@ -496,6 +496,16 @@ def test_a_leaked_id_stops_the_package(workflow_run, tmp_path, monkeypatch):
     monkeypatch.chdir(work)
     leak = work / "results/tables/descriptives.csv"
     leak.write_text(leak.read_text() + "# excluded: PT0007\n")
-    with pytest.raises(InputError, match="PT0007"):
-        _build(work, tmp_path / "out", _run_config(workflow_run))
-    assert not (tmp_path / "out" / "supplement.zip").exists()
+    # A previous package stays as it was; no half-written one is left beside it.
+    out = tmp_path / "out"
+    (out / "supplement").mkdir(parents=True)
+    (out / "supplement" / "README.md").write_text("previous")
+    (out / "supplement.zip").write_bytes(b"previous")
+    with pytest.raises(InputError) as err:
+        _build(work, out, _run_config(workflow_run))
+    message = str(err.value)
+    assert "tables/descriptives.csv: patient id (patients table, row 8)" in message
+    assert "PT0007" not in message  # the message may be shared: it names, not shows
+    assert sorted(p.name for p in out.iterdir()) == ["supplement", "supplement.zip"]
+    assert (out / "supplement.zip").read_bytes() == b"previous"
+    assert [p.name for p in (out / "supplement").iterdir()] == ["README.md"]

@@ -137,7 +137,7 @@ def code_prefix(ids: Iterable[str]) -> str:
 
     Examples
     --------
-    >>> code_prefix(["TH001", "PT0001"]), code_prefix(["T01", "T02"])
+    >>> code_prefix(["DR001", "C-0001"]), code_prefix(["T01", "T02"])
     ('T', 'TH')
     """
     return free_prefix(ids, _code_candidates(), CODE_WORD)
@@ -489,18 +489,20 @@ def privacy_precheck(
         )
     warnings = []
     for label, group in (
-        ("are words of the workflow's own text in another spelling; the supplement's "
-         "privacy scan looks for them only with their exact spelling", plan.exact),
-        ("are spelled exactly like words of the workflow's own text (its code, report or "
-         "README sentences); the supplement's privacy scan cannot look for them", plan.words),
+        ("also a word of the workflow's own text in another spelling (as 'Max' is beside "
+         "'max'); the supplement's privacy scan looks for it only with its exact "
+         "spelling", plan.exact),
+        ("spelled exactly like a word of the workflow's own text (its code, report or "
+         "README sentences); the supplement's privacy scan can look for it only as a "
+         "whole table cell", plan.words),
     ):  # fmt: skip
         if group:
             where = ", ".join(ids[v].describe() for v in group[:5])
             more = f" and {len(group) - 5} more" if len(group) > 5 else ""
             warnings.append(
-                f"{len(group)} ids {label} ({where}{more}). The analysis is not affected; "
-                "ids that are not ordinary words (for example with a prefix such as "
-                "'T-') are safer to share results of."
+                f"{len(group)} {'id is' if len(group) == 1 else 'ids are'} {label} "
+                f"({where}{more}). The analysis is not affected; ids that are not ordinary "
+                "words (for example with a prefix, T-Max) can be looked for everywhere."
             )
     return warnings
 

@@ -1526,9 +1526,7 @@ def scanned_files(package_dir: str | Path, source: Iterable[str]) -> list[str]:
     """
     package_dir = Path(package_dir)
     verbatim = {
-        rel
-        for rel in source
-        if not (rel.startswith("config/") and rel.endswith((".yaml", ".yml")))
+        rel for rel in source if not (rel.startswith("config/") and rel.endswith((".yaml", ".yml")))
     }
     verbatim.add("requirements.lock")
     return [
