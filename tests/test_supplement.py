@@ -197,7 +197,13 @@ def test_config_holding_an_id_is_refused_before_the_analysis():
     assert "study.description: therapist id (therapists table, row 3)" in message
     assert "study.title: therapist id (therapists table, row 4)" in message
     assert "T01" not in message and "May" not in message
+    # Category labels the supplement would keep are checked too.
     config["study"] = {"description": "we may"}
+    config["supplement"] = {"keep_labels": ["supervisor"]}
+    tables["therapists"]["supervisor"] = ["T01", "x", None]
+    with pytest.raises(InputError, match="therapists table, column supervisor: therapist id"):
+        privacy.privacy_precheck(config, tables, "may")
+    config["supplement"] = {"keep_labels": []}
     warnings = privacy.privacy_precheck(config, tables, "may")
     assert len(warnings) == 1 and "row 4" in warnings[0] and "May" not in warnings[0]
 

@@ -45,6 +45,7 @@ __all__ = [
     "find_ids_in_text",
     "free_prefix",
     "id_tokens",
+    "label_id_hits",
     "plan_scan",
     "privacy_precheck",
     "pseudonymous_codes",
@@ -452,6 +453,25 @@ def config_id_hits(config: Mapping[str, Any], plan: IdScan) -> dict[str, list[st
     return hits
 
 
+def label_id_hits(
+    config: Mapping[str, Any], tables: Mapping[str, pd.DataFrame], plan: IdScan
+) -> dict[str, list[str]]:
+    """``<table> column <name>`` -> ids found among the category labels the supplement
+    keeps (``supplement.keep_labels`` and categorical covariates)."""
+    kept = set(config.get("supplement", {}).get("keep_labels", []))
+    covariates = config.get("measures", {}).get("covariates") or {}
+    kept |= {c["column"] for c in covariates.values() if c.get("type") == "categorical"}
+    ids = {config["data"]["columns"][k] for k in ID_KINDS}
+    hits = {}
+    for table, df in tables.items():
+        for col in sorted(kept & set(df.columns) - ids):
+            labels = "\n".join(df[col].dropna().astype(str).unique())
+            found = scan_text(labels, plan) + sorted(set(plan.cells) & set(labels.split("\n")))
+            if found:
+                hits[f"{table} table, column {col}"] = sorted(set(found))
+    return hits
+
+
 def privacy_precheck(
     config: Mapping[str, Any],
     tables: Mapping[str, pd.DataFrame],
@@ -477,15 +497,17 @@ def privacy_precheck(
         vocabulary = workflow_vocabulary(default_vocabulary_paths())
     plan = plan_scan(list(ids), vocabulary)
     hits = config_id_hits(config, plan)
+    hits |= label_id_hits(config, tables, plan)
     if hits:
         listed = "; ".join(
             f"{key}: {', '.join(ids[v].describe() for v in found[:3])}"
             for key, found in hits.items()
         )
         raise InputError(
-            f"the config holds study ids, and the config is packaged with the supplement "
-            f"({listed}). Reword these config values (or the file and folder names they "
-            "give) so that they do not contain a patient or therapist id."
+            f"study ids would be packaged with the supplement ({listed}). Reword these "
+            "config values (or the file and folder names they give) so that they do not "
+            "contain a patient or therapist id; take a column whose labels contain ids "
+            "out of supplement.keep_labels."
         )
     warnings = []
     for label, group in (
