@@ -183,6 +183,17 @@ def test_ids_are_found_as_table_cells_and_inside_documents(tmp_path):
     with zipfile.ZipFile(tmp_path / "d.docx", "w") as zf:
         zf.writestr("word/document.xml", "<w:t>Will</w:t>")
     assert privacy.find_ids_in_file(tmp_path / "d.docx", plan) == ["Will"]
+    # A figure's text, which matplotlib writes kerned into pieces ("W" "ill").
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.set_title("Will, 007")
+    fig.savefig(tmp_path / "f.pdf")
+    plt.close(fig)
+    assert privacy.find_ids_in_file(tmp_path / "f.pdf", plan) == ["Will"]
 
 
 def test_config_holding_an_id_is_refused_before_the_analysis():

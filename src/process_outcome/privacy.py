@@ -564,6 +564,21 @@ def _png_text(data: bytes) -> list[str]:
     return parts
 
 
+PDF_STRING = re.compile(rb"\(((?:\\.|[^\\()])*)\)")
+PDF_SHOW = re.compile(rb"\[((?:[^\]\\]|\\.)*)\]\s*TJ|(\((?:\\.|[^\\()])*\))\s*Tj")
+
+
+def _pdf_shown_text(content: bytes) -> str:
+    # The text a content stream shows: the strings of each TJ array (split by kerning,
+    # "[ (Z) 0.3 (orro) ] TJ") or Tj operator joined, one line per operator.
+    lines = []
+    for m in PDF_SHOW.finditer(content):
+        pieces = PDF_STRING.findall(m.group(1) or m.group(2))
+        text = b"".join(pieces)
+        lines.append(re.sub(rb"\\(.)", rb"\1", text).decode("latin-1"))
+    return "\n".join(lines)
+
+
 def _pdf_text(data: bytes) -> list[str]:
     streams = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.DOTALL)
     parts = [streams.sub(b" ", data).decode("latin-1")]
@@ -574,16 +589,19 @@ def _pdf_text(data: bytes) -> list[str]:
             body = m.group(1)
         if _printable(body):
             parts.append(body.decode("latin-1"))
+            parts.append(_pdf_shown_text(body))
     return parts
 
 
 def file_text(path: str | Path, data: bytes | None = None) -> str:
     """All text a file carries, without its compressed or binary parts.
 
-    Text files as they are; the members of zip-based files (DOCX), PDF objects and
-    inflated text streams, and PNG text chunks, so an id cannot hide in a compressed
-    part of a report or figure. Binary parts (images, font programs, compressed bytes)
-    are left out: by chance they spell short words.
+    Text files as they are; the members of zip-based files (DOCX), PDF objects,
+    inflated text streams and the text they show (kerned strings joined), and PNG text
+    chunks, so an id cannot hide in a compressed part of a report or figure (a PNG
+    figure's pixels are not read: its PDF twin shows the same text). Binary parts
+    (images, font programs, compressed bytes) are left out: by chance they spell short
+    words.
 
     Examples
     --------
