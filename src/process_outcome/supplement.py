@@ -1893,21 +1893,16 @@ def readme(
         "found. The workflow's source files are copied unchanged from the workflow and "
         "hold no data.",
     ]
-    if scan.exact:
-        lines.append(
-            f"{len(scan.exact)} ids that are also words of the workflow's own text in "
-            "another spelling were scanned for with their exact spelling."
-        )
-    if scan.short:
-        lines.append(
-            f"{len(scan.short)} ids too short to tell apart from numbers (short ids "
-            "without a letter) could not be scanned for in text."
-        )
-    if scan.words:
-        lines.append(
-            f"{len(scan.words)} ids spelled exactly like words of the workflow's own text "
-            "could be scanned for only as whole cells of tables."
-        )
+    for group, how in (
+        (scan.exact, "also a word of the workflow's own text in another spelling, so it "
+         "was scanned for with its exact spelling"),
+        (scan.short, "too short to tell apart from numbers (a short id without a letter), "
+         "so it was scanned for only as a whole table cell if written with a leading zero"),
+        (scan.words, "spelled exactly like a word of the workflow's own text, so it was "
+         "scanned for only as a whole table cell"),
+    ):  # fmt: skip
+        if group:
+            lines.append(f"{len(group)} {'id is' if len(group) == 1 else 'ids are'} {how}.")
     lines += [
         "",
         "## Reproducible bytes",
