@@ -355,11 +355,16 @@ class IdScan:
         return len(self.words) + len(self.short)
 
 
-def _occurs(text: str, words: set[str], value: str, flags: int) -> bool:
+def _occurs(text: str, words: set[str], value: str) -> bool:
+    # ``value`` as a whole word of ``text`` (whose words are ``words``). Each word of a
+    # value found so is a word of the text, which rules most values out without a
+    # regex search.
     if EXACT_WORD.fullmatch(value):
         return value in words
+    if not set(EXACT_WORD.findall(value)) <= words:
+        return False
     pattern = rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])"
-    return re.search(pattern, text, flags) is not None
+    return re.search(pattern, text) is not None
 
 
 def plan_scan(ids: Iterable[str], vocabulary: str) -> IdScan:
@@ -381,9 +386,9 @@ def plan_scan(ids: Iterable[str], vocabulary: str) -> IdScan:
         text = str(value).strip()
         if text not in kept:
             plan.short.append(text)
-        elif not _occurs(lower, lower_words, text.lower(), 0):
+        elif not _occurs(lower, lower_words, text.lower()):
             plan.anycase.append(text)
-        elif not _occurs(vocabulary, exact_words, text, 0):
+        elif not _occurs(vocabulary, exact_words, text):
             plan.exact.append(text)
         else:
             plan.words.append(text)
@@ -410,7 +415,7 @@ def find_ids_in_text(text: str, ids: Sequence[str], *, exact: bool = False) -> l
     found = set()
     for value in ids:
         key = value if exact else value.lower()
-        if _occurs(haystack, words, key, 0):
+        if _occurs(haystack, words, key):
             found.add(value)
     return sorted(found)
 
