@@ -11,8 +11,9 @@ Three guarantees, each by construction rather than by trial:
 - **The privacy scan** looks for every id as a whole word in the files derived from the
   data. An id that is also a word of the workflow's own text (``max`` in its code, ``may``
   or ``will`` in its prose) cannot be told from that word in lower case, so it is looked
-  for with its exact spelling (``Max``); an id spelled exactly like a word of the
-  workflow's text, or a short number, cannot be looked for at all and is counted.
+  for with its exact spelling (``May``); an id spelled exactly like a word of the
+  workflow's text (``Max``, a column of Table 1), or a short id (``007``), only as a
+  whole table cell, and the supplement's README counts them.
 - **Messages never show an id**: they name its kind, table and row, so a shared log
   discloses nothing.
 """
@@ -33,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from process_outcome.errors import InputError
 
 __all__ = [
     "IdScan",
@@ -67,6 +70,7 @@ PLAIN_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?")
 # Text files of the workflow whose words make up its vocabulary.
 TEXT_SUFFIXES = {".py", ".smk", ".j2", ".yaml", ".yml", ".html", ".css"}
 ID_KINDS = ("patient", "therapist")
+PRINTABLE_BYTES = bytes([9, 10, 13, *range(32, 127)])
 
 
 def id_tokens(value: str) -> list[str]:
@@ -495,8 +499,6 @@ def privacy_precheck(
     >>> privacy_precheck(cfg, {"therapists": pd.DataFrame({"t": ["Zed9"]})}, "")
     []
     """
-    from process_outcome.errors import InputError
-
     ids = study_ids(tables, config["data"]["columns"])
     if vocabulary is None:
         vocabulary = workflow_vocabulary(default_vocabulary_paths())
@@ -542,8 +544,8 @@ def _printable(data: bytes) -> bool:
     # spell short ids by chance.
     if not data:
         return False
-    text = sum(1 for b in data if 32 <= b < 127 or b in (9, 10, 13))
-    return text / len(data) >= 0.95
+    binary = len(data.translate(None, PRINTABLE_BYTES))
+    return binary <= 0.05 * len(data)
 
 
 def _png_text(data: bytes) -> list[str]:
