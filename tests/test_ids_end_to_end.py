@@ -41,10 +41,10 @@ PATIENTS = [f"P{i:04d}" for i in range(1, 16)] + NAMES
 PATIENTS += [f"{i:04d}" for i in range(7, 22)]
 PATIENTS += [f"TH{i:02d}" for i in range(1, 11)] + [f"SYNT{i:02d}" for i in range(1, 6)]
 IDS = set(THERAPISTS) | set(PATIENTS)
-# Ids that are words; the workflow's own text has them in lower case (max, may, will,
-# mark, hope), so they are looked for as spelled. "Max" is also spelled so in Table 1's
-# column header of the report: there it is the workflow's word, not the therapist.
-FIRST_NAMES = {"Max", "May", "Will", *NAMES}
+# Ids that are ordinary words, which the workflow writes in lower case (max, may, will),
+# are looked for as spelled; every other id in any case. "Max" is also spelled so in
+# Table 1's column header of the report: there it is the workflow's word.
+FIRST_NAMES = {"Max", "May", "Will"}
 REPORT = ("manuscript.md", "manuscript.html", "manuscript.docx", "tables/table1_descriptives.tex")
 WORKFLOW_WORDS = {"Max": {f"report/{name}" for name in REPORT}}
 NUMBERS = {v for v in IDS if v.isdigit()}
