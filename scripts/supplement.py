@@ -18,4 +18,5 @@ run(
     cff_schema=snakemake.params.cff_schema,
     out_dir=snakemake.output.folder,
     out_zip=snakemake.output.zip,
+    codes=inp.codes,
 )

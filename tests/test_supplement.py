@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import shutil
+import string
 import subprocess
 import sys
 import zipfile
@@ -20,7 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from process_outcome import supplement
+from process_outcome import privacy, supplement
 from process_outcome.config import validate_config
 from process_outcome.errors import InputError
 
@@ -55,7 +56,7 @@ def leaked_ids(folder: Path, ids: set[str]) -> dict[str, list[str]]:
     hits = {}
     for rel in package_files(folder):
         path = folder / rel
-        text = path.read_bytes().decode("latin-1") + "\n" + supplement.file_text(path)
+        text = path.read_bytes().decode("latin-1") + "\n" + privacy.file_text(path)
         tokens = set(re.findall(r"[A-Za-z0-9]+", text))
         found = sorted(ids & tokens)
         if found:
@@ -106,18 +107,116 @@ def test_private_results_are_never_packaged():
 def test_id_scan_matches_whole_tokens_only():
     text = 'patient "PT0001", therapist th002; PT00012 and XPT0003 are other tokens'
     ids = ["PT0001", "TH002", "PT0003", "PT0001-b"]
-    assert supplement.find_ids_in_text(text, ids) == ["PT0001", "TH002"]
-    assert supplement.find_ids_in_text("id PT0001-b here", ids) == ["PT0001", "PT0001-b"]
-    assert supplement.scannable_ids(["7", "0012", "A1", "AB1", "123456"]) == (
+    assert privacy.find_ids_in_text(text, ids) == ["PT0001", "TH002"]
+    assert privacy.find_ids_in_text("id PT0001-b here", ids) == ["PT0001", "PT0001-b"]
+    assert privacy.scannable_ids(["7", "0012", "A1", "AB1", "123456", "------"]) == (
         ["AB1", "123456"],
-        3,
+        4,
     )
 
 
-def test_synthetic_ids_avoid_the_input_ids():
-    assert supplement.synthetic_prefix(["PT0001", "TH001"], 10, 3) == "SYN"
-    # A synthetic replica as input (a reviewer's run of the packaged workflow).
-    assert supplement.synthetic_prefix(["SYN-T01", "SYN-P0001"], 10, 3) == "SYN2"
+# Id schemes of real studies; each rules out the default prefix of codes or synthetic
+# ids, or not, as the second column says.
+ID_SCHEMES = {
+    "T01": ([f"T{i:02d}" for i in range(1, 31)], "TH", "SYN"),
+    "T000": ([f"T{i:03d}" for i in range(0, 30)], "TH", "SYN"),
+    "P0001": ([f"P{i:04d}" for i in range(1, 300)], "T", "SYN"),
+    "t01 lower case": ([f"t{i:02d}" for i in range(1, 5)], "TH", "SYN"),
+    "TH001 and T01": (["TH001", "T01", "th7"], "TA", "SYN"),
+    "first names": (["Max", "May", "Will", "Anna"], "T", "SYN"),
+    "leading zeros": (["007", "012", "0001"], "T", "SYN"),
+    "replica": (["SYNT01", "SYNP0001"], "T", "SYN2"),
+    "replica of a replica": (["SYN", "SYN2T01", "SYN3-P0001"], "T", "SYN4"),
+    "hyphens": (["P-T01", "SYN-T01"], "TH", "SYN2"),
+}
+
+
+@pytest.mark.parametrize("scheme", ID_SCHEMES)
+def test_codes_and_synthetic_ids_never_collide_with_study_ids(scheme):
+    ids, code_prefix, synthetic_prefix = ID_SCHEMES[scheme]
+    codes = privacy.pseudonymous_codes(ids[:12], avoid=ids)["code"].tolist()
+    assert codes[0] == f"{code_prefix}01"
+    syn = supplement.synthetic_ids(privacy.synthetic_prefix(ids), "T", 40, 2)
+    syn += supplement.synthetic_ids(privacy.synthetic_prefix(ids), "P", 400, 4)
+    assert syn[0] == f"{synthetic_prefix}T01"
+    text = "\n".join(codes + syn + [privacy.synthetic_prefix(ids)])
+    # No study id is a word of a code, a synthetic id or the synthetic prefix.
+    assert privacy.find_ids_in_text(text, ids) == []
+
+
+def test_prefix_search_is_bounded_by_pigeonhole():
+    # Every candidate a word can rule out is ruled out: the search still ends, on the
+    # (n + 1)-th candidate, after looking at no more.
+    letters = [a + b for a in ["", *string.ascii_uppercase] for b in string.ascii_uppercase]
+    ids = ["T1", "TH1", *(f"T{x}1" for x in letters)]
+    prefix = privacy.code_prefix(ids)
+    assert privacy.find_ids_in_text(f"{prefix}01 {prefix}99", ids) == []
+    looked = []
+
+    def candidates():
+        for k in range(10**9):
+            looked.append(k)
+            yield f"X{k}"
+
+    blocked = [f"x{k}9" for k in range(50)]
+    assert privacy.free_prefix(blocked, candidates(), re.compile(r"(x[0-9]+?)9")) == "X50"
+    assert len(looked) == 51
+
+
+def test_ordinary_word_ids_are_scanned_by_spelling():
+    vocabulary = "x = max(a, b)  # may\nprint('Mean of the Max')"
+    plan = privacy.plan_scan(["Max", "max", "May", "T01", "007", "7"], vocabulary)
+    assert plan.anycase == ["T01"]
+    assert plan.exact == ["May"]  # "may" is the workflow's, "May" would be an id
+    assert plan.words == ["Max", "max"]
+    assert plan.cells == ["Max", "max", "007"]  # 7 is a number, 007 is not
+    assert privacy.scan_text("may MAY t01", plan) == ["T01"]
+    assert privacy.scan_text("May", plan) == ["May"]
+
+
+def test_ids_are_found_as_table_cells_and_inside_documents(tmp_path):
+    plan = privacy.plan_scan(["Max", "007", "Will"], "Max")
+    (tmp_path / "t.csv").write_text("code,slope\nT01,0.007\n007,1\nMax,2\n")
+    assert privacy.find_ids_in_file(tmp_path / "t.csv", plan) == ["007", "Max"]
+    (tmp_path / "r.md").write_text("| Min | Max |\n")
+    assert privacy.find_ids_in_file(tmp_path / "r.md", plan) == []
+    with zipfile.ZipFile(tmp_path / "d.docx", "w") as zf:
+        zf.writestr("word/document.xml", "<w:t>Will</w:t>")
+    assert privacy.find_ids_in_file(tmp_path / "d.docx", plan) == ["Will"]
+    # A figure's text, which matplotlib writes kerned into pieces ("W" "ill").
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.set_title("Will, 007")
+    fig.savefig(tmp_path / "f.pdf")
+    plt.close(fig)
+    assert privacy.find_ids_in_file(tmp_path / "f.pdf", plan) == ["Will"]
+
+
+def test_config_holding_an_id_is_refused_before_the_analysis():
+    tables = {"therapists": pd.DataFrame({"therapist_id": ["Zed", "T01", "May"]})}
+    config = {
+        "data": {"columns": {"patient": "patient_id", "therapist": "therapist_id"}},
+        "study": {"description": "We may find that T01 differs.", "title": "May study"},
+    }
+    with pytest.raises(InputError) as err:
+        privacy.privacy_precheck(config, tables, "may")
+    message = str(err.value)
+    assert "study.description: therapist id (therapists table, row 3)" in message
+    assert "study.title: therapist id (therapists table, row 4)" in message
+    assert "T01" not in message and "May" not in message
+    # Category labels the supplement would keep are checked too.
+    config["study"] = {"description": "we may"}
+    config["supplement"] = {"keep_labels": ["supervisor"]}
+    tables["therapists"]["supervisor"] = ["T01", "x", None]
+    with pytest.raises(InputError, match="therapists table, column supervisor: therapist id"):
+        privacy.privacy_precheck(config, tables, "may")
+    config["supplement"] = {"keep_labels": []}
+    warnings = privacy.privacy_precheck(config, tables, "may")
+    assert len(warnings) == 1 and "row 4" in warnings[0] and "May" not in warnings[0]
 
 
 def test_salted_ids_depend_on_the_salt():
@@ -308,7 +407,7 @@ def test_synthetic_replica_has_the_shape_of_the_input(unpacked: Path, workflow_r
         for col in ("patient_id", "therapist_id"):
             if col in original:
                 assert synthetic[col].nunique() == original[col].nunique(), (table, col)
-                assert synthetic[col].str.startswith("SYN-").all(), (table, col)
+                assert synthetic[col].str.fullmatch(r"SYN[TP][0-9]+").all(), (table, col)
     used = yaml.safe_load((unpacked / "config/config.yaml").read_text())
     assert used["data"]["source"] == "files"
     assert used["data"]["files"]["sessions"] == "data/synthetic_sessions.csv"
@@ -349,7 +448,7 @@ def test_packaged_workflow_runs_on_its_synthetic_data(unpacked: Path, tmp_path):
     assert not (results / "tables" / "truth_recovery.csv").exists()
     assert (results / "supplement.zip").is_file()
     nested = pd.read_csv(results / "supplement" / "data" / "synthetic_sessions.csv")
-    assert nested["patient_id"].str.startswith("SYN2-").all()
+    assert nested["patient_id"].str.fullmatch(r"SYN2P[0-9]{4}").all()
 
 
 # --------------------------------------------------------------------------- build options
@@ -414,6 +513,16 @@ def test_a_leaked_id_stops_the_package(workflow_run, tmp_path, monkeypatch):
     monkeypatch.chdir(work)
     leak = work / "results/tables/descriptives.csv"
     leak.write_text(leak.read_text() + "# excluded: PT0007\n")
-    with pytest.raises(InputError, match="PT0007"):
-        _build(work, tmp_path / "out", _run_config(workflow_run))
-    assert not (tmp_path / "out" / "supplement.zip").exists()
+    # A previous package stays as it was; no half-written one is left beside it.
+    out = tmp_path / "out"
+    (out / "supplement").mkdir(parents=True)
+    (out / "supplement" / "README.md").write_text("previous")
+    (out / "supplement.zip").write_bytes(b"previous")
+    with pytest.raises(InputError) as err:
+        _build(work, out, _run_config(workflow_run))
+    message = str(err.value)
+    assert "tables/descriptives.csv: patient id (patients table, row 8)" in message
+    assert "PT0007" not in message  # the message may be shared: it names, not shows
+    assert sorted(p.name for p in out.iterdir()) == ["supplement", "supplement.zip"]
+    assert (out / "supplement.zip").read_bytes() == b"previous"
+    assert [p.name for p in (out / "supplement").iterdir()] == ["README.md"]

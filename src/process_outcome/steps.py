@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from process_outcome import io
+from process_outcome import io, privacy
 from process_outcome.config import measures_of
 from process_outcome.descriptives import (
     correlations,
@@ -82,19 +82,32 @@ def simulate(
     log.info("simulated %d session rows (seed %d)", len(study.sessions), config["simulate"]["seed"])
 
 
-def therapist_codes(therapists: pd.Series) -> pd.DataFrame:
-    """Stable pseudonymous codes T01, T02, … in sorted order of the original ids.
+def therapist_codes(therapists: pd.Series, avoid: Iterable[str] = ()) -> pd.DataFrame:
+    """Stable pseudonymous codes in sorted order of the original ids.
+
+    ``T01``, ``T02``, … unless an id of the study has that shape (``T07``): then the
+    codes take another prefix (``TH01``, …; see
+    :func:`process_outcome.privacy.code_prefix`), so that a code never equals an id and
+    the shared tables cannot show a real id under a code's name.
+
+    Parameters
+    ----------
+    therapists : Series
+        The therapist ids to code.
+    avoid : iterable of str
+        Every other id of the study (patients', and therapists' outside the sample).
 
     Returns
     -------
     DataFrame
         Columns ``therapist`` (original id) and ``code``.
+
+    Examples
+    --------
+    >>> therapist_codes(pd.Series(["T2", "T1"]))["code"].tolist()
+    ['TH01', 'TH02']
     """
-    ids = sorted(pd.unique(therapists.astype(str)))
-    width = max(2, len(str(len(ids))))
-    return pd.DataFrame(
-        {"therapist": ids, "code": [f"T{i + 1:0{width}d}" for i in range(len(ids))]}
-    )
+    return privacy.pseudonymous_codes(therapists.astype(str), avoid)
 
 
 def pseudonymize(
@@ -209,7 +222,14 @@ def clean_data(
         },
         flow,
     )
-    io.write_csv(therapist_codes(table["therapist"]), codes)
+    # Codes avoid every id of the input tables, not only the sample's: the supplement's
+    # privacy scan looks for all of them.
+    ids = privacy.study_ids(tables, config["data"]["columns"])
+    io.write_csv(therapist_codes(table["therapist"], avoid=ids), codes)
+    # What would stop the supplement's privacy scan is found before the models run.
+    for warning in privacy.privacy_precheck(config, tables):
+        log.warning("%s", warning)
+        sys.stderr.write(f"WARNING: {warning}\n")
     labels = {
         m.key: m.label for m in measures_of(config, "outcome") + measures_of(config, "process")
     }

@@ -6,8 +6,10 @@ replica of the input tables, provenance, citation and RO-Crate metadata and SHA-
 sums. Its privacy rests on one boundary: the input tables are only ever reduced to
 aggregates (:func:`synthetic_parameters`, :func:`column_profile`), and everything that
 is written comes from those aggregates, from the fitted models or from results that
-already carry pseudonymous therapist codes. A final scan (:func:`find_ids`) refuses to
-package any file in which an original patient or therapist id appears.
+already carry pseudonymous therapist codes. A final scan (:func:`find_ids`) of every
+file derived from the data refuses to package any file in which an original patient or
+therapist id appears (see :mod:`process_outcome.privacy`); the workflow's source files
+are copied unchanged from the workflow and hold no data.
 
 The archive is byte-reproducible: members sorted, fixed time stamps and permissions,
 fixed compression; the only wall-clock times are in ``provenance.json`` and only when
@@ -32,7 +34,6 @@ import platform
 import re
 import shutil
 import zipfile
-import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -42,7 +43,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from process_outcome import io
+from process_outcome import io, privacy
 from process_outcome.config import Measure, measures, measures_of
 from process_outcome.errors import InputError
 from process_outcome.simulate import caseloads
@@ -254,17 +255,6 @@ def read_inputs(config: Mapping[str, Any], paths: Mapping[str, str]) -> dict[str
         )
         for table, path in paths.items()
     }
-
-
-def input_ids(config: Mapping[str, Any], tables: Mapping[str, pd.DataFrame]) -> list[str]:
-    """Every patient and therapist id of the input tables, sorted."""
-    cols = config["data"]["columns"]
-    found: set[str] = set()
-    for df in tables.values():
-        for col in (cols["patient"], cols["therapist"]):
-            if col in df.columns:
-                found.update(df[col].dropna().astype(str))
-    return sorted(found)
 
 
 def column_type(values: pd.Series) -> str:
@@ -663,8 +653,18 @@ def _level_text(value: Any) -> str:
     return str(value)
 
 
-def _ids(prefix: str, letter: str, n: int, width: int) -> list[str]:
-    return [f"{prefix}-{letter}{i + 1:0{width}d}" for i in range(n)]
+def synthetic_ids(prefix: str, letter: str, n: int, width: int) -> list[str]:
+    """``n`` synthetic ids, each one word: prefix, letter and a zero-padded number.
+
+    No study id can be a word of them unless it rules out the prefix (see
+    :func:`process_outcome.privacy.synthetic_prefix`).
+
+    Examples
+    --------
+    >>> synthetic_ids("SYN", "T", 2, 2)
+    ['SYNT01', 'SYNT02']
+    """
+    return [f"{prefix}{letter}{i + 1:0{width}d}" for i in range(n)]
 
 
 def _sessions_per_patient(
@@ -677,7 +677,12 @@ def _sessions_per_patient(
     counts = rng.choice(ks, size=n_patients, p=probs / probs.sum())
     lo, hi = 1, int(ks.max())
     total = min(max(total, n_patients * lo), n_patients * hi)
-    while (diff := total - int(counts.sum())) != 0:
+    # Each pass moves at least one session (total lies within the reachable range), so
+    # |diff| passes suffice.
+    for _ in range(abs(total - int(counts.sum()))):
+        diff = total - int(counts.sum())
+        if diff == 0:
+            break
         step = 1 if diff > 0 else -1
         room = np.flatnonzero(counts < hi) if step > 0 else np.flatnonzero(counts > lo)
         pick = rng.choice(room, size=min(abs(diff), len(room)), replace=False)
@@ -760,8 +765,8 @@ def synthetic_tables(
     """Draw synthetic input tables from :func:`synthetic_parameters`.
 
     Same tables, columns (names and order), column types and numbers of therapists,
-    patients and session rows as the input; new ids (``prefix``, a hyphen, ``T`` or
-    ``P`` and a zero-padded number).
+    patients and session rows as the input; new ids, each one word (``prefix``, ``T``
+    or ``P`` and a zero-padded number: ``SYNT01``, ``SYNP0001``).
     Process ratings are therapist + patient + occasion components around the observed
     growth line, on the measure's scale (as item responses if the measure is scored
     from items); the post-treatment outcome follows the aim 1 joint model (covariates
@@ -776,7 +781,8 @@ def synthetic_tables(
     seed : int
         Seed of the random generator.
     prefix : str
-        First part of every synthetic id.
+        First part of every synthetic id (:func:`process_outcome.privacy.synthetic_prefix`
+        chooses one that no study id can be a word of).
 
     Returns
     -------
@@ -791,8 +797,8 @@ def synthetic_tables(
     n_t = design["therapists_with_sessions"]
     n_p = design["patients_with_sessions"]
     n_p_table = max(tabs["patients"]["units"], n_p) if "patients" in tabs else n_p
-    therapist_ids = _ids(prefix, "T", n_t_table, max(2, len(str(n_t_table))))
-    patient_ids = _ids(prefix, "P", n_p_table, max(4, len(str(n_p_table))))
+    therapist_ids = synthetic_ids(prefix, "T", n_t_table, max(2, len(str(n_t_table))))
+    patient_ids = synthetic_ids(prefix, "P", n_p_table, max(4, len(str(n_p_table))))
 
     load = caseloads(n_t, n_p, rng)
     p_therapist = np.repeat(np.arange(n_t), load)
@@ -945,25 +951,6 @@ def _assemble(
         else:
             data[name] = _other_column(entry, n, rng, session)
     return pd.DataFrame(data)
-
-
-def synthetic_prefix(original_ids: Iterable[str], n_patients: int, n_therapists: int) -> str:
-    """``SYN``, or ``SYN2``, ``SYN3``, … if an input id would appear in a synthetic id.
-
-    The input may itself be a synthetic replica (a reviewer running the packaged
-    workflow), whose ids the privacy scan must not find again in the new replica.
-    """
-    originals = list(original_ids)
-    k = 1
-    while True:
-        prefix = "SYN" if k == 1 else f"SYN{k}"
-        candidate = "\n".join(
-            _ids(prefix, "T", n_therapists, max(2, len(str(n_therapists))))
-            + _ids(prefix, "P", n_patients, max(4, len(str(n_patients))))
-        )
-        if not find_ids_in_text(candidate, originals):
-            return prefix
-        k += 1
 
 
 # --------------------------------------------------------------------------- de-identified
@@ -1531,93 +1518,49 @@ def provenance(
 # --------------------------------------------------------------------------- privacy scan
 
 
-def scannable_ids(ids: Iterable[str]) -> tuple[list[str], int]:
-    """The ids a text scan can look for, and how many it must skip.
+# --------------------------------------------------------------------------- privacy scan
 
-    Short ids without a letter ("7", "0012") cannot be told apart from the numbers in
-    tables, so only ids with a letter and at least 3 characters, or with at least 6
-    characters, are scanned for.
+
+def scanned_files(package_dir: str | Path, source: Iterable[str]) -> list[str]:
+    """The package files the privacy scan reads: every file derived from the data.
+
+    Left out: ``source``, the workflow's files copied unchanged from the workflow (code,
+    templates, schemas: no data flows into them), except its config files, which hold
+    the user's settings; and ``requirements.lock`` (the environment's package names).
     """
-    keep = []
-    skipped = 0
-    for value in ids:
-        text = str(value).strip()
-        if (any(c.isalpha() for c in text) and len(text) >= 3) or len(text) >= 6:
-            keep.append(text)
-        else:
-            skipped += 1
-    return keep, skipped
+    package_dir = Path(package_dir)
+    verbatim = {
+        rel for rel in source if not (rel.startswith("config/") and rel.endswith((".yaml", ".yml")))
+    }
+    verbatim.add("requirements.lock")
+    return [
+        rel
+        for rel in sorted(p.relative_to(package_dir).as_posix() for p in package_dir.rglob("*"))
+        if (package_dir / rel).is_file() and rel not in verbatim
+    ]
 
 
-def find_ids_in_text(text: str, ids: Sequence[str]) -> list[str]:
-    """The ids that occur in ``text`` as whole tokens (case-insensitive), sorted.
-
-    A whole token is not preceded or followed by a letter or digit: an id ``X`` is
-    found in ``X,`` and ``"X"`` but not in ``X2``.
-    """
-    lower = text.lower()
-    # Ids made of letters and digits only are looked up among the text's tokens (one
-    # pass over the text); the rest are searched for one by one.
-    tokens = set(re.findall(r"[a-z0-9]+", lower))
-    found = set()
-    for value in ids:
-        key = value.lower()
-        if key.isascii() and key.isalnum():
-            if key in tokens:
-                found.add(value)
-        elif key in lower and re.search(rf"(?<![a-z0-9]){re.escape(key)}(?![a-z0-9])", lower):
-            found.add(value)
-    return sorted(found)
-
-
-def file_text(path: str | Path) -> str:
-    """All text a file may carry: raw bytes as text, plus what compression hides.
-
-    Members of zip-based files (DOCX), inflated PDF streams and PNG text chunks are
-    added, so an id cannot hide in a compressed part of a report or figure.
-    """
-    data = Path(path).read_bytes()
-    parts = [data.decode("utf-8", errors="replace")]
-    if data[:4] == b"PK\x03\x04":
-        with zipfile.ZipFile(_io.BytesIO(data)) as zf:
-            for name in zf.namelist():
-                parts.append(name)
-                parts.append(zf.read(name).decode("utf-8", errors="replace"))
-    if data[:5] == b"%PDF-":
-        for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.DOTALL):
-            try:
-                parts.append(zlib.decompress(m.group(1)).decode("latin-1"))
-            except zlib.error:
-                continue
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        pos = 8
-        while pos + 8 <= len(data):
-            length = int.from_bytes(data[pos : pos + 4], "big")
-            kind = data[pos + 4 : pos + 8]
-            body = data[pos + 8 : pos + 8 + length]
-            if kind == b"zTXt":
-                key, _, rest = body.partition(b"\x00")
-                parts.append(key.decode("latin-1") + zlib.decompress(rest[1:]).decode("latin-1"))
-            elif kind == b"iTXt":
-                key, _, rest = body.partition(b"\x00")
-                flag, rest = rest[0], rest[2:]
-                _, _, rest = rest.partition(b"\x00")
-                _, _, text = rest.partition(b"\x00")
-                parts.append(key.decode("latin-1"))
-                parts.append((zlib.decompress(text) if flag else text).decode("utf-8", "replace"))
-            pos += 12 + length
-    return "\n".join(parts)
-
-
-def find_ids(package_dir: str | Path, ids: Sequence[str]) -> dict[str, list[str]]:
-    """Package path -> the input ids found in it (only files with a hit)."""
+def find_ids(
+    package_dir: str | Path, files: Iterable[str], plan: privacy.IdScan
+) -> dict[str, list[str]]:
+    """Package path -> the study ids found in it (only files with a hit)."""
     package_dir = Path(package_dir)
     hits = {}
-    for path in sorted(p for p in package_dir.rglob("*") if p.is_file()):
-        found = find_ids_in_text(file_text(path), ids)
+    for rel in files:
+        found = privacy.find_ids_in_file(package_dir / rel, plan)
         if found:
-            hits[path.relative_to(package_dir).as_posix()] = found
+            hits[rel] = found
     return hits
+
+
+def leak_message(hits: Mapping[str, list[str]], where: Mapping[str, privacy.StudyId]) -> str:
+    """A leak report that names each file and each id's kind and row, never the id."""
+    lines = []
+    for rel, found in hits.items():
+        described = ", ".join(where[v].describe() for v in found[:3])
+        more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+        lines.append(f"{rel}: {described}{more}")
+    return "; ".join(lines)
 
 
 # --------------------------------------------------------------------------- files, zip
@@ -1821,10 +1764,17 @@ def readme(
     *,
     deidentified: bool,
     record_run_times: bool,
-    scan_skipped: int,
-    id_prefix: str,
+    scan: privacy.IdScan,
+    synthetic_ids: tuple[str, str],
+    codes: Sequence[str],
 ) -> str:
-    """The reviewers' README of the package."""
+    """The reviewers' README of the package.
+
+    ``synthetic_ids`` are the first synthetic therapist and patient ids, ``codes`` the
+    first pseudonymous therapist codes: the README gives examples that exist, never a
+    pattern such as T01 that could be a study id.
+    """
+    code_example = ", ".join([*codes[:2], "…"])
     study = config["study"]
     simulated = config["data"]["source"] == "simulate"
     lines = [
@@ -1899,8 +1849,9 @@ def readme(
             "snakemake --cores all --configfile config/config_deidentified.yaml",
             "```",
             "",
-            "This gives the study's results; only the pseudonymous therapist codes (T01, "
-            "T02, …, in sorted order of the ids) are assigned in a different order.",
+            "This gives the study's results; only the pseudonymous therapist codes "
+            f"({code_example}, in sorted order of the ids) are assigned in a different "
+            "order.",
             "",
         ]
     lines += [
@@ -1908,7 +1859,8 @@ def readme(
         "",
         "`data/synthetic_*.csv` are a SYNTHETIC replica of the input tables: the same "
         "tables and columns, the same numbers of therapists, patients and session rows, "
-        f"new ids (`{id_prefix}-T…` for therapists, `{id_prefix}-P…` for patients). They "
+        f"new ids (`{synthetic_ids[0]}`, … for therapists, `{synthetic_ids[1]}`, … for "
+        "patients). They "
         "are drawn from aggregates only "
         "(`data/synthetic_parameters.json`): the fitted aim 1 joint model (fixed effects, "
         "therapist intercept and residual variances), the aim 2 therapist slope SDs, the "
@@ -1937,16 +1889,24 @@ def readme(
         "",
         "Not included: the input tables, the cleaned data and exclusion log "
         "(`results/data/`), the mapping of therapist codes to ids (`results/private/`) "
-        "and the logs. Therapists appear only under pseudonymous codes (T01, T02, …); "
-        "patients not at all. Before the package is written, every file (including the "
-        "text inside DOCX, PDF and PNG files) is scanned for every patient and therapist "
-        "id of the input data, and the run stops if one is found.",
+        f"and the logs. Therapists appear only under pseudonymous codes ({code_example}); "
+        "patients not at all. Before the package is written, every file derived from "
+        "the data (tables, figures, report, synthetic data, data dictionary, configs and "
+        "metadata, including the text inside DOCX, PDF and PNG files) is scanned for "
+        "every patient and therapist id of the input data, and the run stops if one is "
+        "found. The workflow's source files are copied unchanged from the workflow and "
+        "hold no data.",
     ]
-    if scan_skipped:
-        lines.append(
-            f"{scan_skipped} ids too short to tell apart from numbers (short ids without "
-            "a letter) could not be scanned for."
-        )
+    for group, how in (
+        (scan.exact, "also a word of the workflow's own text in another spelling, so it "
+         "was scanned for with its exact spelling"),
+        (scan.short, "too short to tell apart from numbers (a short id without a letter), "
+         "so it was scanned for only as a whole table cell if written with a leading zero"),
+        (scan.words, "spelled exactly like a word of the workflow's own text, so it was "
+         "scanned for only as a whole table cell"),
+    ):  # fmt: skip
+        if group:
+            lines.append(f"{len(group)} {'id is' if len(group) == 1 else 'ids are'} {how}.")
     lines += [
         "",
         "## Reproducible bytes",
@@ -1991,8 +1951,14 @@ def build(
     cff_schema: str,
     out_dir: str,
     out_zip: str,
+    codes: str | None = None,
 ) -> None:
     """Write the supplementary-material package and its reproducible zip.
+
+    The package is written to a staging folder beside ``out_dir`` and moves into place
+    only when it is complete and the privacy scan has passed, so a failure leaves no
+    half-written package and does not touch a previous one (Snakemake, though, removes
+    a step's previous outputs before it reruns the step).
 
     Parameters
     ----------
@@ -2016,6 +1982,9 @@ def build(
         The Citation File Format 1.2.0 JSON schema.
     out_dir, out_zip : str
         The package folder and the zip.
+    codes : str, optional
+        The private therapist-code mapping (only the codes are used, as examples in the
+        README); without it the codes are derived as the cleaning step derives them.
 
     Raises
     ------
@@ -2026,11 +1995,68 @@ def build(
     supp = config["supplement"]
     result_files = [*report, *tables, *figures]
     start = mtime_iso([*result_files, *aim1_joint, *aim2]) if supp["record_run_times"] else None
-    out = Path(out_dir)
+    final = Path(out_dir)
+    out = final.with_name(f".{final.name}.partial")
     if out.exists():
-        shutil.rmtree(out)
+        shutil.rmtree(out)  # left by an interrupted run
+    try:
+        _write_package(
+            config,
+            out,
+            inputs=inputs,
+            result_files=result_files,
+            descriptives=descriptives,
+            analysis=analysis,
+            aim1_joint=aim1_joint,
+            aim2=aim2,
+            basedir=basedir,
+            cff_schema=cff_schema,
+            codes=codes,
+            start=start,
+        )
+        write_zip(out, out_zip)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(out, final)
+    finally:
+        if out.exists():
+            shutil.rmtree(out)
+    log.info(
+        "supplement: %d files, %s bytes zipped",
+        sum(1 for p in final.rglob("*") if p.is_file()),
+        f"{Path(out_zip).stat().st_size:,}",
+    )
+    if not start:
+        log.info("packaged at %s (not recorded in the package)", now_iso())
+
+
+def _write_package(
+    config: Mapping[str, Any],
+    out: Path,
+    *,
+    inputs: Mapping[str, str],
+    result_files: Sequence[str],
+    descriptives: str,
+    analysis: str,
+    aim1_joint: Sequence[str],
+    aim2: Sequence[str],
+    basedir: str,
+    cff_schema: str,
+    codes: str | None,
+    start: str | None,
+) -> None:
+    # Everything but the zip, into the staging folder ``out``; raises before the package
+    # is complete if the privacy scan finds a study id.
+    supp = config["supplement"]
     out.mkdir(parents=True)
     files: dict[str, str] = {}
+    raw = read_inputs(config, inputs)
+    where = privacy.study_ids(raw, config["data"]["columns"])
+    ids = list(where)
+    vocabulary = privacy.workflow_vocabulary(privacy.default_vocabulary_paths())
+    # What the scan would find in the config (packaged as run) is named by its key.
+    for warning in privacy.privacy_precheck(config, raw, vocabulary):
+        log.warning("%s", warning)
 
     git = io.git_state(basedir)
     released = study_date(config, git)
@@ -2039,8 +2065,6 @@ def build(
         copy_result(path, out / rel, released)
         files[rel] = describe_result(rel)
 
-    raw = read_inputs(config, inputs)
-    ids = input_ids(config, raw)
     models1 = [io.read_json(p) for p in aim1_joint]
     models2 = [io.read_json(p) for p in aim2]
     params = synthetic_parameters(
@@ -2050,11 +2074,7 @@ def build(
         {s["outcome"]: s for s in models1},
         {(s["outcome"], s["process"]): s for s in models2},
     )
-    n_t = max(params["tables"]["therapists"]["units"], params["design"]["therapists_with_sessions"])
-    n_p = params["design"]["patients_with_sessions"]
-    if "patients" in params["tables"]:
-        n_p = max(n_p, params["tables"]["patients"]["units"])
-    prefix = synthetic_prefix(ids, n_p, n_t)
+    prefix = privacy.synthetic_prefix(ids)
     synthetic = synthetic_tables(params, supp["seed"], prefix)
     synthetic_files = {t: f"data/synthetic_{t}.csv" for t in synthetic}
     for table, df in synthetic.items():
@@ -2086,7 +2106,8 @@ def build(
         out / "datapackage.json",
     )
 
-    for rel in workflow_files(basedir, exclude=inputs.values()):
+    source = workflow_files(basedir, exclude=inputs.values())
+    for rel in source:
         if rel in {
             "config/config.yaml",
             "config/config_used.yaml",
@@ -2137,7 +2158,16 @@ def build(
         ),
         out / "provenance.json",
     )
-    scan, skipped = scannable_ids(ids)
+    plan = privacy.plan_scan(ids, vocabulary + "\n" + "\n".join(source))
+    if codes:
+        code_list = pd.read_csv(codes, dtype=str)["code"].tolist()
+    else:
+        code_list = privacy.pseudonymous_codes(analysis_table["therapist"], ids)["code"].tolist()
+    cols = config["data"]["columns"]
+    first_ids = (
+        str(synthetic["therapists"][cols["therapist"]].iloc[0]),
+        str(synthetic["sessions"][cols["patient"]].iloc[0]),
+    )
     for rel, description in METADATA_FILES.items():
         files.setdefault(rel, description)
     files = dict(sorted(files.items()))
@@ -2148,8 +2178,9 @@ def build(
             files,
             deidentified=bool(deid_files),
             record_run_times=supp["record_run_times"],
-            scan_skipped=skipped,
-            id_prefix=prefix,
+            scan=plan,
+            synthetic_ids=first_ids,
+            codes=code_list,
         ),
     )
     (out / "SHA256SUMS").touch()  # listed in the crate before its content exists
@@ -2158,28 +2189,31 @@ def build(
     )
     io.atomic_write_text(out / "ro-crate-metadata.json", json.dumps(crate, indent=2) + "\n")
 
-    hits = find_ids(out, scan)
+    hits = find_ids(out, scanned_files(out, source), plan)
     if hits:
-        listed = "; ".join(f"{rel}: {', '.join(found[:5])}" for rel, found in hits.items())
         raise InputError(
-            f"the supplement would disclose original patient or therapist ids ({listed}). "
-            "Nothing was packaged. Find out how the id got into that file (a report or "
-            "table that lists patients, an id that equals a pseudonymous code such as T01, "
-            "a data file kept in the workflow's folders) and remove it."
+            "the supplement would disclose study ids: "
+            f"{leak_message(hits, where)} (the ids are not shown here, so that this "
+            "message can be shared). No supplement was written and no half-written one "
+            "is left; Snakemake removes the previous results/supplement.zip and "
+            "results/supplement/ before it rebuilds them, as they no longer match the "
+            "results. Find out how the id got into that file (a table that lists "
+            "patients, a label or category in the data that equals an id, a data file "
+            "kept in the workflow's folders) and remove it."
         )
     log.info(
-        "privacy scan: %d ids looked for, %d too short to scan, none found", len(scan), skipped
+        "privacy scan of %d files: %d ids looked for in any case, %d with their exact "
+        "spelling, %d only as table cells, %d short numbers; none found",
+        len(scanned_files(out, source)),
+        len(plan.anycase),
+        len(plan.exact),
+        len(plan.words),
+        len(plan.short),
     )
     sums = sha256sums(out, [p for p in files if p != "SHA256SUMS"])
     io.atomic_write_text(out / "SHA256SUMS", sums)
-    write_zip(out, out_zip)
-    log.info(
-        "supplement: %d files, %s bytes zipped", len(files), f"{Path(out_zip).stat().st_size:,}"
-    )
     if start:
         log.info("run times: %s to %s", start, end)
-    else:
-        log.info("packaged at %s (not recorded in the package)", now_iso())
 
 
 def study_date(config: Mapping[str, Any], git: Mapping[str, Any]) -> str:

@@ -96,7 +96,8 @@ def contracts() -> dict[str, Any]:
             {
                 "outcome": col(str),
                 "process": col(str),
-                "therapist": col(str, str_matches=r"^T\d+$"),
+                # Pseudonymous codes: T01…, or TH01…, TA01… when ids of the study look like T01.
+                "therapist": col(str, str_matches=r"^T[A-Z]*\d+$"),
                 "slope": col(),
                 "se": col(ge=0),
                 "n_patients": col(int, gt=0),

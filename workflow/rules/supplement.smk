@@ -4,6 +4,8 @@
 rule supplement:
     input:
         unpack(supplement_inputs),
+        # Private (never packaged): only the codes are used, as examples in the README.
+        codes="results/private/therapist_codes.csv",
     output:
         zip="results/supplement.zip",
         folder=directory("results/supplement"),
