@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from process_outcome.config import validate_config
+from process_outcome.io import WORKFLOW_PATHS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -78,9 +79,9 @@ def small_config(**simulate) -> dict:
     return config
 
 
-# What a user has after cloning the repository: the workflow's own files. The package
-# itself is installed (pip install -e .), as the README says.
-WORKFLOW_FILES = ("Snakefile", "workflow", "scripts", "config", "profiles")
+# What a user has after cloning the repository: the workflow's own files (the same list
+# the supplement packages as "the workflow as run").
+WORKFLOW_FILES = WORKFLOW_PATHS
 
 
 def user_checkout(workdir: Path) -> Path:
@@ -93,7 +94,8 @@ def user_checkout(workdir: Path) -> Path:
         if dest.exists():
             continue
         if src.is_dir():
-            shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__"))
+            ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+            shutil.copytree(src, dest, ignore=ignore)
         else:
             shutil.copy2(src, dest)
     return workdir

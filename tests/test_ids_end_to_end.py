@@ -15,9 +15,7 @@ import csv
 import io
 import json
 import re
-import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -26,10 +24,9 @@ import pytest
 import yaml
 
 from process_outcome import privacy
-from process_outcome.io import WORKFLOW_PATHS
 from process_outcome.simulate import simulate_study
 
-from .conftest import ROOT
+from .conftest import ROOT, run_snakemake, snakemake_command, user_checkout, write_yaml
 
 pytestmark = pytest.mark.e2e
 
@@ -70,15 +67,7 @@ def write_study(folder: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def id_run(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("ids") / "workflow"
-    work.mkdir()
-    for rel in WORKFLOW_PATHS:
-        src = ROOT / rel
-        if src.is_dir():
-            ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".*")
-            shutil.copytree(src, work / rel, ignore=ignore)
-        elif src.is_file():
-            shutil.copyfile(src, work / rel)
+    work = user_checkout(tmp_path_factory.mktemp("ids") / "workflow")
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     config["data"] = {
         "source": "files",
@@ -91,18 +80,18 @@ def id_run(tmp_path_factory) -> Path:
     measures["processes"] = {"alliance": measures["processes"]["alliance"]}
     measures["moderators"] = {k: measures["moderators"][k] for k in ("self_alliance", "cbt")}
     del config["simulate"]
-    text = yaml.safe_dump(config, sort_keys=False)
-    (work / "study.yaml").write_text(text)
-    # The copy's default config is this study's too, so the run does not depend on how
-    # Snakemake merges a --configfile into the Snakefile's config (issue 9, case 1).
-    (work / "config" / "config.yaml").write_text(text)
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "study.yaml"],
+    write_yaml(work / "config.yaml", config)
+    validation = subprocess.run(
+        snakemake_command("config.yaml", "validate", cores=1),
         cwd=work,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=300,
     )
+    assert validation.returncode == 0, validation.stderr[-3000:]
+    # Found by validate, before any analysis: ordinary-word ids, named by kind and row.
+    assert "spelled exactly like a word of the workflow's own text" in validation.stdout
+    proc = run_snakemake(work, config)
     assert proc.returncode == 0, proc.stderr[-5000:]
     # Warned before the analysis (ids are named by kind and row, never shown).
     log = (work / "results/logs/clean_data.log").read_text()

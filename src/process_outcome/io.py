@@ -478,6 +478,7 @@ def _plain(obj: Any) -> Any:
 # The workflow's own files: what a git dirty flag and the supplement's copy refer to.
 WORKFLOW_PATHS = (
     "Snakefile",
+    "profiles",
     "workflow",
     "scripts",
     "src",

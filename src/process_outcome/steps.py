@@ -188,6 +188,10 @@ def validate_data(
     text = validation_summary(data, tables, config)
     sys.stdout.write(text)
     log.info("%s", text)
+    # What would stop the supplement's privacy scan after the whole analysis is found here.
+    for warning in privacy.privacy_precheck(config, tables):
+        log.warning("%s", warning)
+        sys.stdout.write(f"WARNING: {warning}\n")
 
 
 def clean_data(
