@@ -9,6 +9,18 @@ import pandas as pd
 
 from process_outcome.config import Measure
 
+__all__ = [
+    "DESCRIPTIVE_COLUMNS",
+    "correlations",
+    "describe",
+    "descriptives",
+    "icc1",
+    "reliability",
+    "reliability_table",
+    "repeated_measures_correlations",
+    "rm_corr",
+]
+
 DESCRIPTIVE_COLUMNS = [
     "level",
     "variable",
@@ -142,6 +154,54 @@ def correlations(patients: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame
     )
 
 
+def rm_corr(data: pd.DataFrame, x: str, y: str, subject: str) -> dict[str, float]:
+    """Repeated-measures correlation by within-subject centring (Bakdash & Marusich, 2017).
+
+    The same r, df, p and 95% CI as ``pingouin.rm_corr``, whose ANCOVA builds a dense
+    subject-dummy design (rows x subjects: 18 GB at 120,000 sessions and 20,000
+    patients). Centring each subject's x and y at their means gives the same slope and
+    sums of squares in O(rows) memory: ``r = Sxy / sqrt(Sxx Syy)`` over centred values,
+    ``df = N - k - 1`` (k subjects), ``p`` from ``F = r^2 df / (1 - r^2)`` on (1, df),
+    CI by Fisher's z with ``n = df + 2`` as pingouin (unrounded).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per observation; rows missing x, y or subject are dropped.
+    x, y, subject : str
+        Column names.
+
+    Returns
+    -------
+    dict
+        ``r, dof, p, ci_low, ci_high``.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"s": [1, 1, 1, 2, 2, 2], "x": [1, 2, 3, 1, 2, 3],
+    ...                   "y": [1.0, 2.5, 2.9, 4.0, 4.2, 5.1]})
+    >>> round(float(rm_corr(d, "x", "y", "s")["r"]), 3)
+    0.914
+    """
+    from pingouin import compute_esci
+    from scipy import special
+
+    d = data[[subject, x, y]].dropna()
+    by = d.groupby(subject, sort=False)
+    xc = d[x].to_numpy(float) - by[x].transform("mean").to_numpy(float)
+    yc = d[y].to_numpy(float) - by[y].transform("mean").to_numpy(float)
+    sxx, syy, sxy = float(xc @ xc), float(yc @ yc), float(xc @ yc)
+    dof = len(d) - by.ngroups - 1
+    r = sxy / np.sqrt(sxx * syy) if sxx > 0 and syy > 0 else float("nan")
+    nan = float("nan")
+    if not np.isfinite(r) or dof < 1:
+        return {"r": r, "dof": dof, "p": nan, "ci_low": nan, "ci_high": nan}
+    f_stat = r * r * dof / (1.0 - r * r) if abs(r) < 1 else float("inf")
+    p = float(special.fdtrc(1, dof, f_stat))
+    ci = compute_esci(stat=r, nx=dof + 2, eftype="pearson", decimals=15) if abs(r) < 1 else [r, r]
+    return {"r": float(r), "dof": dof, "p": p, "ci_low": float(ci[0]), "ci_high": float(ci[1])}
+
+
 def repeated_measures_correlations(
     sessions: pd.DataFrame, outcomes: Sequence[Measure], processes: Sequence[Measure]
 ) -> pd.DataFrame:
@@ -151,27 +211,24 @@ def repeated_measures_correlations(
     -------
     DataFrame
         Columns ``outcome, process, r, dof, p, ci_low, ci_high, n_patients, n_sessions``
-        (pingouin ``rm_corr``, patients as subjects).
+        (:func:`rm_corr`, patients as subjects; patients with fewer than two rated
+        sessions are left out, as pingouin requires).
     """
-    import pingouin as pg  # seconds to import; only these steps need it
-
     rows = []
     for o in outcomes:
         for p in processes:
             d = sessions[["patient", o.key, p.key]].dropna()
-            # rm_corr needs at least two observations per subject.
             d = d[d.groupby("patient")["patient"].transform("size") >= 2]
-            res = pg.rm_corr(data=d, x=p.key, y=o.key, subject="patient")
-            ci = res["CI95"].iloc[0] if "CI95" in res else res["CI95%"].iloc[0]
+            res = rm_corr(d, x=p.key, y=o.key, subject="patient")
             rows.append(
                 {
                     "outcome": o.key,
                     "process": p.key,
-                    "r": float(res["r"].iloc[0]),
-                    "dof": int(res["dof"].iloc[0]),
-                    "p": float(res["pval"].iloc[0]),
-                    "ci_low": float(ci[0]),
-                    "ci_high": float(ci[1]),
+                    "r": res["r"],
+                    "dof": int(res["dof"]),
+                    "p": res["p"],
+                    "ci_low": res["ci_low"],
+                    "ci_high": res["ci_high"],
                     "n_patients": int(d["patient"].nunique()),
                     "n_sessions": len(d),
                 }

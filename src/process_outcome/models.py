@@ -1,44 +1,86 @@
-"""Two-level linear mixed models (patients in therapists) fitted by REML as lme4 does.
+"""Two-level linear mixed models (e.g. patients in therapists) fitted by REML as lme4 does.
 
 The model is ``y = X beta + Z b + e`` with one grouping factor, a random intercept and
 optionally one random slope with an unstructured 2x2 covariance. Variance parameters use
 lme4's parametrization: ``G = sigma^2 * Lambda Lambda'`` with ``Lambda`` the lower
-triangular relative Cholesky factor whose entries (column-major) form ``theta``; the
-diagonal of ``Lambda`` is bounded below by 0.
+triangular relative Cholesky factor whose entries (column-major) form ``theta``.
 
-The objective is lme4's profiled REML deviance, evaluated group by group in closed form
-(each therapist block is at most 2x2 after the Woodbury identity), so one evaluation
-takes about a tenth of a millisecond. Optimizers (bounded SLSQP from several starts,
-restarts off a zero-variance boundary, and, when the optimum is in doubt, statsmodels
-``MixedLM`` REML, L-BFGS-B, Nelder-Mead and Powell) are all scored on that one deviance
-and the best finite solution is kept. Fixed-effect covariance, log-likelihood, variance
-components and conditional modes are computed from the kept ``theta`` as lme4 computes them, and the
-Satterthwaite ingredients (Hessian of the deviance and Jacobian of the fixed-effect
-covariance with respect to ``(theta, sigma)``) as lmerTest computes them; they are
-stored as plain arrays.
+The objective is lme4's profiled REML deviance (:mod:`process_outcome.reml`: per-group
+blocks vectorised over groups, on a centred and scaled design, O(n + groups) per
+evaluation). The optimizer works on the scaled design:
+
+1. a random-slope model first fits its random-intercept model on the same rows and
+   starts from it (and from lme4's default start, and a given ``start``); its REML
+   log-likelihood is a floor the slope model must reach (it nests it);
+2. bounded SLSQP from every start, then restarts off any zero variance (with the
+   off-diagonal element's sign flipped too: on the boundary the sign of the covariance
+   is not identified, and a bounded optimizer can stop on the wrong side) and along any
+   direction of negative curvature;
+3. the best solution is *checked*: the Newton decrement of the deviance (the gain a
+   quadratic model still predicts, in log-likelihood units, independent of the data's
+   scale) must be below 1e-6 and the Hessian positive semi-definite, which a saddle on
+   the boundary fails;
+4. escalation when the optimum is in doubt (not confirmed, below the floor, starts
+   disagreeing, or a boundary solution with a nonzero off-diagonal theta): L-BFGS-B,
+   unconstrained BFGS and Nelder-Mead, then statsmodels ``MixedLM``. The reasons are
+   kept in :attr:`MixedFit.escalation` and the model JSON.
+
+Fixed effects, their covariance, log-likelihood, variance components and conditional
+modes are reported on the original scale as lme4 computes them, and the Satterthwaite
+ingredients (Hessian of the deviance and Jacobian of the fixed-effect covariance with
+respect to lme4's ``(theta, sigma)``) as lmerTest computes them.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import optimize
+from threadpoolctl import threadpool_limits
 
 from process_outcome.inference import coefficient_table, richardson_hessian, richardson_jacobian
+from process_outcome.reml import (
+    Design,
+    build_design,
+    covbeta_varpar,
+    deviance,
+    deviance_scaled,
+    deviance_varpar,
+    relative_factor,
+    reml_state,
+    scaled_factor,
+    theta_from_factor,
+)
+
+__all__ = [
+    "DECREMENT_TOL",
+    "INTERCEPT",
+    "NESTING_TOL",
+    "FitAttempt",
+    "MixedFit",
+    "OptimumCheck",
+    "check_optimum",
+    "fit_at_theta",
+    "fit_mixed",
+    "reml_deviance",
+    "theta_from_variance_components",
+]
 
 INTERCEPT = "(Intercept)"
 SINGULAR_TOL = 1e-4  # lme4::isSingular default tolerance on theta's bounded elements
 CORRELATION_LIMIT = 0.999  # |intercept-slope correlation| above this is flagged singular
 HESSIAN_EIGEN_TOL = 1e-8  # lmerTest's tolerance for the generalized inverse of the Hessian
-GRADIENT_TOL = 1e-3  # projected deviance gradient that still counts as an optimum
+DECREMENT_TOL = 1e-6  # REML logLik a quadratic model may still promise at an optimum
+CURVATURE_TOL = 1e-4  # Hessian eigenvalue (deviance per unit scaled theta^2) counted < 0
 TIE_TOL = 1e-9  # log-likelihood differences below this are ties (keep the earlier optimizer)
 NESTING_TOL = 1e-6  # REML log-likelihood a nesting model may fall short by (rounding)
+AGREE_TOL = 1e-6  # REML log-likelihood by which optima from different starts may differ
 
 
 @dataclass(frozen=True)
@@ -99,7 +141,7 @@ class MixedFit:
     optimizer : str
         The attempt whose solution was kept.
     converged : bool
-        The kept solution is finite and its projected deviance gradient is small.
+        The kept solution passed :func:`check_optimum` (scale-free second-order test).
     singular : bool
         lme4's ``isSingular`` (a diagonal element of theta < 1e-4) or
         |intercept-slope correlation| > 0.999.
@@ -122,6 +164,13 @@ class MixedFit:
     vcov_jacobian : numpy.ndarray
         Shape ``(len(varpar), p, p)``: derivative of ``vcov`` with respect to each
         element of ``varpar`` (lmerTest's ``Jac_list``).
+    fixed_effects : numpy.ndarray
+        Fixed-effect estimates in ``terms`` order.
+    escalation : tuple of str
+        Why the optimizer escalated beyond its routine runs (empty if it did not).
+    newton_decrement : float
+        REML log-likelihood a quadratic model of the deviance still promised at the
+        solution (``converged`` requires it below ``DECREMENT_TOL``).
     """
 
     response: str
@@ -144,6 +193,8 @@ class MixedFit:
     varpar_vcov: np.ndarray
     vcov_jacobian: np.ndarray
     fixed_effects: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    escalation: tuple[str, ...] = ()
+    newton_decrement: float = math.nan
 
     @property
     def varpar(self) -> np.ndarray:
@@ -175,56 +226,32 @@ class MixedFit:
             "coefficients": _records(self.coefficients),
             "n_obs": int(self.n_obs),
             "n_groups": int(self.n_groups),
+            "escalation": list(self.escalation),
+            "newton_decrement": _json_float(self.newton_decrement),
         }
 
 
-class _Design(NamedTuple):
-    """Model data reduced to per-group cross-products (all the deviance needs).
+@dataclass(frozen=True)
+class OptimumCheck:
+    """Second-order check of a solution on the scaled design.
 
-    The random-effects design always has an intercept column ``z0`` and a slope column
-    ``z1`` (zeros in a random-intercept model), so one closed-form 2x2 code path serves
-    both structures.
+    Attributes
+    ----------
+    decrement : float
+        Newton decrement ``g' H^+ g / 4``: the REML log-likelihood a quadratic model of
+        the deviance still promises (scale-free).
+    min_eigenvalue : float
+        Smallest eigenvalue of the deviance Hessian in scaled theta.
+    confirmed : bool
+        ``decrement < DECREMENT_TOL`` and no eigenvalue below ``-CURVATURE_TOL``.
+    direction : numpy.ndarray
+        Eigenvector of the smallest eigenvalue (a way out of a saddle).
     """
 
-    y: np.ndarray
-    X: np.ndarray
-    Z: np.ndarray
-    codes: np.ndarray
-    groups: np.ndarray
-    q: int
-    s00: np.ndarray  # (J,) z0'z0 per group
-    s01: np.ndarray  # (J,) z0'z1
-    s11: np.ndarray  # (J,) z1'z1
-    xz0: np.ndarray  # (J, p) X'z0
-    xz1: np.ndarray  # (J, p) X'z1
-    zy0: np.ndarray  # (J,) z0'y
-    zy1: np.ndarray  # (J,) z1'y
-    xtx: np.ndarray  # (p, p) summed over groups
-    xty: np.ndarray  # (p,)
-    yty: float
-
-
-class _RemlState(NamedTuple):
-    """Quantities at one theta, with A = V / sigma^2 = I + Z Lambda Lambda' Z'.
-
-    Per group ``M_j = Lambda' Z_j' Z_j Lambda + I`` (2x2, stored by its elements),
-    ``w = Lambda' Z_j' X_j`` (two rows) and ``v = Lambda' Z_j' y_j``.
-    """
-
-    lam: np.ndarray
-    m00: np.ndarray
-    m01: np.ndarray
-    m11: np.ndarray
-    det: np.ndarray
-    w0: np.ndarray
-    w1: np.ndarray
-    v0: np.ndarray
-    v1: np.ndarray
-    xax: np.ndarray  # X' A^-1 X
-    logdet_m: float
-    logdet_xax: float
-    beta: np.ndarray
-    pwrss: float
+    decrement: float
+    min_eigenvalue: float
+    confirmed: bool
+    direction: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
 
 
 def fit_mixed(
@@ -232,70 +259,107 @@ def fit_mixed(
     response: str,
     terms: Sequence[str],
     group: str,
-    random_slope: str | None = None,
+    slope: str | None = None,
     start: MixedFit | None = None,
     *,
     min_loglik: float | None = None,
     use_statsmodels: bool = False,
+    random_slope: str | None = None,
 ) -> MixedFit:
-    """Fit ``response ~ terms + (1 [+ random_slope] | group)`` by REML.
+    """Fit ``response ~ terms + (1 [+ slope] | group)`` by REML, as lme4 + lmerTest.
 
     Parameters
     ----------
     data : pandas.DataFrame
-        One row per observation (patient).
+        One row per observation.
     response : str
         Response column.
     terms : sequence of str
         Fixed-effect terms besides the intercept; ``"a:b"`` is the product of columns
         ``a`` and ``b``. A leading ``"(Intercept)"`` is accepted and ignored.
     group : str
-        Grouping column (therapist).
-    random_slope : str, optional
+        Grouping column.
+    slope : str, optional
         Column whose slope varies by group (correlated with the random intercept).
     start : MixedFit, optional
-        A previous fit whose variance parameters serve as a starting value, e.g. the
-        random-intercept fit as start for the random-slope model.
+        A previous fit whose variance parameters serve as an extra starting value.
     min_loglik : float, optional
-        The REML log-likelihood the fit must reach, e.g. that of a model nested in
-        this one. If the routine optimizers end below it, further optimizers and
-        starts are tried; the caller checks whether the final fit reached it.
+        A REML log-likelihood the fit must reach (e.g. of a model nested in this one);
+        with a slope, the random-intercept model on the same rows is always such a
+        floor. Falling short escalates the optimizer.
     use_statsmodels : bool, default False
-        Run statsmodels ``MixedLM`` (L-BFGS) first in every fit rather than only when
-        the optimum is in doubt. Results are the same to ~1e-8; it costs ~0.3 s a fit.
+        Also run statsmodels ``MixedLM`` first (an independent optimizer; slow with
+        many groups).
+    random_slope : str, optional
+        Former name of ``slope``, still accepted.
 
     Returns
     -------
     MixedFit
-        The fit with the highest finite REML log-likelihood over all attempts.
+        The solution with the highest REML log-likelihood over all attempts; see
+        ``converged``, ``singular`` and ``escalation``.
 
-    Notes
-    -----
-    Rows with a missing value in any used column are dropped; ``n_obs`` reports the
-    rows used. Optimizer chain: bounded SLSQP on lme4's profiled REML deviance from
-    ``start`` (if given) and from lme4's default start; restarts away from any zero
-    diagonal element of theta (a stationary point where gradient methods can stall);
-    then, only if no solution has a small projected gradient, starts disagree by more
-    than 1e-6 in log-likelihood, or ``min_loglik`` is not reached: statsmodels
-    ``MixedLM`` REML, L-BFGS-B, Nelder-Mead and Powell from several points and a final
-    SLSQP polish. Every solution is scored on the same deviance; the best finite one is kept
-    and named in ``optimizer``.
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from process_outcome import fit_mixed
+    >>> d = pd.DataFrame({"g": list("aabbccdd"), "x": [0, 1] * 4,
+    ...                   "y": [1.0, 2.1, 1.4, 2.0, 0.7, 1.9, 1.2, 2.6]})
+    >>> fit = fit_mixed(d, "y", ["x"], "g")
+    >>> round(float(fit.coefficients.loc[1, "estimate"]), 3)
+    1.075
     """
+    if random_slope is not None:
+        if slope is not None and slope != random_slope:
+            raise ValueError(f"slope={slope!r} and random_slope={random_slope!r} disagree")
+        slope = random_slope
+    # every BLAS call here is on (groups x 2) arrays: threads only add contention
+    # (a star fit took 3.0 s with OpenBLAS threads on a busy 2-core machine, 0.4 s without)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit(data, response, terms, group, slope, start, min_loglik, use_statsmodels)
+
+
+def _fit(
+    data: pd.DataFrame,
+    response: str,
+    terms: Sequence[str],
+    group: str,
+    slope: str | None,
+    start: MixedFit | None,
+    min_loglik: float | None,
+    use_statsmodels: bool,
+) -> MixedFit:
     fixed_terms = tuple(t for t in terms if t != INTERCEPT)
-    design = _build_design(data, response, fixed_terms, group, random_slope)
-    starts = _start_thetas(start, design.q)
-    attempts, thetas = _optimize(design, starts, min_loglik, use_statsmodels)
-    best = _best_attempt(attempts)
-    theta = thetas[best]
+    design = build_design(data, response, fixed_terms, group, slope)
+    starts: list[tuple[str, np.ndarray]] = []
+    floor = min_loglik
+    if start is not None:
+        starts.append(("start", _start_from_fit(start, design)))
+    if design.q == 2:
+        # the random-intercept model on the same rows: start and floor (it is nested)
+        rows = data.loc[data[slope].notna()]
+        intercept_design = build_design(rows, response, fixed_terms, group, None)
+        search0 = _search(intercept_design, [("default", np.ones(1))], None, False)
+        theta0 = search0.theta
+        loglik0 = -0.5 * deviance_scaled(theta0, intercept_design)
+        floor = loglik0 if floor is None else max(floor, loglik0)
+        starts.insert(0, ("intercept-only", np.array([abs(theta0[0]), 0.0, 0.1])))
+        starts.append(("default", np.array([1.0, 0.0, 1.0])))
+    else:
+        starts.append(("default", np.ones(1)))
+    search = _search(design, starts, floor, use_statsmodels)
+    theta = theta_from_factor(design.z_transform @ relative_factor(search.theta, design.q))
     return _assemble_fit(
         design,
         theta,
         response=response,
         terms=(INTERCEPT, *fixed_terms),
         group=group,
-        random_slope=random_slope,
-        attempts=tuple(attempts),
-        optimizer=attempts[best].optimizer,
+        random_slope=slope,
+        attempts=tuple(search.attempts),
+        optimizer=search.attempts[search.best].optimizer,
+        check=search.check,
+        escalation=tuple(search.reasons),
     )
 
 
@@ -304,47 +368,77 @@ def fit_at_theta(
     response: str,
     terms: Sequence[str],
     group: str,
-    random_slope: str | None,
+    slope: str | None,
     theta: Sequence[float] | np.ndarray,
 ) -> MixedFit:
     """Evaluate the model at given variance parameters instead of optimizing them.
 
     Everything else (beta, sigma, vcov, Satterthwaite ingredients, conditional modes)
-    is computed from ``theta`` exactly as in :func:`fit_mixed`. Useful to compare with
-    another program's solution, e.g. at lme4's theta from
-    :func:`theta_from_variance_components`.
+    is computed from ``theta`` exactly as in :func:`fit_mixed`, e.g. at lme4's theta
+    from :func:`theta_from_variance_components` to compare with lme4.
 
     Parameters
     ----------
-    data, response, terms, group, random_slope
+    data, response, terms, group, slope
         As in :func:`fit_mixed`.
     theta : array-like
-        Relative Cholesky factor entries (1 for a random intercept, 3 with a slope).
+        lme4's theta (1 element for a random intercept, 3 with a slope).
 
     Returns
     -------
     MixedFit
-        With ``optimizer = "fixed-theta"``.
+        With ``optimizer = "fixed-theta"``; ``converged`` says whether ``theta`` passes
+        the optimum check.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from process_outcome import fit_at_theta
+    >>> d = pd.DataFrame({"g": list("aabbcc"), "y": [1.0, 1.2, 2.0, 2.2, 0.5, 0.9]})
+    >>> fit_at_theta(d, "y", [], "g", None, [1.0]).optimizer
+    'fixed-theta'
     """
     fixed_terms = tuple(t for t in terms if t != INTERCEPT)
-    design = _build_design(data, response, fixed_terms, group, random_slope)
+    design = build_design(data, response, fixed_terms, group, slope)
     theta = np.asarray(theta, dtype=float)
     if theta.size != design.q * (design.q + 1) // 2:
         raise ValueError(
             f"theta has {theta.size} elements; the model needs {design.q * (design.q + 1) // 2}"
         )
-    dev = reml_deviance(theta, design)
-    attempt = FitAttempt("fixed-theta", -0.5 * dev if np.isfinite(dev) else -math.inf, True)
-    return _assemble_fit(
-        design,
-        theta,
-        response=response,
-        terms=(INTERCEPT, *fixed_terms),
-        group=group,
-        random_slope=random_slope,
-        attempts=(attempt,),
-        optimizer=attempt.optimizer,
-    )
+    with threadpool_limits(limits=1, user_api="blas"):
+        dev = deviance(theta, design)
+        attempt = FitAttempt("fixed-theta", -0.5 * dev if np.isfinite(dev) else -math.inf, True)
+        theta_s = theta_from_factor(scaled_factor(theta, design))
+        return _assemble_fit(
+            design,
+            theta,
+            response=response,
+            terms=(INTERCEPT, *fixed_terms),
+            group=group,
+            random_slope=slope,
+            attempts=(attempt,),
+            optimizer=attempt.optimizer,
+            check=check_optimum(theta_s, design),
+            escalation=(),
+        )
+
+
+def reml_deviance(theta: Sequence[float] | np.ndarray, design: Design) -> float:
+    """lme4's profiled REML criterion ``-2 logLik`` at lme4's ``theta``.
+
+    Parameters
+    ----------
+    theta : array-like
+        lme4's theta.
+    design : Design
+        From :func:`process_outcome.reml.build_design`.
+
+    Returns
+    -------
+    float
+        ``inf`` where the criterion is undefined.
+    """
+    return deviance(np.asarray(theta, dtype=float), design)
 
 
 def theta_from_variance_components(
@@ -372,374 +466,283 @@ def theta_from_variance_components(
     if random_slope is not None:
         cov = variance_components[f"{group}|{INTERCEPT}|{random_slope}"]
         psi = np.array([[psi[0, 0], cov], [cov, variance_components[f"{group}|{random_slope}|"]]])
-    return _theta_from_relative_cov(psi / sigma2)
-
-
-# ----------------------------------------------------------------------------- design
-
-
-def _term_column(data: pd.DataFrame, term: str) -> np.ndarray:
-    """Values of a term: a column, or the product of the columns named in ``a:b``."""
-    parts = term.split(":")
-    values = np.ones(len(data))
-    for part in parts:
-        values = values * data[part].to_numpy(dtype=float)
-    return values
-
-
-def _used_columns(
-    response: str, terms: Sequence[str], group: str, random_slope: str | None
-) -> list[str]:
-    names = [response, group, *(p for t in terms for p in t.split(":"))]
-    if random_slope is not None:
-        names.append(random_slope)
-    return list(dict.fromkeys(names))
-
-
-def _build_design(
-    data: pd.DataFrame,
-    response: str,
-    terms: Sequence[str],
-    group: str,
-    random_slope: str | None,
-) -> _Design:
-    columns = _used_columns(response, terms, group, random_slope)
-    missing = [c for c in columns if c not in data.columns]
-    if missing:
-        raise KeyError(f"columns not in the data: {missing}")
-    used = data.loc[data[columns].notna().all(axis=1), columns]
-    if used.empty:
-        raise ValueError("no rows without missing values in the model's columns")
-    y = used[response].to_numpy(dtype=float)
-    X = np.column_stack([np.ones(len(used)), *(_term_column(used, t) for t in terms)])
-    if np.linalg.matrix_rank(X) < X.shape[1]:
-        raise ValueError(f"fixed-effect design for {response} is rank deficient")
-    z0 = np.ones(len(used))
-    z1 = np.zeros(len(used)) if random_slope is None else used[random_slope].to_numpy(float)
-    # lme4 orders factor levels by sorted id; conditional modes follow that order
-    groups, codes = np.unique(used[group].to_numpy(), return_inverse=True)
-    n_groups = len(groups)
-
-    def by_group(values: np.ndarray) -> np.ndarray:
-        out = np.zeros((n_groups, *values.shape[1:]))
-        np.add.at(out, codes, values)
-        return out
-
-    return _Design(
-        y=y,
-        X=X,
-        Z=np.column_stack([z0] if random_slope is None else [z0, z1]),
-        codes=codes,
-        groups=groups,
-        q=1 if random_slope is None else 2,
-        s00=by_group(z0 * z0),
-        s01=by_group(z0 * z1),
-        s11=by_group(z1 * z1),
-        xz0=by_group(X * z0[:, None]),
-        xz1=by_group(X * z1[:, None]),
-        zy0=by_group(z0 * y),
-        zy1=by_group(z1 * y),
-        xtx=X.T @ X,
-        xty=X.T @ y,
-        yty=float(y @ y),
-    )
-
-
-# ----------------------------------------------------------------------- REML pieces
-
-
-def _full_theta(theta: np.ndarray) -> np.ndarray:
-    """Theta of a random-intercept model padded to the 2x2 layout (a, b, c)."""
-    theta = np.asarray(theta, dtype=float)
-    return theta if theta.size == 3 else np.array([theta[0], 0.0, 0.0])
-
-
-def _lambda(theta: np.ndarray, q: int) -> np.ndarray:
-    if q == 1:
-        return np.array([[theta[0]]])
-    return np.array([[theta[0], 0.0], [theta[1], theta[2]]])
-
-
-def _reml_state(theta: np.ndarray, d: _Design) -> _RemlState:
-    """Profile out beta at ``theta`` with per-group Woodbury identities in closed form.
-
-    With ``Lambda = [[a, 0], [b, c]]`` each group's ``M_j`` is 2x2, so its inverse and
-    determinant are written out; this keeps a deviance evaluation at tens of
-    microseconds, which is what makes multi-start optimization and numerical
-    derivatives cheap.
-    """
-    a, b, c = _full_theta(theta)
-    m00 = a * a * d.s00 + 2.0 * a * b * d.s01 + b * b * d.s11 + 1.0
-    m01 = c * (a * d.s01 + b * d.s11)
-    m11 = c * c * d.s11 + 1.0
-    det = m00 * m11 - m01 * m01
-    w0 = a * d.xz0 + b * d.xz1
-    w1 = c * d.xz1
-    v0 = a * d.zy0 + b * d.zy1
-    v1 = c * d.zy1
-    # M^-1 applied to w and v
-    r0 = (m11[:, None] * w0 - m01[:, None] * w1) / det[:, None]
-    r1 = (m00[:, None] * w1 - m01[:, None] * w0) / det[:, None]
-    t0 = (m11 * v0 - m01 * v1) / det
-    t1 = (m00 * v1 - m01 * v0) / det
-    xax = d.xtx - w0.T @ r0 - w1.T @ r1
-    xay = d.xty - w0.T @ t0 - w1.T @ t1
-    yay = d.yty - float(v0 @ t0 + v1 @ t1)
-    chol = np.linalg.cholesky(xax)
-    beta = np.linalg.solve(xax, xay)
-    pwrss = float(yay - beta @ xay)
-    return _RemlState(
-        lam=_lambda(theta, d.q),
-        m00=m00,
-        m01=m01,
-        m11=m11,
-        det=det,
-        w0=w0,
-        w1=w1,
-        v0=v0,
-        v1=v1,
-        xax=xax,
-        logdet_m=float(np.sum(np.log(det))),
-        logdet_xax=float(2.0 * np.sum(np.log(np.diag(chol)))),
-        beta=beta,
-        pwrss=pwrss,
-    )
-
-
-def reml_deviance(theta: np.ndarray, d: _Design) -> float:
-    """lme4's profiled REML criterion ``-2 * logLik`` at ``theta`` (sigma profiled out)."""
-    try:
-        s = _reml_state(theta, d)
-    except np.linalg.LinAlgError:
-        return math.inf
-    n, p = d.X.shape
-    if not (s.pwrss > 0 and np.isfinite(s.pwrss)):
-        return math.inf
-    dof = n - p
-    return s.logdet_m + s.logdet_xax + dof * (1.0 + math.log(2.0 * math.pi * s.pwrss / dof))
-
-
-def _deviance_varpar(varpar: np.ndarray, d: _Design) -> float:
-    """lmerTest's ``devfun_vp``: REML deviance as a function of ``(theta, sigma)``."""
-    s = _reml_state(varpar[:-1], d)
-    n, p = d.X.shape
-    sigma2 = varpar[-1] ** 2
-    return s.logdet_m + s.logdet_xax + s.pwrss / sigma2 + (n - p) * math.log(2.0 * math.pi * sigma2)
-
-
-def _covbeta_varpar(varpar: np.ndarray, d: _Design) -> np.ndarray:
-    """lmerTest's ``get_covbeta``: ``sigma^2 (X' A^-1 X)^-1`` as a function of varpar."""
-    s = _reml_state(varpar[:-1], d)
-    return (varpar[-1] ** 2 * np.linalg.inv(s.xax)).ravel()
+    psi = psi / sigma2
+    # a factor of the (possibly semi-definite) covariance: its symmetric square root
+    evals, evecs = np.linalg.eigh(psi)
+    return theta_from_factor(evecs * np.sqrt(np.clip(evals, 0.0, None)))
 
 
 # ------------------------------------------------------------------------ optimizing
 
 
-def _theta_bounds(q: int) -> list[tuple[float | None, float | None]]:
+def _start_from_fit(fit: MixedFit, d: Design) -> np.ndarray:
+    """Scaled-design theta of a previous fit (random-intercept or slope) for this model."""
+    t = np.asarray(fit.theta, dtype=float)
+    if d.q == 1:
+        return t[:1].copy()
+    lam = relative_factor(t, 2) if t.size == 3 else np.array([[t[0], 0.0], [0.0, 0.0]])
+    theta_s = theta_from_factor(np.linalg.solve(d.z_transform, lam))
+    # a zero slope element is a stationary point of the deviance: start off it
+    theta_s[2] = max(theta_s[2], 0.1)
+    return theta_s
+
+
+def _canonical(theta: np.ndarray) -> np.ndarray:
+    """Same covariance, lme4's sign convention; a zero intercept SD folds b into c."""
+    return theta_from_factor(relative_factor(theta, 1 if theta.size == 1 else 2))
+
+
+def _central_gradient(fun: Callable[[np.ndarray], float], x: np.ndarray, step: float) -> np.ndarray:
+    grad = np.empty_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e[i] = step * max(1.0, abs(x[i]))
+        grad[i] = (fun(x + e) - fun(x - e)) / (2.0 * e[i])
+    return grad
+
+
+def _central_hessian(fun: Callable[[np.ndarray], float], x: np.ndarray, step: float) -> np.ndarray:
+    n = x.size
+    f0 = fun(x)
+    h = step * np.maximum(1.0, np.abs(x))
+    hess = np.empty((n, n))
+    for i in range(n):
+        ei = np.zeros(n)
+        ei[i] = h[i]
+        hess[i, i] = (fun(x + ei) - 2.0 * f0 + fun(x - ei)) / h[i] ** 2
+        for j in range(i):
+            ej = np.zeros(n)
+            ej[j] = h[j]
+            hess[i, j] = hess[j, i] = (
+                fun(x + ei + ej) - fun(x + ei - ej) - fun(x - ei + ej) + fun(x - ei - ej)
+            ) / (4.0 * h[i] * h[j])
+    return hess
+
+
+def check_optimum(theta_scaled: np.ndarray, d: Design) -> OptimumCheck:
+    """Is ``theta_scaled`` a (boundary) minimum of the deviance? A scale-free check.
+
+    The deviance is defined for any real theta (a negative diagonal element is the same
+    covariance with signs flipped), and on the boundary it is even in the zero
+    element, so one unconstrained second-order test serves inside and on the boundary:
+    the Newton decrement must be tiny and the Hessian positive semi-definite.
+
+    Parameters
+    ----------
+    theta_scaled : numpy.ndarray
+        Theta on the scaled design (see :mod:`process_outcome.reml`).
+    d : Design
+        The model's design.
+
+    Returns
+    -------
+    OptimumCheck
+    """
+    x = _canonical(np.asarray(theta_scaled, dtype=float))
+
+    def fun(t: np.ndarray) -> float:
+        return deviance_scaled(t, d)
+
+    if not np.isfinite(fun(x)):
+        return OptimumCheck(math.inf, -math.inf, False)
+    grad = _central_gradient(fun, x, 1e-5)
+    hess = _central_hessian(fun, x, 1e-3)
+    if not (np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))):
+        return OptimumCheck(math.inf, -math.inf, False)
+    evals, evecs = np.linalg.eigh(hess)
+    pos = evals > CURVATURE_TOL
+    step = evecs[:, pos].T @ grad
+    # deviance units / 2 = log-likelihood; the Newton gain is g'H^-1 g / 2 in deviance
+    decrement = float(np.sum(step**2 / evals[pos]) / 4.0)
+    # a gradient along a flat or negative direction is not covered by the decrement
+    flat = evecs[:, ~pos].T @ grad
+    flat_gain = float(np.max(np.abs(flat))) if flat.size else 0.0
+    confirmed = decrement < DECREMENT_TOL and evals[0] > -CURVATURE_TOL and flat_gain < 1e-3
+    return OptimumCheck(decrement, float(evals[0]), bool(confirmed), evecs[:, 0].copy())
+
+
+def _bounds(q: int) -> list[tuple[float | None, float | None]]:
     return [(0.0, None)] if q == 1 else [(0.0, None), (None, None), (0.0, None)]
 
 
-def _theta_from_relative_cov(psi: np.ndarray) -> np.ndarray:
-    """Lower Cholesky entries of a relative covariance that may be semi-definite."""
-    psi = np.atleast_2d(np.asarray(psi, dtype=float))
-    t1 = math.sqrt(max(psi[0, 0], 0.0))
-    if psi.shape[0] == 1:
-        return np.array([t1])
-    t2 = psi[1, 0] / t1 if t1 > 0 else 0.0
-    t3 = math.sqrt(max(psi[1, 1] - t2 * t2, 0.0))
-    return np.array([t1, t2, t3])
-
-
-def _start_thetas(start: MixedFit | None, q: int) -> list[tuple[str, np.ndarray]]:
-    """Named starting values: the given fit's theta, then lme4's default start.
-
-    A zero slope element is a stationary point of the deviance by symmetry, so a start
-    taken from a random-intercept fit gets a small positive slope SD to move off it.
-    """
-    starts: list[tuple[str, np.ndarray]] = []
-    if start is not None:
-        t = np.asarray(start.theta, dtype=float)
-        if q == 2 and t.size == 1:
-            starts.append(("start", np.array([t[0], 0.0, 0.1])))
-        elif q == 2:
-            starts.append(("start", np.array([t[0], t[1], max(t[2], 0.05)])))
-        else:
-            starts.append(("start", t[:1].copy()))
-    starts.append(("default", np.ones(1) if q == 1 else np.array([1.0, 0.0, 1.0])))
-    return starts
-
-
-def _central_gradient(fun: Any, x: np.ndarray, step: float = 1e-6) -> np.ndarray:
-    grad = np.empty_like(x)
-    for i in range(x.size):
-        h = step * max(1.0, abs(x[i]))
-        e = np.zeros_like(x)
-        e[i] = h
-        grad[i] = (fun(x + e) - fun(x - e)) / (2.0 * h)
-    return grad
-
-
-def _projected_gradient(theta: np.ndarray, d: _Design) -> np.ndarray:
-    """Deviance gradient with components pushing into an active lower bound removed."""
-    grad = _central_gradient(lambda t: reml_deviance(t, d), theta)
-    for i, (low, _) in enumerate(_theta_bounds(d.q)):
-        if low is not None and theta[i] <= low + 1e-8 and grad[i] > 0:
-            grad[i] = 0.0
-    return grad
-
-
-def _run_scipy(method: str, theta0: np.ndarray, d: _Design) -> tuple[np.ndarray, bool, str]:
-    q = d.q
-
+def _run_scipy(method: str, theta0: np.ndarray, d: Design) -> tuple[np.ndarray, bool, str]:
     def fun(t: np.ndarray) -> float:
-        return reml_deviance(t, d)
+        return deviance_scaled(t, d)
 
-    x0 = np.clip(theta0, [b[0] if b[0] is not None else -np.inf for b in _theta_bounds(q)], None)
-    # SLSQP is the routine polish (the fastest of scipy's bounded gradient methods here);
-    # the others serve in escalation. The gradient-free ones get no jac.
+    bounded = method in {"SLSQP", "L-BFGS-B", "Powell"}
+    x0 = _canonical(theta0) if bounded else np.asarray(theta0, dtype=float)
+    # relative tolerances suffice: the scaled design makes theta and the deviance O(1)-
+    # and O(n)-sized whatever the data's units
     options = {
-        "SLSQP": {"ftol": 1e-14, "maxiter": 500},
-        "L-BFGS-B": {"ftol": 1e-14, "gtol": 1e-6, "maxiter": 500},
-        "Nelder-Mead": {"xatol": 1e-10, "fatol": 1e-12, "maxiter": 4000},
-        "Powell": {"xtol": 1e-10, "ftol": 1e-14, "maxiter": 4000},
-    }
-    gradient = method in {"SLSQP", "L-BFGS-B"}
+        "SLSQP": {"ftol": 1e-12, "maxiter": 300},
+        "L-BFGS-B": {"ftol": 1e-14, "gtol": 1e-7, "maxiter": 500},
+        "BFGS": {"gtol": 1e-6, "maxiter": 500},
+        "Nelder-Mead": {"xatol": 1e-9, "fatol": 1e-10, "maxiter": 3000},
+        "Powell": {"xtol": 1e-9, "ftol": 1e-13, "maxiter": 3000},
+    }[method]
+    gradient = method in {"SLSQP", "L-BFGS-B", "BFGS"}
     res = optimize.minimize(
         fun,
         x0,
-        jac=(lambda t: _central_gradient(fun, t)) if gradient else None,
+        jac=(lambda t: _central_gradient(fun, t, 1e-6)) if gradient else None,
         method=method,
-        bounds=_theta_bounds(q),
-        options=options[method],
+        bounds=_bounds(d.q) if bounded else None,
+        options=options,
     )
-    return np.asarray(res.x, dtype=float), bool(res.success), str(res.message)
+    return _canonical(np.asarray(res.x, dtype=float)), bool(res.success), str(res.message)
 
 
-def _run_statsmodels(theta0: np.ndarray, d: _Design) -> tuple[np.ndarray, bool, str]:
-    """statsmodels ``MixedLM`` REML fit from ``theta0``; returns its theta."""
+def _run_statsmodels(theta0: np.ndarray, d: Design) -> tuple[np.ndarray, bool, str]:
+    """statsmodels ``MixedLM`` REML on the scaled design from ``theta0``; returns its theta."""
     from statsmodels.regression.mixed_linear_model import MixedLM, MixedLMParams
 
-    q = d.q
-    lam = _lambda(theta0, q)
-    if q == 2 and lam[1, 1] <= 0:
+    x, y, z = d.x, d.y, d.z
+    lam = relative_factor(_canonical(theta0), d.q)
+    if d.q == 2 and lam[1, 1] <= 0:
         lam[1, 1] = 0.05  # statsmodels cannot leave an exactly zero slope SD either
-    beta0 = _reml_state(theta0, d).beta
+    beta0 = reml_state(lam, d).beta
     params = MixedLMParams.from_components(fe_params=beta0, cov_re_sqrt=lam)
-    model = MixedLM(d.y, d.X, groups=d.codes, exog_re=d.Z)
+    model = MixedLM(y, x, groups=d.codes, exog_re=z)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = model.fit(reml=True, start_params=params, method=["lbfgs"])
     psi = np.atleast_2d(np.asarray(res.cov_re, dtype=float)) / float(res.scale)
-    return _theta_from_relative_cov(psi), bool(res.converged), "statsmodels MixedLM lbfgs"
+    evals, evecs = np.linalg.eigh(psi)
+    factor = evecs * np.sqrt(np.clip(evals, 0.0, None))
+    return theta_from_factor(factor), bool(res.converged), "statsmodels MixedLM lbfgs"
 
 
-def _attempt(
-    name: str, runner: Any, theta0: np.ndarray, d: _Design
-) -> tuple[FitAttempt, np.ndarray | None]:
-    try:
-        theta, ok, msg = runner(theta0, d)
-    except Exception as err:  # an optimizer that fails is recorded, not fatal: others may succeed
-        return FitAttempt(name, -math.inf, False, f"{type(err).__name__}: {err}"), None
-    dev = reml_deviance(theta, d)
-    loglik = -0.5 * dev if np.isfinite(dev) else -math.inf
-    return FitAttempt(name, float(loglik), bool(ok and np.isfinite(loglik)), msg), theta
+@dataclass
+class _Search:
+    attempts: list[FitAttempt]
+    thetas: list[np.ndarray]
+    reasons: list[str]
+    best: int = 0
+    check: OptimumCheck | None = None
+
+    @property
+    def theta(self) -> np.ndarray:
+        return self.thetas[self.best]
 
 
-def _optimize(
-    d: _Design,
+def _search(
+    d: Design,
     starts: list[tuple[str, np.ndarray]],
-    min_loglik: float | None,
+    floor: float | None,
     use_statsmodels: bool,
-) -> tuple[list[FitAttempt], list[np.ndarray]]:
-    """Run the optimizer chain and escalate while the optimum is in doubt.
-
-    Routine: bounded SLSQP on the profiled REML deviance from every start (preceded by
-    statsmodels ``MixedLM`` when ``use_statsmodels``), plus restarts off any zero
-    diagonal element of theta. Escalation, when no finite solution has a small
-    projected gradient, when optima from different starts disagree, or when
-    ``min_loglik`` is not reached: statsmodels ``MixedLM`` from the best point (polished
-    on the deviance), then bounded L-BFGS-B, Nelder-Mead and Powell from the best point
-    and every start, then a final SLSQP polish of the best.
-    """
-    attempts: list[FitAttempt] = []
-    thetas: list[np.ndarray] = []
+) -> _Search:
+    """Optimizer chain on the scaled design; see the module docstring."""
     n_theta = d.q * (d.q + 1) // 2
+    s = _Search([], [], [])
 
-    def record(name: str, runner: Any, theta0: np.ndarray) -> np.ndarray:
-        att, theta = _attempt(name, runner, theta0, d)
-        attempts.append(att)
-        thetas.append(theta if theta is not None else np.full(n_theta, np.nan))
-        return thetas[-1]
+    def record(name: str, runner: Any, theta0: np.ndarray) -> None:
+        try:
+            theta, ok, msg = runner(theta0, d)
+            dev = deviance_scaled(theta, d)
+            loglik = -0.5 * dev if np.isfinite(dev) else -math.inf
+            att = FitAttempt(name, float(loglik), bool(ok and np.isfinite(loglik)), msg)
+        except Exception as err:  # a failing optimizer is recorded, not fatal
+            att, theta = FitAttempt(name, -math.inf, False, f"{type(err).__name__}: {err}"), None
+        s.attempts.append(att)
+        s.thetas.append(theta if theta is not None else np.full(n_theta, np.nan))
 
-    def slsqp(t: np.ndarray, dd: _Design) -> tuple[np.ndarray, bool, str]:
+    def slsqp(t: np.ndarray, dd: Design) -> tuple[np.ndarray, bool, str]:
         return _run_scipy("SLSQP", t, dd)
 
-    def run_statsmodels(theta0: np.ndarray) -> None:
-        theta_sm = record("statsmodels-lbfgs", _run_statsmodels, theta0)
-        if np.all(np.isfinite(theta_sm)):
-            record("reml-slsqp(statsmodels)", slsqp, theta_sm)
+    def statsmodels_then_polish(theta0: np.ndarray) -> None:
+        record("statsmodels-lbfgs", _run_statsmodels, theta0)
+        if np.all(np.isfinite(s.thetas[-1])):
+            record("reml-slsqp(statsmodels)", slsqp, s.thetas[-1])
 
     if use_statsmodels:
-        run_statsmodels(starts[0][1])
+        statsmodels_then_polish(starts[0][1])
     for name, theta0 in starts:
         record(f"reml-slsqp({name})", slsqp, theta0)
-    # a zero diagonal element of theta is a stationary point of the deviance (it is
-    # even in that element), so a gradient method can stop there at a saddle:
-    # restart off the boundary, as lme4's restart_edge does
-    best = thetas[_best_attempt(attempts)]
-    for i in _boundary_elements(best, d.q):
-        for value in (0.1, 0.5):
-            theta0 = best.copy()
-            theta0[i] = value
-            record(f"reml-slsqp(off-boundary {i}={value})", slsqp, theta0)
-    if not _needs_escalation(attempts, thetas, d, min_loglik):
-        return attempts, thetas
-    best = thetas[_best_attempt(attempts)]
-    if not use_statsmodels:
-        run_statsmodels(best if np.all(np.isfinite(best)) else starts[0][1])
-        best = thetas[_best_attempt(attempts)]
-    points = [("best", best), *starts] if np.all(np.isfinite(best)) else list(starts)
-    for method, tag in (
-        ("L-BFGS-B", "lbfgsb"),
-        ("Nelder-Mead", "neldermead"),
-        ("Powell", "powell"),
-    ):
-        for name, theta0 in points:
-            record(
-                f"reml-{tag}({name})",
-                lambda t, dd, m=method: _run_scipy(m, t, dd),
-                theta0,
-            )
-    best = thetas[_best_attempt(attempts)]
-    if np.all(np.isfinite(best)):
-        record("reml-slsqp(escalated)", slsqp, best)
-    return attempts, thetas
+    routine = [a.loglik for a in s.attempts if np.isfinite(a.loglik)]
+    _update(s, d)
+    # restarts off a zero variance (both signs of the off-diagonal) and out of saddles
+    if s.check is not None and (not s.check.confirmed or _boundary(s.theta, d.q)):
+        for name, theta0 in _restarts(s.theta, s.check, d.q):
+            record(f"reml-slsqp({name})", slsqp, theta0)
+        _update(s, d)
+    reasons = _doubts(s, d, floor, routine)
+    if not reasons:
+        return s
+    s.reasons.extend(reasons)
+    points = [("best", s.theta.copy()), *starts]
+    record("reml-lbfgsb(best)", lambda t, dd: _run_scipy("L-BFGS-B", t, dd), points[0][1])
+    for name, theta0 in points:
+        record(f"reml-bfgs({name})", lambda t, dd: _run_scipy("BFGS", t, dd), theta0)
+    record("reml-neldermead(best)", lambda t, dd: _run_scipy("Nelder-Mead", t, dd), s.theta)
+    record("reml-powell(best)", lambda t, dd: _run_scipy("Powell", t, dd), s.theta)
+    _update(s, d)
+    record("reml-slsqp(escalated)", slsqp, s.theta)
+    _update(s, d)
+    assert s.check is not None
+    below = floor is not None and s.attempts[s.best].loglik < floor - NESTING_TOL
+    if not s.check.confirmed or below:
+        s.reasons.append(
+            "after L-BFGS-B, BFGS, Nelder-Mead and Powell: "
+            + ("below the floor" if below else "optimum still not confirmed")
+            + "; statsmodels MixedLM tried"
+        )
+        statsmodels_then_polish(s.theta)
+        _update(s, d)
+    return s
 
 
-def _boundary_elements(theta: np.ndarray, q: int) -> list[int]:
-    if not np.all(np.isfinite(theta)):
-        return []
+def _update(s: _Search, d: Design) -> None:
+    s.best = _best_attempt(s.attempts)
+    s.check = check_optimum(s.theta, d)
+
+
+def _boundary(theta: np.ndarray, q: int) -> bool:
+    diagonal = theta[[0]] if q == 1 else theta[[0, 2]]
+    return bool(np.any(np.abs(diagonal) < SINGULAR_TOL))
+
+
+def _restarts(theta: np.ndarray, check: OptimumCheck, q: int) -> list[tuple[str, np.ndarray]]:
+    """Starts off a zero variance and along a direction of negative curvature."""
+    out: list[tuple[str, np.ndarray]] = []
     diagonal = [0] if q == 1 else [0, 2]
-    return [i for i in diagonal if theta[i] < SINGULAR_TOL]
+    for i in diagonal:
+        if abs(theta[i]) < SINGULAR_TOL:
+            for value in (0.1, 0.5):
+                t = theta.copy()
+                t[i] = value
+                out.append((f"off-boundary {i}={value}", t))
+                if q == 2 and abs(theta[1]) > SINGULAR_TOL:
+                    t = t.copy()
+                    t[1] = -t[1]
+                    out.append((f"off-boundary {i}={value}, flipped", t))
+    if check.direction.size and check.min_eigenvalue < -CURVATURE_TOL:
+        for step in (0.1, 0.3):
+            for sign in (1.0, -1.0):
+                out.append(
+                    (f"negative curvature {sign * step:+g}", theta + sign * step * check.direction)
+                )
+    return out
 
 
-def _needs_escalation(
-    attempts: Sequence[FitAttempt],
-    thetas: Sequence[np.ndarray],
-    d: _Design,
-    min_loglik: float | None,
-) -> bool:
-    finite = [a.loglik for a in attempts if np.isfinite(a.loglik)]
-    if not finite:
-        return True
-    best = _best_attempt(attempts)
-    if min_loglik is not None and attempts[best].loglik < min_loglik - NESTING_TOL:
-        return True
-    if np.max(np.abs(_projected_gradient(thetas[best], d))) >= GRADIENT_TOL:
-        return True
-    # optima reached from different starts should agree; if not, search wider
-    return max(finite) - min(finite) > 1e-6
+def _doubts(s: _Search, d: Design, floor: float | None, routine: list[float]) -> list[str]:
+    """Why the optimum is in doubt (empty when it is not)."""
+    assert s.check is not None
+    best = s.attempts[s.best].loglik
+    reasons = []
+    if not s.check.confirmed:
+        reasons.append(
+            f"optimum not confirmed (Newton decrement {s.check.decrement:.3g} logLik, "
+            f"smallest Hessian eigenvalue {s.check.min_eigenvalue:.3g})"
+        )
+    if floor is not None and best < floor - NESTING_TOL:
+        reasons.append(f"REML logLik {best:.6f} below the nested model's {floor:.6f}")
+    if len(routine) > 1 and max(routine) - min(routine) > AGREE_TOL:
+        reasons.append(f"starts disagree by {max(routine) - min(routine):.3g} logLik")
+    if d.q == 2:
+        theta = theta_from_factor(d.z_transform @ relative_factor(s.theta, 2))
+        if _boundary(theta, 2) and abs(theta[1]) > SINGULAR_TOL:
+            reasons.append("boundary solution with a nonzero off-diagonal theta")
+    return reasons
 
 
 def _best_attempt(attempts: Sequence[FitAttempt]) -> int:
@@ -758,7 +761,7 @@ def _best_attempt(attempts: Sequence[FitAttempt]) -> int:
 
 
 def _assemble_fit(
-    d: _Design,
+    d: Design,
     theta: np.ndarray,
     *,
     response: str,
@@ -767,26 +770,26 @@ def _assemble_fit(
     random_slope: str | None,
     attempts: tuple[FitAttempt, ...],
     optimizer: str,
+    check: OptimumCheck | None,
+    escalation: tuple[str, ...],
 ) -> MixedFit:
     # the sign of a Cholesky column is not identified; lme4 reports it non-negative
-    theta = np.asarray(theta, dtype=float).copy()
-    theta[0] = abs(theta[0])
-    if theta.size == 3:
-        theta[2] = abs(theta[2])
-    n, p = d.X.shape
-    s = _reml_state(theta, d)
-    sigma = math.sqrt(s.pwrss / (n - p))
-    vcov = sigma**2 * np.linalg.inv(s.xax)
+    theta = theta_from_factor(relative_factor(theta, d.q))
+    n, p = d.n, d.p
+    factor = scaled_factor(theta, d)
+    s = reml_state(factor, d)
+    a_mat = d.x_transform
+    sigma = d.y_scale * math.sqrt(s.pwrss / (n - p))
+    beta = d.y_scale * (a_mat @ s.beta)
+    beta[0] += d.y_center
+    vcov = sigma**2 * a_mat @ np.linalg.inv(s.xax) @ a_mat.T
     varpar = np.append(theta, sigma)
     vc = _variance_components(theta, sigma, group, random_slope)
     singular = _is_singular(theta, vc, group, random_slope)
     varpar_vcov, jac = _satterthwaite_ingredients(varpar, d, p)
-    loglik = -0.5 * reml_deviance(theta, d)
-    # judged on the objective itself: optimizers differ in what they call success
-    converged = bool(
-        np.isfinite(loglik) and np.max(np.abs(_projected_gradient(theta, d))) < GRADIENT_TOL
-    )
-    coefficients = coefficient_table(terms, s.beta, vcov, jac, varpar_vcov)
+    loglik = -0.5 * deviance(theta, d)
+    converged = bool(np.isfinite(loglik) and check is not None and check.confirmed)
+    coefficients = coefficient_table(terms, beta, vcov, jac, varpar_vcov)
     return MixedFit(
         response=response,
         terms=terms,
@@ -801,13 +804,15 @@ def _assemble_fit(
         singular=singular,
         n_obs=int(n),
         n_groups=len(d.groups),
-        random_effects=_random_effects(theta, s, d, sigma),
+        random_effects=_random_effects(theta, s, d, sigma, beta_scaled=s.beta),
         attempts=attempts,
         theta=theta,
         sigma=float(sigma),
         varpar_vcov=varpar_vcov,
         vcov_jacobian=jac,
-        fixed_effects=s.beta.copy(),
+        fixed_effects=beta.copy(),
+        escalation=escalation,
+        newton_decrement=float(check.decrement) if check is not None else math.nan,
     )
 
 
@@ -815,7 +820,7 @@ def _variance_components(
     theta: np.ndarray, sigma: float, group: str, random_slope: str | None
 ) -> dict[str, float]:
     q = 1 if random_slope is None else 2
-    lam = _lambda(theta, q)
+    lam = relative_factor(theta, q)
     g = sigma**2 * lam @ lam.T
     vc = {f"{group}|{INTERCEPT}|": float(g[0, 0])}
     if random_slope is not None:
@@ -845,41 +850,49 @@ def _is_singular(
 
 
 def _satterthwaite_ingredients(
-    varpar: np.ndarray, d: _Design, p: int
+    varpar: np.ndarray, d: Design, p: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """lmerTest's ``vcov_varpar`` (2 H^+) and ``Jac_list`` at the REML estimates."""
-    hess = richardson_hessian(lambda v: _deviance_varpar(v, d), varpar)
+    hess = richardson_hessian(lambda v: deviance_varpar(v, d), varpar)
     evals, evecs = np.linalg.eigh(hess)
     pos = evals > HESSIAN_EIGEN_TOL
     h_inv = (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
-    jac = richardson_jacobian(lambda v: _covbeta_varpar(v, d), varpar)
+    jac = richardson_jacobian(lambda v: covbeta_varpar(v, d), varpar)
     jac_list = np.stack([jac[:, k].reshape(p, p) for k in range(varpar.size)])
     return 2.0 * h_inv, jac_list
 
 
-def _random_effects(theta: np.ndarray, s: _RemlState, d: _Design, sigma: float) -> pd.DataFrame:
-    """Conditional modes ``Lambda u_j`` and lme4 ``condVar`` SDs.
+def _random_effects(
+    theta: np.ndarray, s: Any, d: Design, sigma: float, beta_scaled: np.ndarray
+) -> pd.DataFrame:
+    """Conditional modes ``Lambda u_j`` and lme4 ``condVar`` SDs, original scale.
 
-    lme4's ``ranef(condVar = TRUE)`` gives ``sigma^2 Lambda M_j^-1 Lambda'`` per group,
-    the conditional covariance given the estimated theta and beta.
+    With ``M_j = C_j C_j'``: ``u_j = C_j^-T (r_j - w_j beta)`` (scaled response units,
+    times ``y_scale``), and lme4's ``ranef(condVar = TRUE)`` covariance
+    ``sigma^2 Lambda M_j^-1 Lambda'`` = ``sigma^2 K K'`` with ``K = Lambda C_j^-T``.
     """
-    a, b, c = _full_theta(theta)
-    e0 = s.v0 - s.w0 @ s.beta
-    e1 = s.v1 - s.w1 @ s.beta
-    u0 = (s.m11 * e0 - s.m01 * e1) / s.det
-    u1 = (s.m00 * e1 - s.m01 * e0) / s.det
-    i00, i01, i11 = s.m11 / s.det, -s.m01 / s.det, s.m00 / s.det
+    q = d.q
+    lam = relative_factor(theta, q)
+    chol = s.chol_m
+    e = s.r - np.einsum("jip,p->ji", s.w, beta_scaled)
+    c_inv = np.zeros_like(chol)
+    c_inv[:, 0, 0] = 1.0 / chol[:, 0, 0]
+    if q == 2:
+        c_inv[:, 1, 1] = 1.0 / chol[:, 1, 1]
+        c_inv[:, 1, 0] = -chol[:, 1, 0] * c_inv[:, 0, 0] * c_inv[:, 1, 1]
+    u = np.einsum("jki,jk->ji", c_inv, e) * d.y_scale  # C^-T e
+    k_mat = np.einsum("ab,jcb->jac", lam, c_inv)  # Lambda C^-T
+    modes = u @ lam.T
+    cond_sd = sigma * np.sqrt(np.einsum("jac,jac->ja", k_mat, k_mat))
     nan = np.full(len(d.groups), np.nan)
-    slope = b * u0 + c * u1
-    slope_var = b * b * i00 + 2.0 * b * c * i01 + c * c * i11
     return pd.DataFrame(
         {
             "group": d.groups,
             "n_obs": np.bincount(d.codes, minlength=len(d.groups)),
-            "intercept": a * u0,
-            "intercept_cond_sd": sigma * np.sqrt(a * a * i00),
-            "slope": slope if d.q == 2 else nan,
-            "slope_cond_sd": sigma * np.sqrt(slope_var) if d.q == 2 else nan,
+            "intercept": modes[:, 0],
+            "intercept_cond_sd": cond_sd[:, 0],
+            "slope": modes[:, 1] if q == 2 else nan,
+            "slope_cond_sd": cond_sd[:, 1] if q == 2 else nan,
         }
     )
 
