@@ -2106,13 +2106,16 @@ def run_date(
     data_files: Sequence[str | Path],
     commit_time: int | None,
     released: str | None = None,
+    workflow_files: Sequence[str | Path] = (),
 ) -> tuple[datetime, str]:
     """The report's date and what it is, never the wall clock.
 
     ``SOURCE_DATE_EPOCH`` (the reproducible-builds convention) wins, then the config's
     ``study.date_released``. Otherwise own data are dated by the newest modification
     time of the data files; simulated data, which the config and code fully determine,
-    by the workflow's commit time, falling back to the data files outside git.
+    by the workflow's commit time, and outside git by the newest modification time of
+    the workflow's own files (an unpacked release keeps them). The simulated data files
+    are never used: they are written anew by every run.
     """
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch and epoch.isdigit():
@@ -2122,6 +2125,12 @@ def run_date(
         return day, "study.date_released in the config"
     if simulated and commit_time is not None:
         return datetime.fromtimestamp(commit_time, UTC), "time of the workflow's git commit"
+    if simulated and workflow_files:
+        newest = max(Path(p).stat().st_mtime for p in workflow_files)
+        return (
+            datetime.fromtimestamp(int(newest), UTC),
+            "newest modification time of the workflow's files",
+        )
     newest = max(Path(p).stat().st_mtime for p in data_files)
     return (
         datetime.fromtimestamp(int(newest), UTC),
@@ -2136,7 +2145,13 @@ def collect_provenance(
     state = io.git_state(workflow_dir)
     commit, dirty, when = state["commit"], state["dirty"], state["commit_epoch"]
     released = config["study"].get("date_released")
-    date, source = run_date(config["data"]["source"] == "simulate", data_files, when, released)
+    own_files = [
+        p
+        for p in (Path(workflow_dir) / "Snakefile", *(Path(workflow_dir) / "workflow").rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
+    simulated = config["data"]["source"] == "simulate"
+    date, source = run_date(simulated, data_files, when, released, own_files)
     inputs = tuple(InputFile(str(p), Path(p).stat().st_size, io.sha256_file(p)) for p in data_files)
     return Provenance(
         inputs=inputs,
