@@ -259,7 +259,9 @@ def simulation_config(config: Mapping[str, Any]) -> dict[str, Any]:
     pass the same cleaning rules and caseload restriction as their own data.
     """
     measures = {
-        "outcomes": {o: {"column": o, "higher_is": "worse"} for o in (TARGET_OUTCOME, NULL_OUTCOME)},
+        "outcomes": {
+            o: {"column": o, "higher_is": "worse"} for o in (TARGET_OUTCOME, NULL_OUTCOME)
+        },
         "processes": {
             "alliance": {"column": "alliance", "range": [1, 5]},
             "expectation": {"column": "expectation", "range": [1, 9]},
@@ -301,7 +303,9 @@ def _simulate(cell: Cell, seed: int, mess: bool) -> dict[str, pd.DataFrame]:
     fixed = {o: dict(TRUE_FIXED[o]) | fx for o in (TARGET_OUTCOME, NULL_OUTCOME)}
     sds = {"intercept_sd": cell.intercept_sd, "residual_sd": cell.residual_sd}
     random = {
-        TARGET_OUTCOME: dict(TRUE_RANDOM[TARGET_OUTCOME]) | sds | {"alliance_slope_sd": cell.slope_sd},
+        TARGET_OUTCOME: dict(TRUE_RANDOM[TARGET_OUTCOME])
+        | sds
+        | {"alliance_slope_sd": cell.slope_sd},
         NULL_OUTCOME: dict(TRUE_RANDOM[NULL_OUTCOME]) | sds | {"alliance_slope_sd": 0.0},
     }
     study = simulate_study(

@@ -71,9 +71,8 @@ def power_design(
         fitted = power_summary.values_from_models(
             io.read_json(aim2), io.read_json(aim3) if aim3 else None, planned["moderator"]
         )
-        source = (
-            f"fitted models of {planned['outcome']} on {planned['process']}"
-            + (f" (moderator {planned['moderator']})" if aim3 else "")
+        source = f"fitted models of {planned['outcome']} on {planned['process']}" + (
+            f" (moderator {planned['moderator']})" if aim3 else ""
         )
     own = fitted.pop("own_design") if fitted else None
     explicit = {k: v for k, v in settings["values"].items() if v is not None}

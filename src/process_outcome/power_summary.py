@@ -238,7 +238,9 @@ def design_for_power(power: pd.DataFrame, target: float = TARGET_POWER) -> pd.Da
             best = ok.iloc[0]
             row |= {c: best[c] for c in [*DESIGN_COLUMNS, "power", "power_mc_se"]}
         out.append(row)
-    return pd.DataFrame(out, columns=["effect", "true_value", *DESIGN_COLUMNS, "power", "power_mc_se"])
+    return pd.DataFrame(
+        out, columns=["effect", "true_value", *DESIGN_COLUMNS, "power", "power_mc_se"]
+    )
 
 
 EFFECT_LABELS = {
@@ -295,17 +297,17 @@ def power_curve_figure(power: pd.DataFrame, target: float = TARGET_POWER) -> Any
             ax.set_ylim(0, 1.02)
         axes[0].set_ylabel("Power")
         axes[0].legend(frameon=False, loc="lower right")
-        fig.text(
-            0.01,
-            -0.02,
-            f"Sessions {first['max_sessions']}, slope SD {first['slope_sd']:g}, "
-            f"moderator effect {first['moderator_effect']:g}; bars: ±1.96 Monte Carlo SE.",
-            fontsize=6,
+        fig.suptitle(
+            f"Up to {first['max_sessions']} assessments, slope SD {first['slope_sd']:g}, "
+            f"moderator effect {first['moderator_effect']:g}; bars: ±1.96 Monte Carlo SE",
+            fontsize=7,
         )
     return fig
 
 
-def values_from_models(aim2: Mapping[str, Any], aim3: Mapping[str, Any] | None, moderator: str | None) -> dict[str, Any]:
+def values_from_models(
+    aim2: Mapping[str, Any], aim3: Mapping[str, Any] | None, moderator: str | None
+) -> dict[str, Any]:
     """Generating values from the user's fitted models (the workflow's JSON summaries).
 
     Parameters
@@ -363,9 +365,10 @@ def values_from_models(aim2: Mapping[str, Any], aim3: Mapping[str, Any] | None, 
 
 def _nearest(cells: pd.DataFrame, own: Mapping[str, float]) -> pd.Series:
     # Nearest on a log scale: 40 vs 80 therapists is as far as 5 vs 10 patients.
-    dist = np.log(cells["n_therapists"] / own["n_therapists"]) ** 2 + np.log(
-        cells["patients_per_therapist"] / own["patients_per_therapist"]
-    ) ** 2
+    dist = (
+        np.log(cells["n_therapists"] / own["n_therapists"]) ** 2
+        + np.log(cells["patients_per_therapist"] / own["patients_per_therapist"]) ** 2
+    )
     return cells.loc[dist.sort_values(kind="mergesort").index[0]]
 
 
