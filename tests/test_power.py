@@ -319,3 +319,22 @@ def test_manuscript_sentences_name_the_design_and_tests():
     assert "minimum detectable moderator effect at 80% power was 0.270" in text
     assert "Aim 3 needs 120 therapists with 10 patients each (power 0.83)" in text
     assert "covered the true value in 93.0%–96.0%" in text
+
+
+@pytest.mark.e2e
+def test_generating_values_come_from_the_fitted_models(workflow_run):
+    import json
+
+    models = workflow_run / "results" / "models"
+    aim2 = json.loads((models / "aim2/symptoms/alliance.json").read_text())
+    aim3 = json.loads((models / "aim3/symptoms/alliance.json").read_text())
+    values = power_summary.values_from_models(aim2, aim3, "self_alliance")
+    coef = {c["term"]: c["estimate"] for c in aim2["fit"]["coefficients"]}
+    assert values["within"] == pytest.approx(coef["alliance_within"], abs=1e-6)
+    assert values["baseline"] == pytest.approx(coef["baseline_symptoms_c"], abs=1e-6)
+    assert values["residual_sd"] == pytest.approx(aim2["fit"]["sigma"], abs=1e-6)
+    variance = aim3["fits"]["self_alliance"]["variance_components"]["therapist|alliance_within|"]
+    assert values["slope_sd"] == pytest.approx(math.sqrt(max(variance, 0.0)), abs=1e-6)
+    row = next(m for m in aim3["moderation"] if m["moderator"] == "self_alliance")
+    assert values["moderator_effect"] == pytest.approx(row["estimate"], abs=1e-6)
+    assert values["own_design"]["n_therapists"] == aim2["n_therapists"]
