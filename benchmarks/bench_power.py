@@ -8,12 +8,17 @@ so the time scales about linearly).
 
     python benchmarks/bench_power.py                   # the full default grid
     python benchmarks/bench_power.py --replicates 20   # scaled down, extrapolated
+    python benchmarks/bench_power.py --replicates 50 --batch-size 5  # as many jobs as the full grid
+
+Extrapolating linearly also multiplies the per-job start-up, so with as many jobs as
+the full grid the extrapolation is an upper bound.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -30,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replicates", type=int, default=None, help="per cell (default: config)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: config")
     parser.add_argument("--cores", default="all")
     args = parser.parse_args()
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
@@ -49,6 +55,8 @@ def main() -> None:
             (work / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / f, work / f)
         grid = {"power": {"generating_values": "simulator", "replicates": replicates}}
+        if args.batch_size:
+            grid["power"]["batch_size"] = args.batch_size
         (work / "grid.yaml").write_text(yaml.safe_dump(grid))
         env = os.environ | {"PYTHONPATH": str(REPO / "src")}
         cmd = [
@@ -62,17 +70,29 @@ def main() -> None:
             "-q",
         ]
         start = time.perf_counter()
+        cpu_start = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(cmd, cwd=work, env=env, check=True)
         seconds = time.perf_counter() - start
+        cpu_end = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (cpu_end.ru_utime - cpu_start.ru_utime) + (cpu_end.ru_stime - cpu_start.ru_stime)
         power = pd.read_csv(work / "results/power/power.csv")
     cells = power["cell"].nunique()
     print(f"cells: {cells}, replicates per cell: {replicates}, cores: {args.cores}")
     print(f"wall time: {seconds:.0f} s ({seconds / 60:.1f} min)")
     print(f"per replicate (wall): {seconds / (cells * replicates):.3f} s")
+    # CPU time of every process of the run: on a machine shared with other work the wall
+    # time is inflated, CPU time / cores is what an otherwise idle machine would take.
+    ncores = os.cpu_count() if args.cores == "all" else int(args.cores)
+    print(
+        f"CPU time: {cpu:.0f} s ({cpu / (cells * replicates):.3f} s per replicate); "
+        f"CPU time / {ncores} cores: {cpu / ncores / 60:.1f} min"
+    )
     if replicates != full:
+        scale = full / replicates
         print(
-            f"extrapolated to {full} replicates per cell: "
-            f"{seconds * full / replicates / 60:.1f} min (linear in replicates)"
+            f"extrapolated to {full} replicates per cell (linear in replicates): "
+            f"wall {seconds * scale / 60:.1f} min, CPU / {ncores} cores "
+            f"{cpu * scale / ncores / 60:.1f} min"
         )
     print(
         power[["cell", "effect", "power", "power_mc_se", "singular_share"]].to_string(index=False)
