@@ -338,3 +338,15 @@ def test_generating_values_come_from_the_fitted_models(workflow_run):
     row = next(m for m in aim3["moderation"] if m["moderator"] == "self_alliance")
     assert values["moderator_effect"] == pytest.approx(row["estimate"], abs=1e-6)
     assert values["own_design"]["n_therapists"] == aim2["n_therapists"]
+
+
+def test_a_null_equal_to_a_listed_value_is_a_repeated_design():
+    grid = {
+        "n_therapists": [20],
+        "patients_per_therapist": [5],
+        "max_sessions": [9],
+        "slope_sd": [None, 0.3],
+        "moderator_effect": [None],
+    }
+    with pytest.raises(InputError, match=r"repeated designs.*slope SD 0.3"):
+        power.design_grid(grid, power.generating_values({"slope_sd": 0.3}))

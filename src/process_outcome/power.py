@@ -210,15 +210,18 @@ def design_grid(power: Mapping[str, Any], values: Mapping[str, float]) -> list[C
             power["n_therapists"],
             power["patients_per_therapist"],
             power["max_sessions"],
-            dict.fromkeys(slope_sds),
-            dict.fromkeys(effects),
+            slope_sds,
+            effects,
         )
     ]
     keys = [c.key for c in cells]
     if len(set(keys)) != len(keys):
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
         raise InputError(
-            "power: the grid has repeated cells; list each value of n_therapists, "
-            "patients_per_therapist, max_sessions, slope_sd and moderator_effect once."
+            f"power: the grid has repeated designs {repeated}. A null in power.slope_sd or "
+            f"power.moderator_effect stands for the generating value (slope SD "
+            f"{values['slope_sd']:g}, moderator effect {values['moderator_effect']:g}); "
+            "list each value once."
         )
     return cells
 

@@ -15,8 +15,8 @@ def power_grid():
             "n_therapists": t,
             "patients_per_therapist": p,
             "max_sessions": s,
-            "slope_sd": "gen" if sd is None else f"{sd:g}",
-            "moderator_effect": "gen" if m is None else f"{m:g}",
+            "slope_sd": "gen" if sd is None else repr(float(sd)),
+            "moderator_effect": "gen" if m is None else repr(float(m)),
         }
         for t in POWER["n_therapists"]
         for p in POWER["patients_per_therapist"]
