@@ -126,7 +126,7 @@ class Cell:
         """Stable name of the cell (a file-name-safe string of its parameters)."""
         return (
             f"t{self.n_therapists}_p{self.patients_per_therapist}_s{self.max_sessions}"
-            f"_sd{self.slope_sd:g}_m{self.moderator_effect:g}"
+            f"_sd{self.slope_sd!r}_m{self.moderator_effect!r}"
         )
 
     def to_dict(self) -> dict[str, Any]:
