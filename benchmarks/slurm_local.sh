@@ -19,8 +19,16 @@ STARTED=()
 CONF_WRITTEN=0
 
 cleanup() {
+    # Stop only the daemons this script started, and wait (at most 30 s) until they exit.
     for pid in "${STARTED[@]}"; do
         kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${STARTED[@]}"; do
+        for _ in $(seq 1 60); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.5
+        done
+        kill -9 "$pid" 2>/dev/null || true
     done
     if [[ $CONF_WRITTEN == 1 ]]; then
         rm -f /etc/slurm/slurm.conf
