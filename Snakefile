@@ -25,6 +25,7 @@ include: "workflow/rules/aims.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/supplement.smk"
+include: "workflow/rules/power.smk"
 
 
 onstart:

@@ -18,4 +18,5 @@ run(
     template_dir=snakemake.params.templates,
     workflow_dir=snakemake.params.workflow_dir,
     out=dict(snakemake.output),
+    power=list(snakemake.params.power),
 )

@@ -2223,6 +2223,7 @@ def write_manuscript(
     template_dir: str,
     workflow_dir: str,
     out: Mapping[str, str],
+    power: Sequence[str] = (),
 ) -> None:
     """Read the results, build the manuscript and write every report format.
 
@@ -2243,13 +2244,16 @@ def write_manuscript(
     out : mapping
         Output paths keyed ``html, docx, md`` and the table stems of
         :data:`TABLE_FILES`.
+    power : sequence of str
+        The design-planning results, if any (:mod:`process_outcome.power_report`).
     """
+    from process_outcome.power_report import with_power_section
     from process_outcome.report import render_docx, render_html, render_latex_table, render_markdown
 
     results = read_results(tables, models, flow)
     images = {Path(p).stem: Path(p).read_bytes() for p in figures_png}
     provenance = collect_provenance(config, data_files, workflow_dir)
-    manuscript = build_manuscript(config, results, provenance, images)
+    manuscript = with_power_section(build_manuscript(config, results, provenance, images), power)
     io.atomic_write_text(out["html"], render_html(manuscript, template_dir))
     figure_dir = os.path.relpath(Path(figures_png[0]).parent, Path(out["md"]).parent)
     io.atomic_write_text(out["md"], render_markdown(manuscript, figure_dir))

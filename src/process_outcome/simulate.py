@@ -14,6 +14,7 @@ fair check.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,6 +142,9 @@ def simulate_study(
     n_patients: int = 212,
     max_sessions: int = 9,
     mess: bool = True,
+    true_fixed: Mapping[str, Mapping[str, float]] | None = None,
+    true_random: Mapping[str, Mapping[str, float]] | None = None,
+    true_moderation: Mapping[tuple[str, str, str], float] | None = None,
 ) -> SimulatedStudy:
     """Simulate a study of the published shape with known generating parameters.
 
@@ -155,11 +159,20 @@ def simulate_study(
     mess : bool
         Add realistic mess that the cleaning must handle: exact duplicate rows,
         out-of-range ratings, missed surveys and patients who drop out after intake.
+    true_fixed, true_random, true_moderation : mapping, optional
+        Generating values in the form of :data:`TRUE_FIXED` (per outcome),
+        :data:`TRUE_RANDOM` (per outcome) and :data:`TRUE_MODERATION` (keyed by
+        ``(outcome, process, moderator)``, only ``self_alliance`` moderates); ``None``
+        keeps the module defaults. Used by design planning (:mod:`process_outcome.power`);
+        the random draws do not depend on the values, so the defaults give the same study.
 
     Returns
     -------
     SimulatedStudy
     """
+    fixed_values = TRUE_FIXED if true_fixed is None else true_fixed
+    random_values = TRUE_RANDOM if true_random is None else true_random
+    moderation_values = TRUE_MODERATION if true_moderation is None else true_moderation
     rng = np.random.default_rng(seed)
     therapists = simulate_therapists(n_therapists, rng)
     load = caseloads(n_therapists, n_patients, rng)
@@ -263,8 +276,8 @@ def simulate_study(
 
     truth_rows: list[dict[str, object]] = []
     for out in OUTCOMES:
-        fx = TRUE_FIXED[out]
-        rnd = TRUE_RANDOM[out]
+        fx = fixed_values[out]
+        rnd = random_values[out]
         cov = np.array(
             [
                 [
@@ -282,7 +295,7 @@ def simulate_study(
         baseline_all = rng.normal(1.4 if out == "symptoms" else 1.2, 0.75, n_patients)
         baseline = pd.Series(baseline_all, index=pid)
         base_c = baseline[sample.index] - baseline[sample.index].mean()
-        gamma_mod = {p: TRUE_MODERATION.get((out, p, "self_alliance"), 0.0) for p in PROCESSES}
+        gamma_mod = {p: moderation_values.get((out, p, "self_alliance"), 0.0) for p in PROCESSES}
         post = (
             fx["(Intercept)"]
             + fx["baseline_c"] * base_c.to_numpy()
@@ -350,7 +363,7 @@ def simulate_study(
                         "process": proc,
                         "moderator": m,
                         "parameter": f"{proc}_within:{m}",
-                        "value": TRUE_MODERATION.get((out, proc, m), 0.0),
+                        "value": moderation_values.get((out, proc, m), 0.0),
                     }
                 )
         truth_rows.append(

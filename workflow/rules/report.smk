@@ -1,3 +1,6 @@
+from process_outcome.power_report import power_results
+
+
 rule report:
     input:
         unpack(report_inputs),
@@ -23,5 +26,8 @@ rule report:
         # Every config key can change the text, so any config edit re-renders.
         settings=config,
         workflow_dir=str(WORKFLOW_ROOT),
+        # Design-planning results when `snakemake power` has run (not inputs: the
+        # default target never runs the grid); their hashes re-render on change.
+        power=power_results(),
     script:
         "../../scripts/report.py"

@@ -1,0 +1,12 @@
+from process_outcome.power_steps import power_aggregate
+from process_outcome.steps import run
+
+run(
+    power_aggregate,
+    snakemake.log[0],
+    config=snakemake.config,
+    design=snakemake.input.design,
+    cells=snakemake.params.cells,
+    batches=list(snakemake.input.batches),
+    out=dict(snakemake.output),
+)
