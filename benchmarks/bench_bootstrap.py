@@ -19,14 +19,14 @@ import argparse
 import time
 from pathlib import Path
 
-from process_outcome.models import fit_mixed
-from process_outcome.public_data import (
+from process_outcome.data.public import (
     bootstrap_data,
     identifiable_terms,
     load_reference,
     model_data,
     models,
 )
+from process_outcome.mixed.fit import fit_mixed
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "public"
 

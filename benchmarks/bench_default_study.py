@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from process_outcome import aims
+from process_outcome.analysis import aims
 from process_outcome.config import load_config
-from process_outcome.simulate import simulate_study
-from process_outcome.variables import analysis_table
+from process_outcome.data.analysis_table import analysis_table
+from process_outcome.data.simulate import simulate_study
 
 ROOT = Path(__file__).resolve().parents[1]
 

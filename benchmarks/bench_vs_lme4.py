@@ -18,8 +18,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from process_outcome.models import fit_mixed
-from process_outcome.public_data import load_reference, model_data, models
+from process_outcome.data.public import load_reference, model_data, models
+from process_outcome.mixed.fit import fit_mixed
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "public"

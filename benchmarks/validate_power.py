@@ -2,7 +2,7 @@
 
 Simulates ``--replicates`` studies of ``--therapists`` x ``--patients`` with the
 project's simulator, cleans and fits them exactly as the workflow does
-(:func:`process_outcome.power.run_replicate`), and prints
+(:func:`process_outcome.analysis.power.run_replicate`), and prints
 
 * the 95% CI coverage of every fixed effect of the aim 1, 2 and 3 models (target: 93-97%),
 * the rejection rate of the aim 2 mixture LR test under a zero slope variance and of
@@ -24,7 +24,7 @@ from functools import partial
 
 import pandas as pd
 
-from process_outcome import power, power_summary
+from process_outcome.analysis import power, power_summary
 
 CONFIG = {
     "cleaning": {"out_of_range": "missing", "min_outcome_assessments": 2},

@@ -1,7 +1,8 @@
-from process_outcome import steps
+from process_outcome.steps.analysis import aim1_model, aim2_model, aim3_model
+from process_outcome.steps.run import run
 
-run_model = {"aim1": steps.aim1_model, "aim2": steps.aim2_model, "aim3": steps.aim3_model}
-steps.run(
+run_model = {"aim1": aim1_model, "aim2": aim2_model, "aim3": aim3_model}
+run(
     run_model[snakemake.rule],
     snakemake.log[0],
     config=snakemake.config,

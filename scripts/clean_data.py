@@ -1,4 +1,5 @@
-from process_outcome.steps import clean_data, run
+from process_outcome.steps.data import clean_data
+from process_outcome.steps.run import run
 
 out = snakemake.output
 run(

@@ -1,4 +1,5 @@
-from process_outcome.steps import describe_sample, run
+from process_outcome.steps.analysis import describe_sample
+from process_outcome.steps.run import run
 
 run(
     describe_sample,

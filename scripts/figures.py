@@ -1,4 +1,5 @@
-from process_outcome.steps import make_figures, run
+from process_outcome.steps.analysis import make_figures
+from process_outcome.steps.run import run
 
 run(
     make_figures,

@@ -1,5 +1,5 @@
-from process_outcome.power_steps import power_design
-from process_outcome.steps import run
+from process_outcome.steps.power import power_design
+from process_outcome.steps.run import run
 
 run(
     power_design,

@@ -1,5 +1,5 @@
-from process_outcome.manuscript import write_manuscript
-from process_outcome.steps import run
+from process_outcome.manuscript.build import write_manuscript
+from process_outcome.steps.run import run
 
 TABLES = (
     "descriptives correlations rm_correlations reliability aim1 aim2_tests aim2_fixed "

@@ -1,4 +1,5 @@
-from process_outcome.steps import results_tables, run
+from process_outcome.steps.analysis import results_tables
+from process_outcome.steps.run import run
 
 run(
     results_tables,

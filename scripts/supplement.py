@@ -1,9 +1,9 @@
-from process_outcome import supplement
-from process_outcome.steps import run
+from process_outcome.steps.run import run
+from process_outcome.supplement.build import build
 
 inp = snakemake.input
 run(
-    supplement.build,
+    build,
     snakemake.log[0],
     config=snakemake.config,
     inputs={t: inp[t] for t in ("sessions", "therapists", "patients") if t in inp.keys()},

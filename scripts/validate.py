@@ -1,4 +1,5 @@
-from process_outcome.steps import run, validate_data
+from process_outcome.steps.data import validate_data
+from process_outcome.steps.run import run
 
 run(
     validate_data,

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from process_outcome.config import validate_config
-from process_outcome.io import WORKFLOW_PATHS
+from process_outcome.provenance import WORKFLOW_PATHS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from process_outcome.analysis.feasibility import restrict_caseload
 from process_outcome.config import validate_config
 from process_outcome.errors import InputError
-from process_outcome.steps import validate_data
-from process_outcome.variables import restrict_caseload
+from process_outcome.steps.data import validate_data
 
 from .conftest import SCHEMA, STUDY42_CONFIG
 

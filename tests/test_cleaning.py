@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from process_outcome.cleaning import clean
 from process_outcome.config import measures_of
+from process_outcome.data.analysis_table import patient_table
+from process_outcome.data.cleaning import clean
+from process_outcome.data.reading import read_table
 from process_outcome.errors import InputError
-from process_outcome.io import read_table
-from process_outcome.variables import patient_table
 
 
 def load(path: Path, table: str, ids: tuple[str, ...]) -> pd.DataFrame:

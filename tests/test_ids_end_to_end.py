@@ -23,8 +23,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from process_outcome import privacy
-from process_outcome.simulate import simulate_study
+from process_outcome.data.simulate import simulate_study
+from process_outcome.supplement import privacy
 
 from .conftest import ROOT, run_snakemake, snakemake_command, user_checkout, write_yaml
 
@@ -178,10 +178,10 @@ def test_no_id_in_the_supplement_or_the_report(id_run: Path):
     source = {
         rel
         for rel in folder
-        if rel.split("/")[0] in {"workflow", "scripts", "src"}
+        if rel.split("/")[0] in {"workflow", "scripts", "src", "profiles"}
         or rel in {"Snakefile", "pyproject.toml", "environment.yml", "config/README.md"}
     }
-    assert "src/process_outcome/privacy.py" in source
+    assert "src/process_outcome/supplement/privacy.py" in source
     for rel in source:  # copied unchanged: nothing of the data can be in them
         assert folder[rel] == (id_run / rel).read_bytes(), rel
     leaks = {rel: disclosed(rel, data) for rel, data in folder.items() if rel not in source}

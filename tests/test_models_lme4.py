@@ -25,16 +25,16 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from process_outcome import aims
-from process_outcome.inference import contrast, fdr_bh, mixture_lr_test
-from process_outcome.models import (
+from process_outcome.analysis import aims
+from process_outcome.mixed.fit import (
     MixedFit,
     check_optimum,
     fit_at_theta,
     fit_mixed,
     theta_from_variance_components,
 )
-from process_outcome.reml import build_design, scaled_factor, theta_from_factor
+from process_outcome.mixed.inference import contrast, fdr_bh, mixture_lr_test
+from process_outcome.mixed.reml import build_design, scaled_factor, theta_from_factor
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTCOMES = ("symptoms", "functioning")

@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 
 import process_outcome
-from process_outcome.models import MixedFit, fit_at_theta, fit_mixed
-from process_outcome.public_data import (
+from process_outcome.data.public import (
     bootstrap_data,
     identifiable_terms,
     load_reference,
     model_data,
     models,
 )
+from process_outcome.mixed.fit import MixedFit, fit_at_theta, fit_mixed
 
 DATA = Path(__file__).resolve().parent / "data" / "public"
 REFERENCE = load_reference(DATA)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from process_outcome.simulate import write_example_data
+from process_outcome.data.simulate import write_example_data
 
 from .conftest import ROOT, run_snakemake
 

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from process_outcome import power, power_summary
+from process_outcome.analysis import power, power_summary
+from process_outcome.data.simulate import TRUE_FIXED, TRUE_MODERATION, TRUE_RANDOM, simulate_study
 from process_outcome.errors import InputError
-from process_outcome.power_report import power_context, power_sentences
-from process_outcome.power_steps import planned_measures
-from process_outcome.simulate import TRUE_FIXED, TRUE_MODERATION, TRUE_RANDOM, simulate_study
+from process_outcome.manuscript.power import power_context, power_sentences
+from process_outcome.steps.power import planned_measures
 
 from .conftest import ROOT, run_snakemake
 

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from process_outcome import aims
+from process_outcome.analysis import aims
 from process_outcome.config import load_config
-from process_outcome.simulate import simulate_study
-from process_outcome.variables import analysis_table
+from process_outcome.data.analysis_table import analysis_table
+from process_outcome.data.simulate import simulate_study
 
 from .conftest import ROOT, SCHEMA
 

@@ -23,10 +23,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from process_outcome import io as po_io
-from process_outcome import manuscript as ms
-from process_outcome import report as rp
+from process_outcome import provenance
 from process_outcome.config import validate_config
+from process_outcome.document import writers as rp
+from process_outcome.files import sha256_file
+from process_outcome.manuscript import build as ms
 
 from .conftest import ROOT, SCHEMA, run_snakemake
 
@@ -950,7 +951,7 @@ def test_provenance_outside_git_and_with_source_date_epoch(tmp_path, monkeypatch
     data = tmp_path / "sessions.csv"
     data.write_text("a\n1\n")
     os.utime(data, (1_600_000_000, 1_600_000_000))
-    assert po_io.git_state(tmp_path)["commit"] is None
+    assert provenance.git_state(tmp_path)["commit"] is None
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     date, source = ms.run_date(False, [data], None)
     assert (date.year, source) == (2020, "newest modification time of the input data files")
@@ -959,7 +960,7 @@ def test_provenance_outside_git_and_with_source_date_epoch(tmp_path, monkeypatch
     assert ms.run_date(True, [data], 1_650_000_000)[0].year == 2023
     config = _config()
     prov = ms.collect_provenance(config, [str(data)], tmp_path)
-    assert prov.commit is None and prov.inputs[0].sha256 == po_io.sha256_file(data)
+    assert prov.commit is None and prov.inputs[0].sha256 == sha256_file(data)
     text = " ".join(
         b.text.plain
         for b in ms.appendix_section(ms.Design.from_config(config), prov).blocks

@@ -7,7 +7,7 @@ import pandas as pd
 import pingouin as pg
 import pytest
 
-from process_outcome.descriptives import rm_corr
+from process_outcome.analysis.descriptives import rm_corr
 
 
 def _sessions(seed: int, n_subjects: int, slope: float) -> pd.DataFrame:

@@ -21,9 +21,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from process_outcome import privacy, supplement
 from process_outcome.config import validate_config
+from process_outcome.data import pseudonyms
 from process_outcome.errors import InputError
+from process_outcome.supplement import build as supplement
+from process_outcome.supplement import privacy
 
 from .conftest import ROOT, SCHEMA
 
@@ -134,12 +136,12 @@ ID_SCHEMES = {
 @pytest.mark.parametrize("scheme", ID_SCHEMES)
 def test_codes_and_synthetic_ids_never_collide_with_study_ids(scheme):
     ids, code_prefix, synthetic_prefix = ID_SCHEMES[scheme]
-    codes = privacy.pseudonymous_codes(ids[:12], avoid=ids)["code"].tolist()
+    codes = pseudonyms.pseudonymous_codes(ids[:12], avoid=ids)["code"].tolist()
     assert codes[0] == f"{code_prefix}01"
-    syn = supplement.synthetic_ids(privacy.synthetic_prefix(ids), "T", 40, 2)
-    syn += supplement.synthetic_ids(privacy.synthetic_prefix(ids), "P", 400, 4)
+    syn = supplement.synthetic_ids(pseudonyms.synthetic_prefix(ids), "T", 40, 2)
+    syn += supplement.synthetic_ids(pseudonyms.synthetic_prefix(ids), "P", 400, 4)
     assert syn[0] == f"{synthetic_prefix}T01"
-    text = "\n".join(codes + syn + [privacy.synthetic_prefix(ids)])
+    text = "\n".join(codes + syn + [pseudonyms.synthetic_prefix(ids)])
     # No study id is a word of a code, a synthetic id or the synthetic prefix.
     assert privacy.find_ids_in_text(text, ids) == []
 
@@ -149,7 +151,7 @@ def test_prefix_search_is_bounded_by_pigeonhole():
     # (n + 1)-th candidate, after looking at no more.
     letters = [a + b for a in ["", *string.ascii_uppercase] for b in string.ascii_uppercase]
     ids = ["T1", "TH1", *(f"T{x}1" for x in letters)]
-    prefix = privacy.code_prefix(ids)
+    prefix = pseudonyms.code_prefix(ids)
     assert privacy.find_ids_in_text(f"{prefix}01 {prefix}99", ids) == []
     looked = []
 
@@ -159,7 +161,7 @@ def test_prefix_search_is_bounded_by_pigeonhole():
             yield f"X{k}"
 
     blocked = [f"x{k}9" for k in range(50)]
-    assert privacy.free_prefix(blocked, candidates(), re.compile(r"(x[0-9]+?)9")) == "X50"
+    assert pseudonyms.free_prefix(blocked, candidates(), re.compile(r"(x[0-9]+?)9")) == "X50"
     assert len(looked) == 51
 
 
@@ -291,7 +293,7 @@ def test_package_holds_results_workflow_and_metadata(unpacked: Path, workflow_ru
         "config/config_used.yaml",
         "workflow/rules/supplement.smk",
         "scripts/supplement.py",
-        "src/process_outcome/supplement.py",
+        "src/process_outcome/supplement/build.py",
         *[f"data/synthetic_{t}.csv" for t in TABLES],
     ):
         assert rel in files, rel

@@ -18,6 +18,7 @@ import psutil
 import pytest
 import yaml
 
+from process_outcome.data.simulate import write_example_data
 from process_outcome.runstate import (
     LOCK_DIR,
     missing_data_files,
@@ -25,7 +26,6 @@ from process_outcome.runstate import (
     snakemake_running_in,
     stale_locks,
 )
-from process_outcome.simulate import write_example_data
 
 from .conftest import (
     ROOT,

@@ -31,9 +31,9 @@ __version__ = "0.1.0"
 # the engine imports numpy, pandas and scipy: load it on first use, so that jobs that
 # only read config or write text stay light
 _LAZY = {
-    "fit_mixed": "process_outcome.models",
-    "fit_at_theta": "process_outcome.models",
-    "mixture_lr_test": "process_outcome.inference",
+    "fit_mixed": "process_outcome.mixed.fit",
+    "fit_at_theta": "process_outcome.mixed.fit",
+    "mixture_lr_test": "process_outcome.mixed.inference",
 }
 
 

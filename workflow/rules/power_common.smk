@@ -1,7 +1,7 @@
 # Helpers of the design-planning rules (workflow/rules/power.smk).
 from snakemake.utils import Paramspace
 
-from process_outcome.power_steps import planned_measures
+from process_outcome.steps.power import planned_measures
 
 POWER = config["power"]
 

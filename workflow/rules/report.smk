@@ -1,4 +1,4 @@
-from process_outcome.power_report import power_results
+from process_outcome.manuscript.power import power_results
 
 
 rule report:

@@ -1,15 +1,11 @@
-"""Reading the user's tables and writing results deterministically."""
+"""Reading the user's tables: formats by extension, delimiter, decimal mark, encoding and
+header row detected or configured, ids read as text."""
 
 from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
-import json
-import os
 import re
-import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -427,123 +423,3 @@ def _header_message(
         f"on row 1. Set data.read.{table}.header_row: {found + 1} in the config (or "
         "delete the rows above the column names)."
     )
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write text so that a reader never sees a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        # mkstemp creates the file private (0600); give it the mode a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_csv(df: pd.DataFrame, path: str | Path, *, float_format: str = "%.12g") -> None:
-    """Write a table as CSV with a fixed float format, so equal inputs give equal bytes."""
-    atomic_write_text(path, df.to_csv(index=False, float_format=float_format, lineterminator="\n"))
-
-
-def write_json(obj: Any, path: str | Path) -> None:
-    """Write JSON with sorted keys and a trailing newline, for byte-stable output."""
-    atomic_write_text(
-        path, json.dumps(_plain(obj), indent=2, sort_keys=True, allow_nan=True) + "\n"
-    )
-
-
-def read_json(path: str | Path) -> Any:
-    """Read a JSON file."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def _plain(obj: Any) -> Any:
-    # numpy scalars and tuples are not JSON types; convert recursively.
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item):
-        return obj.item()
-    return obj
-
-
-# The workflow's own files: what a git dirty flag and the supplement's copy refer to.
-WORKFLOW_PATHS = (
-    "Snakefile",
-    "profiles",
-    "workflow",
-    "scripts",
-    "src",
-    "config",
-    "environment.yml",
-    "pyproject.toml",
-)
-
-
-def package_versions(names: Sequence[str]) -> dict[str, str | None]:
-    """Installed version of each named distribution (``None`` when not installed)."""
-    from importlib import metadata
-
-    versions: dict[str, str | None] = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
-def sha256_file(path: str | Path) -> str:
-    """SHA-256 of a file's bytes, as lowercase hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def git_state(path: str | Path, paths: Sequence[str] = WORKFLOW_PATHS) -> dict[str, Any]:
-    """Commit, commit time and dirty flag of the workflow's git checkout.
-
-    ``dirty`` is judged on the workflow's own files (``paths``), untracked ones
-    included, and ``changed`` lists them; results, notes and caches do not count. All
-    values are ``None`` outside a git checkout (for example an unpacked supplement).
-
-    Returns
-    -------
-    dict
-        ``commit``, ``commit_time`` (ISO 8601), ``commit_epoch`` (seconds), ``dirty``,
-        ``changed``.
-    """
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(path), *args],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        ).stdout
-
-    try:
-        commit = git("rev-parse", "HEAD").strip()
-        stamp = git("log", "-1", "--format=%cI %ct", "HEAD").split()
-        status = git("status", "--porcelain", "--untracked-files=all", "--", *paths)
-    except (OSError, subprocess.SubprocessError):
-        return dict.fromkeys(("commit", "commit_time", "commit_epoch", "dirty", "changed"))
-    changed = sorted(line[3:] for line in status.splitlines() if line.strip())
-    return {
-        "commit": commit,
-        "commit_time": stamp[0],
-        "commit_epoch": int(stamp[1]),
-        "dirty": bool(changed),
-        "changed": changed,
-    }

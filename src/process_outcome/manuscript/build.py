@@ -28,9 +28,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from process_outcome import io
 from process_outcome.config import Measure, measures_of
-from process_outcome.report import (
+from process_outcome.document.writers import (
     ALPHA,
     EN_DASH,
     MINUS,
@@ -70,6 +69,8 @@ from process_outcome.report import (
     t_test_text,
     value,
 )
+from process_outcome.files import atomic_write_text, read_json, sha256_file
+from process_outcome.provenance import git_state, package_versions
 
 GROUP = "therapist"
 SINGULAR_THETA = 1e-4  # lme4::isSingular's tolerance, as the model engine uses it
@@ -2096,7 +2097,7 @@ def all_tables(config: Mapping[str, Any], results: Results) -> dict[str, Table]:
 
 def software_versions() -> tuple[tuple[str, str], ...]:
     """Python and the versions of the packages the analysis and report use."""
-    versions = io.package_versions(SOFTWARE)
+    versions = package_versions(SOFTWARE)
     packages = [(name, version or "not installed") for name, version in versions.items()]
     return (("Python", sys.version.split()[0]), *packages)
 
@@ -2142,7 +2143,7 @@ def collect_provenance(
     config: Mapping[str, Any], data_files: Sequence[str], workflow_dir: str | Path
 ) -> Provenance:
     """Hashes of the input data, git state, date, software and the config as run."""
-    state = io.git_state(workflow_dir)
+    state = git_state(workflow_dir)
     commit, dirty, when = state["commit"], state["dirty"], state["commit_epoch"]
     released = config["study"].get("date_released")
     own_files = [
@@ -2152,7 +2153,7 @@ def collect_provenance(
     ]
     simulated = config["data"]["source"] == "simulate"
     date, source = run_date(simulated, data_files, when, released, own_files)
-    inputs = tuple(InputFile(str(p), Path(p).stat().st_size, io.sha256_file(p)) for p in data_files)
+    inputs = tuple(InputFile(str(p), Path(p).stat().st_size, sha256_file(p)) for p in data_files)
     return Provenance(
         inputs=inputs,
         commit=commit,
@@ -2194,9 +2195,9 @@ def read_results(tables: Mapping[str, str], models: Sequence[str], flow: str) ->
     summaries = {}
     for path in models:
         p = Path(path)
-        summaries[f"{p.parent.parent.name}/{p.parent.name}/{p.stem}"] = io.read_json(p)
+        summaries[f"{p.parent.parent.name}/{p.parent.name}/{p.stem}"] = read_json(p)
     return Results(
-        flow=io.read_json(flow),
+        flow=read_json(flow),
         descriptives=csv("descriptives"),
         correlations=csv("correlations"),
         rm_correlations=csv("rm_correlations"),
@@ -2245,22 +2246,27 @@ def write_manuscript(
         Output paths keyed ``html, docx, md`` and the table stems of
         :data:`TABLE_FILES`.
     power : sequence of str
-        The design-planning results, if any (:mod:`process_outcome.power_report`).
+        The design-planning results, if any (:mod:`process_outcome.manuscript.power`).
     """
-    from process_outcome.power_report import with_power_section
-    from process_outcome.report import render_docx, render_html, render_latex_table, render_markdown
+    from process_outcome.document.writers import (
+        render_docx,
+        render_html,
+        render_latex_table,
+        render_markdown,
+    )
+    from process_outcome.manuscript.power import with_power_section
 
     results = read_results(tables, models, flow)
     images = {Path(p).stem: Path(p).read_bytes() for p in figures_png}
     provenance = collect_provenance(config, data_files, workflow_dir)
     manuscript = with_power_section(build_manuscript(config, results, provenance, images), power)
-    io.atomic_write_text(out["html"], render_html(manuscript, template_dir))
+    atomic_write_text(out["html"], render_html(manuscript, template_dir))
     figure_dir = os.path.relpath(Path(figures_png[0]).parent, Path(out["md"]).parent)
-    io.atomic_write_text(out["md"], render_markdown(manuscript, figure_dir))
+    atomic_write_text(out["md"], render_markdown(manuscript, figure_dir))
     docx_path = Path(out["docx"])
     docx_path.parent.mkdir(parents=True, exist_ok=True)
     partial = docx_path.with_name(f".{docx_path.name}.partial")
     partial.write_bytes(render_docx(manuscript))
     os.replace(partial, docx_path)
     for key, table in all_tables(config, results).items():
-        io.atomic_write_text(out[key], render_latex_table(table))
+        atomic_write_text(out[key], render_latex_table(table))

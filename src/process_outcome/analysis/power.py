@@ -2,12 +2,12 @@
 
 A *cell* is one design (therapists, patients per therapist, sessions) with one set of
 generating values. A replicate simulates a study of that design with the project's
-simulator (:func:`process_outcome.simulate.simulate_study`: the same caseload spread,
+simulator (:func:`process_outcome.data.simulate.simulate_study`: the same caseload spread,
 dropout, missed surveys and mess), cleans it and builds the patient-level table with
-the workflow's own code (:func:`process_outcome.variables.analysis_table`), and fits
-the workflow's aim 1, 2 and 3 models (:mod:`process_outcome.aims`). It records one
+the workflow's own code (:func:`process_outcome.data.analysis_table.analysis_table`), and fits
+the workflow's aim 1, 2 and 3 models (:mod:`process_outcome.analysis.aims`). It records one
 tidy row per model quantity: estimate, SE, CI, p value, truth, singular and converged
-flags. Summaries are in :mod:`process_outcome.power_summary`.
+flags. Summaries are in :mod:`process_outcome.analysis.power_summary`.
 
 The planned effects are carried by the simulator's ``symptoms`` outcome and
 ``alliance`` process (moderated by ``self_alliance``); the generating values are the
@@ -38,12 +38,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from process_outcome import aims
+from process_outcome.analysis import aims
+from process_outcome.analysis.feasibility import check_feasibility, restrict_caseload
+from process_outcome.config import measures_of
+from process_outcome.data.analysis_table import analysis_table, covariate_terms
+from process_outcome.data.pseudonyms import pseudonymize, therapist_codes
+from process_outcome.data.simulate import TRUE_FIXED, TRUE_RANDOM, simulate_study
 from process_outcome.errors import InputError
-from process_outcome.inference import mixture_lr_test
-from process_outcome.simulate import TRUE_FIXED, TRUE_RANDOM, simulate_study
-from process_outcome.steps import pseudonymize, therapist_codes
-from process_outcome.variables import analysis_table, restrict_caseload
+from process_outcome.mixed.inference import mixture_lr_test
 
 __all__ = [
     "GENERATING_KEYS",
@@ -146,7 +148,7 @@ def generating_values(
         ``power.values`` of the config (``None`` entries are not set).
     fitted : mapping, optional
         Values read from the user's fitted models (see
-        :func:`process_outcome.power_summary.values_from_models`).
+        :func:`process_outcome.analysis.power_summary.values_from_models`).
 
     Returns
     -------
@@ -420,7 +422,7 @@ def run_replicate(
 
     Examples
     --------
-    >>> import process_outcome.power as pw
+    >>> import process_outcome.analysis.power as pw
     >>> cell = pw.design_grid({"n_therapists": [12], "patients_per_therapist": [4],
     ...     "max_sessions": [6], "slope_sd": [None], "moderator_effect": [None]},
     ...     pw.generating_values({}))[0]
@@ -438,6 +440,8 @@ def run_replicate(
         _, table = analysis_table(
             tables["sessions"], tables["therapists"], config, patients=tables["patients"]
         )
+        covariates = covariate_terms(table, measures_of(config, "covariate"))
+        check_feasibility(table, config, covariates)
         pt = pseudonymize(table, therapist_codes(table["therapist"]))
         with warnings.catch_warnings():
             # Non-convergence and nesting problems are recorded in the rows instead.
@@ -468,7 +472,7 @@ def run_batch(
 
     Examples
     --------
-    >>> import process_outcome.power as pw
+    >>> import process_outcome.analysis.power as pw
     >>> cell = pw.design_grid({"n_therapists": [12], "patients_per_therapist": [4],
     ...     "max_sessions": [6], "slope_sd": [None], "moderator_effect": [None]},
     ...     pw.generating_values({}))[0]

@@ -8,7 +8,7 @@ aggregates (:func:`synthetic_parameters`, :func:`column_profile`), and everythin
 is written comes from those aggregates, from the fitted models or from results that
 already carry pseudonymous therapist codes. A final scan (:func:`find_ids`) of every
 file derived from the data refuses to package any file in which an original patient or
-therapist id appears (see :mod:`process_outcome.privacy`); the workflow's source files
+therapist id appears (see :mod:`process_outcome.supplement.privacy`); the workflow's source files
 are copied unchanged from the workflow and hold no data.
 
 The archive is byte-reproducible: members sorted, fixed time stamps and permissions,
@@ -43,21 +43,31 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from process_outcome import io, privacy
 from process_outcome.config import Measure, measures, measures_of
+from process_outcome.data import pseudonyms, reading
+from process_outcome.data.analysis_table import covariate_design, split_within_between
+from process_outcome.data.simulate import caseloads
 from process_outcome.errors import InputError
-from process_outcome.simulate import caseloads
-from process_outcome.variables import covariate_design, split_within_between
+from process_outcome.files import (
+    atomic_write_text,
+    plain,
+    read_json,
+    sha256_file,
+    write_csv,
+    write_json,
+)
+from process_outcome.provenance import WORKFLOW_PATHS, git_state, package_versions
+from process_outcome.supplement import privacy
 
 log = logging.getLogger("process_outcome")
 
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip archive can hold
 ZIP_ROOT = "supplement"
-WORKFLOW_PATHS = io.WORKFLOW_PATHS
+WORKFLOW_PATHS = WORKFLOW_PATHS
 # Never copied with the workflow: build litter, and data tables, which have no place in
 # a workflow's source and might be a user's real data kept next to the config.
 SKIPPED_PARTS = {"__pycache__", ".snakemake", ".ipynb_checkpoints", ".pytest_cache"}
-SKIPPED_SUFFIXES = {".pyc", ".pyo", *io.READERS}
+SKIPPED_SUFFIXES = {".pyc", ".pyo", *reading.READERS}
 # Result folders that hold ids or records; nothing below them is ever packaged.
 PRIVATE_RESULTS = ("results/data", "results/private", "results/logs")
 TABLES = ("sessions", "therapists", "patients")
@@ -177,7 +187,7 @@ def _decimals(values: pd.Series, limit: int = 6) -> int:
 
 def canonical_json(obj: Any) -> str:
     """Compact JSON with sorted keys: the form that is hashed."""
-    return json.dumps(io._plain(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return json.dumps(plain(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 # --------------------------------------------------------------------------- config views
@@ -188,7 +198,7 @@ def redacted_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
     A published salt would let anyone recompute the salted hashes of guessed ids.
     """
-    out = copy.deepcopy(io._plain(dict(config)))
+    out = copy.deepcopy(plain(dict(config)))
     supp = out.get("supplement")
     if isinstance(supp, dict) and supp.get("salt") is not None:
         supp["salt"] = "<redacted>"
@@ -232,7 +242,7 @@ def packaged_config(
 def dump_yaml(obj: Any, header: str = "") -> str:
     """YAML in the config's key order, with an optional comment header."""
     lines = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
-    return lines + yaml.safe_dump(io._plain(obj), sort_keys=False, allow_unicode=True)
+    return lines + yaml.safe_dump(plain(obj), sort_keys=False, allow_unicode=True)
 
 
 # --------------------------------------------------------------------------- input tables
@@ -247,11 +257,11 @@ def read_inputs(config: Mapping[str, Any], paths: Mapping[str, str]) -> dict[str
         "patients": (cols["patient"],),
     }
     return {
-        table: io.read_table(
+        table: reading.read_table(
             path,
             table=table,
             id_columns=ids[table],
-            options=io.ReadOptions.from_config(config["data"], table),
+            options=reading.ReadOptions.from_config(config["data"], table),
         )
         for table, path in paths.items()
     }
@@ -657,7 +667,7 @@ def synthetic_ids(prefix: str, letter: str, n: int, width: int) -> list[str]:
     """``n`` synthetic ids, each one word: prefix, letter and a zero-padded number.
 
     No study id can be a word of them unless it rules out the prefix (see
-    :func:`process_outcome.privacy.synthetic_prefix`).
+    :func:`process_outcome.supplement.pseudonyms.synthetic_prefix`).
 
     Examples
     --------
@@ -781,7 +791,8 @@ def synthetic_tables(
     seed : int
         Seed of the random generator.
     prefix : str
-        First part of every synthetic id (:func:`process_outcome.privacy.synthetic_prefix`
+        First part of every synthetic id
+        (:func:`process_outcome.supplement.pseudonyms.synthetic_prefix`
         chooses one that no study id can be a word of).
 
     Returns
@@ -1345,7 +1356,7 @@ def validate_cff(cff: Mapping[str, Any], schema_path: str | Path) -> None:
 
     schema = json.loads(Path(schema_path).read_text(encoding="utf-8"))
     validator = jsonschema.Draft7Validator(schema)
-    errors = sorted(validator.iter_errors(io._plain(dict(cff))), key=lambda e: list(e.path))
+    errors = sorted(validator.iter_errors(plain(dict(cff))), key=lambda e: list(e.path))
     if errors:
         listed = "; ".join(
             f"{'.'.join(map(str, e.path)) or '(top level)'}: {e.message[:200]}" for e in errors
@@ -1459,7 +1470,7 @@ def package_lock() -> str:
 
 def software_versions() -> dict[str, Any]:
     """Python, platform and the versions of the packages the analysis rests on."""
-    packages = io.package_versions(KEY_PACKAGES)
+    packages = package_versions(KEY_PACKAGES)
     return {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
@@ -1497,7 +1508,7 @@ def provenance(
                 "table": table,
                 "path": str(path),
                 "bytes": Path(path).stat().st_size,
-                "sha256": io.sha256_file(path),
+                "sha256": sha256_file(path),
             }
             for table, path in inputs.items()
         ],
@@ -1553,7 +1564,7 @@ def find_ids(
     return hits
 
 
-def leak_message(hits: Mapping[str, list[str]], where: Mapping[str, privacy.StudyId]) -> str:
+def leak_message(hits: Mapping[str, list[str]], where: Mapping[str, pseudonyms.StudyId]) -> str:
     """A leak report that names each file and each id's kind and row, never the id."""
     lines = []
     for rel, found in hits.items():
@@ -1597,7 +1608,7 @@ def workflow_files(basedir: str | Path, exclude: Iterable[str | Path] = ()) -> l
 def sha256sums(package_dir: str | Path, paths: Iterable[str]) -> str:
     """``SHA256SUMS`` text in ``sha256sum -c`` format, sorted by path."""
     package_dir = Path(package_dir)
-    return "".join(f"{io.sha256_file(package_dir / p)}  {p}\n" for p in sorted(paths))
+    return "".join(f"{sha256_file(package_dir / p)}  {p}\n" for p in sorted(paths))
 
 
 def write_zip(package_dir: str | Path, zip_path: str | Path, root: str = ZIP_ROOT) -> None:
@@ -2051,22 +2062,22 @@ def _write_package(
     out.mkdir(parents=True)
     files: dict[str, str] = {}
     raw = read_inputs(config, inputs)
-    where = privacy.study_ids(raw, config["data"]["columns"])
+    where = pseudonyms.study_ids(raw, config["data"]["columns"])
     ids = list(where)
     vocabulary = privacy.workflow_vocabulary(privacy.default_vocabulary_paths())
     # What the scan would find in the config (packaged as run) is named by its key.
     for warning in privacy.privacy_precheck(config, raw, vocabulary):
         log.warning("%s", warning)
 
-    git = io.git_state(basedir)
+    git = git_state(basedir)
     released = study_date(config, git)
     for path in result_files:
         rel = result_path_in_package(path)
         copy_result(path, out / rel, released)
         files[rel] = describe_result(rel)
 
-    models1 = [io.read_json(p) for p in aim1_joint]
-    models2 = [io.read_json(p) for p in aim2]
+    models1 = [read_json(p) for p in aim1_joint]
+    models2 = [read_json(p) for p in aim2]
     params = synthetic_parameters(
         config,
         raw,
@@ -2074,13 +2085,13 @@ def _write_package(
         {s["outcome"]: s for s in models1},
         {(s["outcome"], s["process"]): s for s in models2},
     )
-    prefix = privacy.synthetic_prefix(ids)
+    prefix = pseudonyms.synthetic_prefix(ids)
     synthetic = synthetic_tables(params, supp["seed"], prefix)
     synthetic_files = {t: f"data/synthetic_{t}.csv" for t in synthetic}
     for table, df in synthetic.items():
-        io.write_csv(df, out / synthetic_files[table])
+        write_csv(df, out / synthetic_files[table])
         files[synthetic_files[table]] = f"SYNTHETIC replica of the {table} input table"
-    io.write_json(
+    write_json(
         params | {"seed": supp["seed"], "id_prefix": prefix},
         out / "data" / "synthetic_parameters.json",
     )
@@ -2095,13 +2106,13 @@ def _write_package(
         for table, df in shared.items():
             deid_files[table] = f"data/deidentified_{table}.csv"
             deid_columns[table] = list(df.columns)
-            io.write_csv(df, out / deid_files[table])
+            write_csv(df, out / deid_files[table])
             files[deid_files[table]] = (
                 f"de-identified original {table} records (ids salted and hashed; opt-in)"
             )
 
     analysis_table = pd.read_csv(analysis, dtype={"patient": str, "therapist": str})
-    io.write_json(
+    write_json(
         data_dictionary(config, params, analysis_table, synthetic_files, deid_files, deid_columns),
         out / "datapackage.json",
     )
@@ -2138,16 +2149,16 @@ def _write_package(
             "Runs the workflow on the de-identified original data in data/ (see README.md).",
         )
     for rel, text in configs.items():
-        io.atomic_write_text(out / rel, text)
+        atomic_write_text(out / rel, text)
         files[rel] = describe_workflow_file(rel)
 
     lock = package_lock()
-    io.atomic_write_text(out / "requirements.lock", lock)
+    atomic_write_text(out / "requirements.lock", lock)
     cff = citation_cff(config)
     validate_cff(cff, cff_schema)
-    io.atomic_write_text(out / "CITATION.cff", dump_yaml(cff))
+    atomic_write_text(out / "CITATION.cff", dump_yaml(cff))
     end = now_iso() if supp["record_run_times"] else None
-    io.write_json(
+    write_json(
         provenance(
             config=config,
             inputs=inputs,
@@ -2162,7 +2173,7 @@ def _write_package(
     if codes:
         code_list = pd.read_csv(codes, dtype=str)["code"].tolist()
     else:
-        code_list = privacy.pseudonymous_codes(analysis_table["therapist"], ids)["code"].tolist()
+        code_list = pseudonyms.pseudonymous_codes(analysis_table["therapist"], ids)["code"].tolist()
     cols = config["data"]["columns"]
     first_ids = (
         str(synthetic["therapists"][cols["therapist"]].iloc[0]),
@@ -2171,7 +2182,7 @@ def _write_package(
     for rel, description in METADATA_FILES.items():
         files.setdefault(rel, description)
     files = dict(sorted(files.items()))
-    io.atomic_write_text(
+    atomic_write_text(
         out / "README.md",
         readme(
             config,
@@ -2187,7 +2198,7 @@ def _write_package(
     crate = ro_crate(
         out, {k: v for k, v in files.items() if k != "ro-crate-metadata.json"}, config, released
     )
-    io.atomic_write_text(out / "ro-crate-metadata.json", json.dumps(crate, indent=2) + "\n")
+    atomic_write_text(out / "ro-crate-metadata.json", json.dumps(crate, indent=2) + "\n")
 
     hits = find_ids(out, scanned_files(out, source), plan)
     if hits:
@@ -2211,7 +2222,7 @@ def _write_package(
         len(plan.short),
     )
     sums = sha256sums(out, [p for p in files if p != "SHA256SUMS"])
-    io.atomic_write_text(out / "SHA256SUMS", sums)
+    atomic_write_text(out / "SHA256SUMS", sums)
     if start:
         log.info("run times: %s to %s", start, end)
 

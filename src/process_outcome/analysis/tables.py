@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from process_outcome.aims import MODERATION_COLUMNS, SIMPLE_SLOPE_COLUMNS
+from process_outcome.analysis.aims import MODERATION_COLUMNS, SIMPLE_SLOPE_COLUMNS
 
 FIXED_COLUMNS = [
     "outcome",
@@ -195,7 +195,7 @@ def slope_correlations(slopes: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         Columns ``outcome, process_a, process_b, n, r, ci_low, ci_high, p``.
     """
-    from process_outcome.aims import slope_correlation
+    from process_outcome.analysis.aims import slope_correlation
 
     rows = []
     for outcome, grp in slopes.groupby("outcome", sort=False):

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from process_outcome.variables import split_within_between
+from process_outcome.data.analysis_table import split_within_between
 
 OUTCOMES = ("symptoms", "functioning")
 PROCESSES = ("alliance", "expectation")
@@ -163,7 +163,7 @@ def simulate_study(
         Generating values in the form of :data:`TRUE_FIXED` (per outcome),
         :data:`TRUE_RANDOM` (per outcome) and :data:`TRUE_MODERATION` (keyed by
         ``(outcome, process, moderator)``, only ``self_alliance`` moderates); ``None``
-        keeps the module defaults. Used by design planning (:mod:`process_outcome.power`);
+        keeps the module defaults. Used by design planning (:mod:`process_outcome.analysis.power`);
         the random draws do not depend on the values, so the defaults give the same study.
 
     Returns

@@ -1,4 +1,4 @@
-"""Summaries of design-planning replicates (:mod:`process_outcome.power`).
+"""Summaries of design-planning replicates (:mod:`process_outcome.analysis.power`).
 
 Power and type-I error with their Monte Carlo standard errors, share of singular
 fits, bias, RMSE and 95% CI coverage per parameter, the minimum detectable effect and
@@ -95,9 +95,9 @@ def power_table(rows: pd.DataFrame, cells: pd.DataFrame, alpha: float) -> pd.Dat
     Parameters
     ----------
     rows : pandas.DataFrame
-        Replicate rows (:data:`process_outcome.power.REPLICATE_COLUMNS`).
+        Replicate rows (:data:`process_outcome.analysis.power.REPLICATE_COLUMNS`).
     cells : pandas.DataFrame
-        :func:`process_outcome.power.cells_table`.
+        :func:`process_outcome.analysis.power.cells_table`.
     alpha : float
         Significance level.
 
@@ -258,14 +258,14 @@ def power_curve_figure(power: pd.DataFrame, target: float = TARGET_POWER) -> Any
     Returns
     -------
     matplotlib.figure.Figure
-        Save it with :func:`process_outcome.figures.save` (fixed metadata).
+        Save it with :func:`process_outcome.analysis.figures.save` (fixed metadata).
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from process_outcome.figures import OKABE_ITO, STYLE
+    from process_outcome.analysis.figures import OKABE_ITO, STYLE
 
     first = {c: power[c].iloc[0] for c in ("max_sessions", "slope_sd", "moderator_effect")}
     shown = power[
@@ -323,7 +323,7 @@ def values_from_models(
     Returns
     -------
     dict
-        Generating values (keys of :data:`process_outcome.power.GENERATING_KEYS`) and,
+        Generating values (keys of :data:`process_outcome.analysis.power.GENERATING_KEYS`) and,
         under ``own_design``, the user's design (therapists, patients per therapist).
 
     Examples

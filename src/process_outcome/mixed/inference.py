@@ -25,7 +25,7 @@ import pandas as pd
 from scipy import special
 
 if TYPE_CHECKING:
-    from process_outcome.models import MixedFit
+    from process_outcome.mixed.fit import MixedFit
 
 CONTRAST_COLUMNS = ["estimate", "se", "df", "t", "p", "ci_low", "ci_high"]
 COEFFICIENT_COLUMNS = ["term", *CONTRAST_COLUMNS]

@@ -7,14 +7,11 @@ from typing import Any
 
 import pandas as pd
 
-from process_outcome.cleaning import CleanData, clean
 from process_outcome.config import Measure, measures_of
-from process_outcome.errors import InputError
-from process_outcome.feasibility import MIN_THERAPISTS, check_feasibility
+from process_outcome.data.cleaning import CleanData, clean
 
 # Fewer therapists leave no degrees of freedom for an intercept variance, a slope
 # variance and their covariance; lme4 refuses such fits too.
-MIN_SLOPE_THERAPISTS = MIN_THERAPISTS
 
 
 def split_within_between(
@@ -167,9 +164,9 @@ def analysis_table(
     Raises
     ------
     InputError
-        For every problem of the input tables (:func:`process_outcome.cleaning.clean`)
-        and every reason the models could not be fitted to the sample
-        (:func:`process_outcome.feasibility.check_feasibility`).
+        For every problem of the input tables (:func:`process_outcome.data.cleaning.clean`).
+        Whether the models can be fitted to the sample is the analysis layer's check
+        (:func:`process_outcome.analysis.feasibility.check_feasibility`).
     """
     data = clean(sessions, therapists, config, patients=patients)
     table = patient_table(
@@ -181,25 +178,4 @@ def analysis_table(
         measures_of(config, "covariate"),
         data.patients,
     )
-    check_feasibility(table, config, covariate_terms(table, measures_of(config, "covariate")))
     return data, table
-
-
-def restrict_caseload(table: pd.DataFrame, minimum: int, group: str = "therapist") -> pd.DataFrame:
-    """Keep the patients of therapists with at least ``minimum`` patients in the table.
-
-    Used for the random-slope models (``analysis.min_caseload_slopes``): a therapist
-    with one patient carries no information about their own slope. The within and
-    between components are not recomputed, so the variables mean the same in every
-    model.
-    """
-    size = table.groupby(group)[group].transform("size")
-    kept = table[size >= minimum]
-    if kept[group].nunique() < MIN_SLOPE_THERAPISTS:
-        raise InputError(
-            f"only {kept[group].nunique()} therapist(s) have at least {minimum} patient(s) in "
-            f"the analysis sample; a random-slope model needs at least {MIN_SLOPE_THERAPISTS} "
-            "therapists to estimate how much their slopes differ. Add data, or lower "
-            "analysis.min_caseload_slopes."
-        )
-    return kept

@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from process_outcome import io
-from process_outcome.power_summary import manuscript_context
-from process_outcome.report import Manuscript, Paragraph, Section, rich
+from process_outcome.analysis.power_summary import manuscript_context
+from process_outcome.document.writers import Manuscript, Paragraph, Section, rich
+from process_outcome.files import read_json, sha256_file
 
 __all__ = [
     "POWER_FILES",
@@ -55,7 +55,7 @@ def power_context(paths: Sequence[str | Path]) -> dict[str, Any] | None:
     Returns
     -------
     dict or None
-        :func:`process_outcome.power_summary.manuscript_context` plus ``sentences``
+        :func:`process_outcome.analysis.power_summary.manuscript_context` plus ``sentences``
         (:func:`power_sentences`).
 
     Examples
@@ -70,7 +70,7 @@ def power_context(paths: Sequence[str | Path]) -> dict[str, Any] | None:
         pd.read_csv(by_name["power.csv"]),
         pd.read_csv(by_name["recovery.csv"]),
         pd.read_csv(by_name["type1.csv"]),
-        io.read_json(by_name["design.json"]),
+        read_json(by_name["design.json"]),
     )
     context["sentences"] = power_sentences(context)
     return context
@@ -89,10 +89,10 @@ def power_results(directory: str | Path = "results/power") -> dict[str, str]:
     >>> power_results("/nonexistent")
     {}
     """
-    files = [Path(directory) / name for name in POWER_FILES]
-    if not all(f.is_file() for f in files):
+    paths = [Path(directory) / name for name in POWER_FILES]
+    if not all(f.is_file() for f in paths):
         return {}
-    return {str(f): io.sha256_file(f) for f in files}
+    return {str(f): sha256_file(f) for f in paths}
 
 
 def _design(d: Mapping[str, Any]) -> str:

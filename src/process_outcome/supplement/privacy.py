@@ -1,13 +1,6 @@
-"""Study ids and the texts that are shared: pseudonyms that cannot collide, and the scan.
+"""The privacy scan of the texts that are shared. Two guarantees (the third, ids that
+cannot collide, is :mod:`process_outcome.data.pseudonyms`):
 
-Three guarantees, each by construction rather than by trial:
-
-- **Pseudonymous therapist codes** (``T01``, ``T02``, …) and **synthetic ids**
-  (``SYNT01``, ``SYNP0001``, …) take their prefix from a list of candidates. An id of
-  the study can rule out at most one candidate per word it has (a word ``t07`` rules out
-  the prefix ``T``, nothing else), so among ``n + 1`` candidates, with ``n`` the number
-  of distinct words that rule one out, one is free (pigeonhole): the search is bounded
-  and never finds a code or synthetic id that equals, or contains as a word, a study id.
 - **The privacy scan** looks for every id as a whole word in the files derived from the
   data. An id that is also a word of the workflow's own text (``max`` in its code, ``may``
   or ``will`` in its prose) cannot be told from that word in lower case, so it is looked
@@ -23,9 +16,7 @@ from __future__ import annotations
 import ast
 import csv
 import io
-import itertools
 import re
-import string
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -35,215 +26,32 @@ from typing import Any
 
 import pandas as pd
 
+from process_outcome.data.pseudonyms import WORD, id_tokens, study_ids
 from process_outcome.errors import InputError
 
 __all__ = [
     "IdScan",
-    "StudyId",
-    "code_prefix",
     "config_id_hits",
     "default_vocabulary_paths",
     "file_text",
     "find_ids_in_file",
     "find_ids_in_text",
-    "free_prefix",
-    "id_tokens",
     "label_id_hits",
     "plan_scan",
     "privacy_precheck",
-    "pseudonymous_codes",
     "scan_text",
     "scannable_ids",
-    "study_ids",
-    "synthetic_prefix",
     "workflow_vocabulary",
 ]
 
-# A word as the scan sees it: a run of letters and digits (case-insensitive).
-WORD = re.compile(r"[a-z0-9]+")
+# A word spelled exactly (case-sensitive), for ids that are also words of the workflow.
 EXACT_WORD = re.compile(r"[A-Za-z0-9]+")
-# Words of a therapist code (letters, then digits) and of a synthetic id or its prefix.
-CODE_WORD = re.compile(r"([a-z]+)[0-9]+")
-SYNTHETIC_WORD = re.compile(r"(syn[0-9]*)(?:[tp][0-9]+)?")
 # A number as tables print it: no leading zero, no trailing zero after the point.
 PLAIN_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?")
 # Text files of the workflow whose words make up its vocabulary.
 TEXT_SUFFIXES = {".py", ".smk", ".j2", ".yaml", ".yml", ".html", ".css"}
 ID_KINDS = ("patient", "therapist")
 PRINTABLE_BYTES = bytes([9, 10, 13, *range(32, 127)])
-
-
-def id_tokens(value: str) -> list[str]:
-    """The words of an id as the privacy scan sees them (lower case).
-
-    Examples
-    --------
-    >>> id_tokens("SYN-T01")
-    ['syn', 't01']
-    """
-    return WORD.findall(str(value).lower())
-
-
-def free_prefix(ids: Iterable[str], candidates: Iterable[str], pattern: re.Pattern[str]) -> str:
-    """The first candidate prefix that no word of any id rules out.
-
-    A word of an id rules out the prefix ``pattern`` captures when the pattern matches
-    the whole word. Each word rules out at most one prefix, so among ``n + 1``
-    candidates (``n`` distinct ruled-out prefixes) one is free: the search looks at no
-    more than ``n + 1`` candidates.
-
-    Parameters
-    ----------
-    ids : iterable of str
-        Every id of the study.
-    candidates : iterable of str
-        Distinct prefixes in order of preference (may be endless).
-    pattern : compiled regex
-        Full-matches a word that a prefix could produce; group 1 is that prefix (lower
-        case).
-
-    Examples
-    --------
-    >>> free_prefix(["T01", "TH02"], ["T", "TH", "TC"], CODE_WORD)
-    'TC'
-    """
-    blocked = {
-        m.group(1) for value in ids for token in id_tokens(value) if (m := pattern.fullmatch(token))
-    }
-    for candidate in itertools.islice(candidates, len(blocked) + 1):
-        if candidate.lower() not in blocked:
-            return candidate
-    raise ValueError(f"fewer than {len(blocked) + 1} distinct candidate prefixes were given")
-
-
-def _letters(k: int) -> str:
-    # Bijective base 26: 1 -> A, 26 -> Z, 27 -> AA.
-    out = ""
-    while k > 0:  # bounded: k shrinks by a factor of 26 each pass
-        k, r = divmod(k - 1, 26)
-        out = string.ascii_uppercase[r] + out
-    return out
-
-
-def _code_candidates() -> Iterator[str]:
-    yield "T"
-    yield "TH"
-    for k in itertools.count(1):
-        if (prefix := "T" + _letters(k)) != "TH":
-            yield prefix
-
-
-def code_prefix(ids: Iterable[str]) -> str:
-    """Prefix of the pseudonymous therapist codes: ``T`` unless a study id rules it out.
-
-    A code is the prefix and a number (``T07``). An id with a word of that shape
-    (``T07``, ``t000``, ``P-T12``) rules out its prefix; then ``TH``, then ``TA``,
-    ``TB``, … are tried.
-
-    Examples
-    --------
-    >>> code_prefix(["DR001", "C-0001"]), code_prefix(["T01", "T02"])
-    ('T', 'TH')
-    """
-    return free_prefix(ids, _code_candidates(), CODE_WORD)
-
-
-def pseudonymous_codes(therapists: Iterable[str], avoid: Iterable[str] = ()) -> pd.DataFrame:
-    """Pseudonymous codes of the therapists, in sorted order of their ids.
-
-    ``T01``, ``T02``, … (zero-padded to at least two digits), with the prefix of
-    :func:`code_prefix`, so that no code equals or contains as a word any of the
-    therapist ids or of the ids in ``avoid`` (give every id of the study).
-
-    Returns
-    -------
-    DataFrame
-        Columns ``therapist`` (original id) and ``code``.
-
-    Examples
-    --------
-    >>> pseudonymous_codes(["b", "a"])["code"].tolist()
-    ['T01', 'T02']
-    >>> pseudonymous_codes(["T2", "T1"], avoid=["P001"])["code"].tolist()
-    ['TH01', 'TH02']
-    """
-    ids = sorted({str(v) for v in therapists if not pd.isna(v)})
-    prefix = code_prefix([*ids, *map(str, avoid)])
-    width = max(2, len(str(len(ids))))
-    return pd.DataFrame(
-        {"therapist": ids, "code": [f"{prefix}{i + 1:0{width}d}" for i in range(len(ids))]}
-    )
-
-
-def _synthetic_candidates() -> Iterator[str]:
-    yield "SYN"
-    for k in itertools.count(2):
-        yield f"SYN{k}"
-
-
-def synthetic_prefix(ids: Iterable[str]) -> str:
-    """Prefix of the synthetic replica's ids: ``SYN`` unless a study id rules it out.
-
-    Synthetic ids are one word, prefix, ``T`` or ``P`` and a number (``SYNT01``,
-    ``SYNP0001``); an id with a word of that shape or equal to the prefix rules it out
-    (a replica given as input rules out its own prefix), then ``SYN2``, ``SYN3``, … are
-    tried.
-
-    Examples
-    --------
-    >>> synthetic_prefix(["T01", "P0001"]), synthetic_prefix(["SYNT01", "SYN2P0001"])
-    ('SYN', 'SYN3')
-    """
-    return free_prefix(ids, _synthetic_candidates(), SYNTHETIC_WORD)
-
-
-# --------------------------------------------------------------------------- the study's ids
-
-
-@dataclass(frozen=True)
-class StudyId:
-    """Where an id was first seen: its kind, table and spreadsheet row (header = row 1)."""
-
-    kind: str
-    table: str
-    row: int
-
-    def describe(self) -> str:
-        """``therapist id (therapists table, row 7)``: names the id without showing it."""
-        return f"{self.kind} id ({self.table} table, row {self.row})"
-
-
-def study_ids(tables: Mapping[str, pd.DataFrame], columns: Mapping[str, str]) -> dict[str, StudyId]:
-    """Every patient and therapist id of the input tables, with where it was first seen.
-
-    Parameters
-    ----------
-    tables : mapping
-        Table name -> the table as read (ids as text).
-    columns : mapping
-        ``data.columns`` of the config (``patient``, ``therapist``).
-
-    Examples
-    --------
-    >>> t = {"therapists": pd.DataFrame({"tid": ["A7", "B9"]})}
-    >>> study_ids(t, {"patient": "pid", "therapist": "tid"})["B9"].describe()
-    'therapist id (therapists table, row 3)'
-    """
-    found: dict[str, StudyId] = {}
-    # Therapists first, so an id of both kinds is named by its therapists-table row.
-    order = sorted(tables, key=lambda t: (t != "therapists", t))
-    for table in order:
-        df = tables[table]
-        for kind in ("therapist", "patient"):
-            col = columns[kind]
-            if col not in df.columns:
-                continue
-            values = df[col].astype("string").str.strip()
-            for pos, value in enumerate(values.tolist()):
-                if value is pd.NA or value == "" or value in found:
-                    continue
-                found[value] = StudyId(kind, table, pos + 2)
-    return dict(sorted(found.items()))
 
 
 def scannable_ids(ids: Iterable[str]) -> tuple[list[str], int]:

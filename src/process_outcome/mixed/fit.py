@@ -5,7 +5,7 @@ optionally one random slope with an unstructured 2x2 covariance. Variance parame
 lme4's parametrization: ``G = sigma^2 * Lambda Lambda'`` with ``Lambda`` the lower
 triangular relative Cholesky factor whose entries (column-major) form ``theta``.
 
-The objective is lme4's profiled REML deviance (:mod:`process_outcome.reml`: per-group
+The objective is lme4's profiled REML deviance (:mod:`process_outcome.mixed.reml`: per-group
 blocks vectorised over groups, on a centred and scaled design, O(n + groups) per
 evaluation). The optimizer works on the scaled design:
 
@@ -44,8 +44,12 @@ import pandas as pd
 from scipy import optimize
 from threadpoolctl import threadpool_limits
 
-from process_outcome.inference import coefficient_table, richardson_hessian, richardson_jacobian
-from process_outcome.reml import (
+from process_outcome.mixed.inference import (
+    coefficient_table,
+    richardson_hessian,
+    richardson_jacobian,
+)
+from process_outcome.mixed.reml import (
     Design,
     build_design,
     covbeta_varpar,
@@ -431,7 +435,7 @@ def reml_deviance(theta: Sequence[float] | np.ndarray, design: Design) -> float:
     theta : array-like
         lme4's theta.
     design : Design
-        From :func:`process_outcome.reml.build_design`.
+        From :func:`process_outcome.mixed.reml.build_design`.
 
     Returns
     -------
@@ -530,7 +534,7 @@ def check_optimum(theta_scaled: np.ndarray, d: Design) -> OptimumCheck:
     Parameters
     ----------
     theta_scaled : numpy.ndarray
-        Theta on the scaled design (see :mod:`process_outcome.reml`).
+        Theta on the scaled design (see :mod:`process_outcome.mixed.reml`).
     d : Design
         The model's design.
 

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from process_outcome.inference import contrast, fdr_bh, mixture_lr_test
-from process_outcome.models import NESTING_TOL, MixedFit, _json_float, _records, fit_mixed
+from process_outcome.mixed.fit import NESTING_TOL, MixedFit, _json_float, _records, fit_mixed
+from process_outcome.mixed.inference import contrast, fdr_bh, mixture_lr_test
 
 GROUP = "therapist"
 MODERATOR_TYPES = ("continuous", "binary")

@@ -41,7 +41,7 @@ def icc1(patients: pd.DataFrame, column: str, group: str = "therapist") -> float
     The share of variance between therapists, τ₀₀ / (τ₀₀ + σ²), from a REML
     random-intercept model ``column ~ 1 + (1 | group)``.
     """
-    from process_outcome.models import fit_mixed
+    from process_outcome.mixed.fit import fit_mixed
 
     fit = fit_mixed(patients, column, terms=(), group=group)
     tau = fit.variance_components[f"{group}|(Intercept)|"]
@@ -77,7 +77,7 @@ def descriptives(
     sessions : DataFrame
         Cleaned session rows of the analysis sample.
     patients : DataFrame
-        The patient-level table (:func:`process_outcome.variables.patient_table`).
+        The patient-level table (:func:`process_outcome.data.analysis_table.patient_table`).
     therapists : DataFrame
         Cleaned therapist rows of the sample, moderators on their original scale.
     outcomes, processes, moderators : sequence of Measure

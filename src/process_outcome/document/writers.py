@@ -2,7 +2,7 @@
 
 The content of the manuscript (which sentence, which table) is built once, as a small
 document model (:class:`Manuscript` of :class:`Section` of blocks), by
-:mod:`process_outcome.manuscript`. This module turns that model into HTML (through the
+:mod:`process_outcome.manuscript.build`. This module turns that model into HTML (through the
 Jinja2 templates in ``workflow/templates``), Markdown, LaTeX tables and Word, so every
 format carries the same words and numbers in the same order.
 

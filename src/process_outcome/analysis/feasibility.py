@@ -14,11 +14,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from process_outcome.aims import aim1_terms, aim3_terms
+from process_outcome.analysis.aims import aim1_terms, aim3_terms
 from process_outcome.config import Measure, measures_of
 from process_outcome.errors import InputError
 
-__all__ = ["MIN_THERAPISTS", "check_feasibility", "feasibility_problems", "slope_sample"]
+__all__ = [
+    "MIN_THERAPISTS",
+    "check_feasibility",
+    "feasibility_problems",
+    "restrict_caseload",
+    "slope_sample",
+]
 
 # A random intercept (and slope) variance cannot be told from residual noise with fewer
 # therapists; lme4 refuses such fits too.
@@ -54,7 +60,7 @@ def check_feasibility(
     Parameters
     ----------
     table : DataFrame
-        The patient-level table of :func:`process_outcome.variables.patient_table`.
+        The patient-level table of :func:`process_outcome.data.analysis_table.patient_table`.
     config : mapping
         The validated config.
     covariates : sequence of str
@@ -253,3 +259,23 @@ def _design_problems(
                     "that the outcome and the processes point at different columns."
                 )
     return problems
+
+
+def restrict_caseload(table: pd.DataFrame, minimum: int, group: str = "therapist") -> pd.DataFrame:
+    """Keep the patients of therapists with at least ``minimum`` patients in the table.
+
+    Used for the random-slope models (``analysis.min_caseload_slopes``): a therapist
+    with one patient carries no information about their own slope. The within and
+    between components are not recomputed, so the variables mean the same in every
+    model.
+    """
+    size = table.groupby(group)[group].transform("size")
+    kept = table[size >= minimum]
+    if kept[group].nunique() < MIN_THERAPISTS:
+        raise InputError(
+            f"only {kept[group].nunique()} therapist(s) have at least {minimum} patient(s) in "
+            f"the analysis sample; a random-slope model needs at least {MIN_THERAPISTS} "
+            "therapists to estimate how much their slopes differ. Add data, or lower "
+            "analysis.min_caseload_slopes."
+        )
+    return kept

@@ -1,5 +1,6 @@
 """The design-planning rules' steps (``workflow/rules/power.smk``): read the rule's
-inputs, call :mod:`process_outcome.power` and :mod:`process_outcome.power_summary`,
+inputs, call :mod:`process_outcome.analysis.power` and
+:mod:`process_outcome.analysis.power_summary`,
 write the outputs. The scripts ``scripts/power_*.py`` only pass Snakemake's paths."""
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from typing import Any
 
 import pandas as pd
 
-from process_outcome import io, power, power_summary
+from process_outcome.analysis import power, power_summary
 from process_outcome.errors import InputError
+from process_outcome.files import read_json, write_csv, write_json
 
 __all__ = ["planned_measures", "power_aggregate", "power_batch", "power_design"]
 
@@ -69,7 +71,7 @@ def power_design(
     source = "simulator defaults"
     if aim2:
         fitted = power_summary.values_from_models(
-            io.read_json(aim2), io.read_json(aim3) if aim3 else None, planned["moderator"]
+            read_json(aim2), read_json(aim3) if aim3 else None, planned["moderator"]
         )
         source = f"fitted models of {planned['outcome']} on {planned['process']}" + (
             f" (moderator {planned['moderator']})" if aim3 else ""
@@ -80,7 +82,7 @@ def power_design(
     if explicit:
         source += f"; set in the config: {', '.join(sorted(explicit))}"
     cells = power.design_grid(settings, values)
-    io.write_json(
+    write_json(
         {
             "planned": planned,
             "values": values,
@@ -115,7 +117,7 @@ def power_batch(
     out_csv: str,
 ) -> None:
     """Run one batch of replicates of one cell and write their rows."""
-    d = io.read_json(design)
+    d = read_json(design)
     the_cell = _cell(d, cell)
     rows = power.run_batch(
         the_cell,
@@ -126,7 +128,7 @@ def power_batch(
         power.simulation_config(config),
         mess=bool(d["mess"]),
     )
-    io.write_csv(rows, out_csv)
+    write_csv(rows, out_csv)
     failed = rows.loc[rows["error"].fillna("").ne(""), "replicate"].nunique()
     log.info(
         "%s batch %s: %d replicates, %d not analysable",
@@ -146,9 +148,9 @@ def power_aggregate(
 ) -> None:
     """Gather every batch into the power, recovery, type-I and design tables and the
     power-curve figure."""
-    from process_outcome.figures import save
+    from process_outcome.analysis.figures import save
 
-    d = io.read_json(design)
+    d = read_json(design)
     grid = power.cells_table([_cell(d, c) for c in cells])
     rows = pd.concat(
         [pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in batches],
@@ -163,7 +165,7 @@ def power_aggregate(
     }
     tables["designs"] = power_summary.design_for_power(tables["power"])
     for name, table in tables.items():
-        io.write_csv(table, out[name])
+        write_csv(table, out[name])
     save(power_summary.power_curve_figure(tables["power"]), out["figure_pdf"], out["figure_png"])
     failed = rows.loc[rows["error"].fillna("").ne("")]
     for message, g in failed.groupby("error"):

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from process_outcome import ids, io
 from process_outcome.config import Measure, measures
+from process_outcome.data import ids, reading
 from process_outcome.errors import InputError
 
 EXCLUSION_COLUMNS = [
@@ -177,7 +177,7 @@ def check_ids(df: pd.DataFrame, table: str, column: str) -> pd.Series:
             f"{_name(df, table)}, column '{column}': {_rows(np.flatnonzero(missing))} have "
             "no id. Fill in the id or delete those rows."
         )
-    ids = ids.map(io.id_text).astype("string")
+    ids = ids.map(reading.id_text).astype("string")
     normal = ids.str.casefold()
     variants = (
         pd.DataFrame({"id": ids, "normal": normal})
@@ -341,7 +341,7 @@ def clean(
     Parameters
     ----------
     sessions, therapists : DataFrame
-        The tables as read by :func:`process_outcome.io.read_table`.
+        The tables as read by :func:`process_outcome.reading.read_table`.
     config : mapping
         The validated config (defaults filled).
     patients : DataFrame, optional
@@ -890,7 +890,7 @@ def _patients_table(
                 config, exclusions, "patients",
             )  # fmt: skip
         elif m.type == "categorical":
-            values = values.map(lambda v: io.text_value(v).strip(), na_action="ignore").astype(
+            values = values.map(lambda v: reading.text_value(v).strip(), na_action="ignore").astype(
                 "string"
             )
         p[m.key] = values
@@ -908,7 +908,7 @@ def _check_covariates(p: pd.DataFrame, raw: pd.DataFrame, covariates: Sequence[M
             )
         if m.type == "categorical" and m.reference is not None:
             levels = sorted(vals.unique())
-            if io.text_value(m.reference).strip() not in levels:
+            if reading.text_value(m.reference).strip() not in levels:
                 raise InputError(
                     f"{where}: the reference level {m.reference!r} does not occur; the "
                     f"levels are {_values(levels)}. Set {m.config_key}.reference to one of them."

@@ -1,0 +1,223 @@
+"""Rule bodies of the analysis stage: descriptives, the aim 1-3 models, results
+tables and figures."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from process_outcome.analysis.descriptives import (
+    correlations,
+    descriptives,
+    icc1,
+    repeated_measures_correlations,
+)
+from process_outcome.analysis.feasibility import restrict_caseload
+from process_outcome.config import measures_of
+from process_outcome.data.analysis_table import covariate_terms
+from process_outcome.data.pseudonyms import pseudonymize
+from process_outcome.files import read_json, write_csv, write_json
+
+log = logging.getLogger("process_outcome")
+
+__all__ = [
+    "aim1_model",
+    "aim2_model",
+    "aim3_model",
+    "describe_sample",
+    "make_figures",
+    "results_tables",
+]
+
+
+def describe_sample(
+    config: Mapping[str, Any],
+    sessions: str,
+    patients: str,
+    therapists: str,
+    out_descriptives: str,
+    out_correlations: str,
+    out_rm_correlations: str,
+) -> None:
+    """Descriptive statistics, ICCs, patient-level and repeated-measures correlations."""
+    s = pd.read_csv(sessions, dtype={"patient": str, "therapist": str})
+    pt = pd.read_csv(patients, dtype={"patient": str, "therapist": str})
+    t = pd.read_csv(therapists, dtype={"therapist": str})
+    outcomes = measures_of(config, "outcome")
+    processes = measures_of(config, "process")
+    desc = descriptives(s, pt, t, outcomes, processes, measures_of(config, "moderator"), icc1)
+    write_csv(desc, out_descriptives)
+    cols = [f"baseline_{o.key}" for o in outcomes] + [f"post_{o.key}" for o in outcomes]
+    cols += [f"{p.key}_mean" for p in processes]
+    write_csv(correlations(pt, cols), out_correlations)
+    write_csv(repeated_measures_correlations(s, outcomes, processes), out_rm_correlations)
+
+
+def _coded_patients(patients: str, codes: str) -> pd.DataFrame:
+    # Models see pseudonymous therapist codes only, so no model summary can leak an id.
+    pt = pd.read_csv(patients, dtype={"patient": str, "therapist": str})
+    return pseudonymize(pt, pd.read_csv(codes, dtype=str))
+
+
+def _slope_sample(config: Mapping[str, Any], patients: str, codes: str) -> pd.DataFrame:
+    minimum = config["analysis"]["min_caseload_slopes"]
+    return restrict_caseload(_coded_patients(patients, codes), minimum)
+
+
+def _outcome(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    return config["measures"]["outcomes"][key]
+
+
+def aim1_model(
+    config: Mapping[str, Any], patients: str, codes: str, outcome: str, process: str, out_json: str
+) -> None:
+    """Fit the aim 1 model of one outcome and process (or all processes: ``joint``)."""
+    from process_outcome.analysis import aims
+
+    pt = _coded_patients(patients, codes)
+    covariates = covariate_terms(pt, measures_of(config, "covariate"))
+    if process == "joint":
+        fit = aims.fit_aim1_joint(pt, outcome, list(config["measures"]["processes"]), covariates)
+    else:
+        fit = aims.fit_aim1(pt, outcome, process, covariates)
+    write_json(
+        {"aim": "aim1", "outcome": outcome, "process": process, "fit": fit.to_dict()}, out_json
+    )
+    log.info("aim 1 %s/%s: REML logLik %.4f (%s)", outcome, process, fit.loglik, fit.optimizer)
+
+
+def aim2_model(
+    config: Mapping[str, Any], patients: str, codes: str, outcome: str, process: str, out_json: str
+) -> None:
+    """Fit the aim 2 random-slope model and test the slope variance against aim 1."""
+    from process_outcome.analysis import aims
+
+    pt = _slope_sample(config, patients, codes)
+    covariates = covariate_terms(pt, measures_of(config, "covariate"))
+    # The nested random-intercept model is refitted here (milliseconds) rather than
+    # read back: it must use the same patients, and it supplies starting values.
+    nested = aims.fit_aim1(pt, outcome, process, covariates)
+    higher_is = _outcome(config, outcome)["higher_is"]
+    res = aims.fit_aim2(pt, outcome, process, nested, higher_is, covariates)
+    summary = {
+        "aim": "aim2",
+        "outcome": outcome,
+        "process": process,
+        "fit": res.fit.to_dict(),
+        "nested_loglik": nested.loglik,
+        "lr": res.lr,
+        "p_mixture": res.p_mixture,
+        "slope_sd": res.slope_sd,
+        "slope_low": res.slope_low,
+        "slope_high": res.slope_high,
+        "share_beneficial": res.share_beneficial,
+        "singular": bool(res.singular),
+        "n_patients": int(res.n_patients),
+        "n_therapists": int(res.n_therapists),
+        "nesting_violation": bool(getattr(res, "nesting_violation", False)),
+        "therapist_slopes": res.therapist_slopes.to_dict("records"),
+    }
+    write_json(summary, out_json)
+    log.info(
+        "aim 2 %s/%s: LR %.3f, p %.4f, slope SD %.4f",
+        outcome,
+        process,
+        res.lr,
+        res.p_mixture,
+        res.slope_sd,
+    )
+
+
+def aim3_model(
+    config: Mapping[str, Any], patients: str, codes: str, outcome: str, process: str, out_json: str
+) -> None:
+    """Fit the aim 3 moderation models of one outcome × process family."""
+    from process_outcome.analysis import aims
+
+    pt = _slope_sample(config, patients, codes)
+    covariates = covariate_terms(pt, measures_of(config, "covariate"))
+    mods = {k: v["type"] for k, v in config["measures"]["moderators"].items()}
+    res = aims.fit_aim3(pt, outcome, process, mods, covariates=covariates)
+    summary = {
+        "aim": "aim3",
+        "outcome": outcome,
+        "process": process,
+        "fits": {m: f.to_dict() for m, f in zip(mods, res.fits, strict=True)},
+        "moderation": res.moderation.to_dict("records"),
+        "simple_slopes": res.simple_slopes.to_dict("records"),
+    }
+    write_json(summary, out_json)
+
+
+def results_tables(
+    config: Mapping[str, Any],
+    aim1: list[str],
+    aim2: list[str],
+    aim3: list[str],
+    truth: str | None,
+    out: Mapping[str, str],
+) -> None:
+    """Gather the model summaries into the tidy results tables."""
+    from process_outcome.analysis import tables
+
+    s1 = [read_json(p) for p in aim1]
+    s2 = [read_json(p) for p in aim2]
+    s3 = [read_json(p) for p in aim3]
+    results = {
+        "aim1": tables.fixed_effects(s1),
+        "aim2_tests": tables.slope_tests(s2),
+        "aim2_fixed": tables.fixed_effects(s2),
+        "aim2_slopes": tables.therapist_slopes(s2),
+        "aim3": tables.moderation(s3),
+        "aim3_simple": tables.simple_slopes(s3),
+    }
+    results["aim2_correlations"] = tables.slope_correlations(results["aim2_slopes"])
+    for name, table in results.items():
+        write_csv(tables.check_contract(table, name), out[name])
+    fx1, tests, mod = results["aim1"], results["aim2_tests"], results["aim3"]
+    problems = [s for s in s2 if s.get("nesting_violation")]
+    for s in problems:
+        log.warning("aim 2 %s/%s: REML logLik below its nested model", s["outcome"], s["process"])
+    if truth:
+        joint = {
+            s["outcome"]: s["fit"]["variance_components"]["therapist|(Intercept)|"]
+            for s in s1
+            if s["process"] == "joint"
+        }
+        rec = tables.truth_recovery(
+            pd.read_csv(truth, keep_default_na=False, na_values=[""]),
+            fx1,
+            tests,
+            mod,
+            joint,
+            list(config["measures"]["processes"]),
+        )
+        write_csv(rec, out["truth"])
+
+
+def make_figures(
+    config: Mapping[str, Any],
+    aim1: str,
+    aim2_tests: str,
+    aim2_slopes: str,
+    aim3_simple: str,
+    out: Mapping[str, str],
+) -> None:
+    """Draw the aim 1 forest plot, aim 2 caterpillar plot and aim 3 simple-slopes plot."""
+    from process_outcome.analysis import figures
+    from process_outcome.config import measures
+
+    labels = {m.key: m.label for m in measures(config)}
+    figures.save(
+        figures.forest_plot(pd.read_csv(aim1), labels), out["forest_pdf"], out["forest_png"]
+    )
+    figures.save(
+        figures.caterpillar_plot(pd.read_csv(aim2_slopes), pd.read_csv(aim2_tests), labels),
+        out["caterpillar_pdf"],
+        out["caterpillar_png"],
+    )
+    simple = pd.read_csv(aim3_simple)
+    figures.save(figures.simple_slopes_plot(simple, labels), out["simple_pdf"], out["simple_png"])

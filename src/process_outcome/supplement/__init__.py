@@ -1,0 +1,2 @@
+"""The journal supplement: synthetic replica, data dictionary, metadata, privacy scan
+and archive."""
