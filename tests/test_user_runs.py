@@ -18,7 +18,6 @@ import psutil
 import pytest
 import yaml
 
-from process_outcome.data.simulate import write_example_data
 from process_outcome.runstate import (
     LOCK_DIR,
     missing_data_files,
@@ -112,7 +111,11 @@ def test_readme_own_data_example_from_the_repository_root(tmp_path: Path):
     says, in a checkout, on the example files; then the same config pointed at a file that
     does not exist stops with the key and path named instead of keeping old results."""
     user_checkout(tmp_path)
-    write_example_data(tmp_path / "example_data")
+    # The README's own command for the example files (the installed console script).
+    made = subprocess.run(
+        ["process-outcome-example-data", "example_data"], cwd=tmp_path, capture_output=True
+    )
+    assert made.returncode == 0, made.stderr
     example = "config/examples/own_data.yaml"
     proc = subprocess.run(
         snakemake_command(example, "validate", cores=1),
