@@ -61,6 +61,11 @@ def require_columns(
     InputError
         Naming every missing column, the config key, the nearest existing column and,
         where it applies, the table that does have it.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"pid": ["1"]})
+    >>> require_columns(df, "sessions", {"pid": "data.columns.patient"})  # present: passes
     """
     problems = []
     duplicated = df.attrs.get("duplicated", {})
@@ -140,6 +145,24 @@ def check_ids(df: pd.DataFrame, table: str, column: str) -> pd.Series:
 
 
 def check_session_numbers(s: pd.DataFrame, sid: str) -> None:
+    """Refuse missing or fractional session numbers.
+
+    Parameters
+    ----------
+    s : DataFrame
+        The sessions table with numeric session column (after :func:`to_numeric`).
+    sid : str
+        The session column (``data.columns.session``).
+
+    Raises
+    ------
+    InputError
+        Naming the rows and values that are not whole numbers.
+
+    Examples
+    --------
+    >>> check_session_numbers(pd.DataFrame({"s": [1.0, 2.0]}), "s")  # whole: passes
+    """
     ses = s[sid]
     bad = ses.isna() | (ses != np.floor(ses))
     if bad.any():
@@ -153,6 +176,31 @@ def check_session_numbers(s: pd.DataFrame, sid: str) -> None:
 
 
 def check_restarting_ids(s: pd.DataFrame, raw: pd.DataFrame, pid: str, tid: str) -> None:
+    """Refuse patient ids that restart for each therapist.
+
+    Many patient ids under more than one therapist (at least ``RESTART_MIN_IDS``, or
+    more than ``RESTART_SHARE`` of them) mean numbers that restart per therapist, not a
+    few typing slips (those are reported later, patient by patient).
+
+    Parameters
+    ----------
+    s : DataFrame
+        Sessions with canonical ``patient`` and ``therapist`` columns.
+    raw : DataFrame
+        The sessions table as read (for the file name).
+    pid, tid : str
+        The user's patient and therapist columns, for the message.
+
+    Raises
+    ------
+    InputError
+        With examples and the fix (therapist id in front of the number).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"patient": ["1", "2"], "therapist": ["a", "a"]})
+    >>> check_restarting_ids(s, s, "pid", "tid")  # one therapist per patient: passes
+    """
     per_patient = s.groupby("patient")["therapist"].nunique()
     shared = per_patient[per_patient > 1]
     if len(shared) < RESTART_MIN_IDS and len(shared) <= RESTART_SHARE * len(per_patient):
@@ -182,6 +230,25 @@ def check_patient_match(
     A few session patients without a row stay a documented exclusion (missing
     covariate); no match at all, or unmatched ids with a near match in the patients
     table, mean the two tables write the ids differently.
+
+    Parameters
+    ----------
+    s, p : DataFrame
+        Cleaned sessions and patients, each with a canonical ``patient`` column.
+    sessions, patients : DataFrame
+        The two tables as read (for the file names).
+    pid : str
+        The user's patient column, for the message.
+
+    Raises
+    ------
+    InputError
+        Listing the unmatched ids and their near matches.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"patient": ["1", "2"]})
+    >>> check_patient_match(s, s, s, s, "pid")  # every id matches: passes
     """
     in_sessions = set(s["patient"])
     unmatched = in_sessions - set(p["patient"])
@@ -200,6 +267,29 @@ def check_patient_match(
 
 
 def check_moderators(t: pd.DataFrame, raw: pd.DataFrame, moderators: Sequence[Measure]) -> None:
+    """Refuse moderators the aim 3 models cannot use.
+
+    Parameters
+    ----------
+    t : DataFrame
+        The sample's therapists, one column per moderator key.
+    raw : DataFrame
+        The therapists table as read (for the file name).
+    moderators : sequence of Measure
+        The configured moderators.
+
+    Raises
+    ------
+    InputError
+        For a moderator without any value, with one value only, or a binary moderator
+        not coded 0/1.
+
+    Examples
+    --------
+    >>> m = Measure("exp", "exp", "Experience", "moderator", "therapists", type="binary")
+    >>> t = pd.DataFrame({"exp": [0.0, 1.0]})
+    >>> check_moderators(t, t, [m])  # two values, coded 0/1: passes
+    """
     for m in moderators:
         vals = t[m.key].dropna()
         where = f"{table_label(raw, 'therapists')}, column '{m.column}' ({m.key})"
@@ -224,6 +314,29 @@ def check_moderators(t: pd.DataFrame, raw: pd.DataFrame, moderators: Sequence[Me
 
 
 def check_covariates(p: pd.DataFrame, raw: pd.DataFrame, covariates: Sequence[Measure]) -> None:
+    """Refuse covariates the models cannot estimate.
+
+    Parameters
+    ----------
+    p : DataFrame
+        The sample's patients, one column per covariate key.
+    raw : DataFrame
+        The patients table as read (for the file name).
+    covariates : sequence of Measure
+        The configured covariates.
+
+    Raises
+    ------
+    InputError
+        For a covariate with one value only, or a categorical covariate whose reference
+        level does not occur.
+
+    Examples
+    --------
+    >>> m = Measure("age", "age", "Age", "covariate", "patients", type="continuous")
+    >>> p = pd.DataFrame({"age": [30.0, 41.0]})
+    >>> check_covariates(p, p, [m])  # two values: passes
+    """
     for m in covariates:
         vals = p[m.key].dropna()
         where = f"{table_label(raw, 'patients')}, column '{m.column}' ({m.config_key})"

@@ -18,6 +18,23 @@ MAX_LISTED = 10
 
 
 def row_list(index: Iterable[int]) -> str:
+    """Rows of a table as a user sees them in a spreadsheet, at most ``MAX_LISTED``.
+
+    Parameters
+    ----------
+    index : iterable of int
+        Zero-based row positions (or a default index) of the table as read.
+
+    Returns
+    -------
+    str
+        ``"row 2"`` or ``"rows 2, 5 and 3 more"``: the header is row 1.
+
+    Examples
+    --------
+    >>> row_list([0, 3])
+    'rows 2, 5'
+    """
     # Row numbers as a user sees them in a spreadsheet: header is row 1.
     numbers = [int(i) + 2 for i in index]
     listed = ", ".join(map(str, numbers[:MAX_LISTED]))
@@ -26,6 +43,23 @@ def row_list(index: Iterable[int]) -> str:
 
 
 def show_value(value: Any) -> str:
+    """A cell's value as the user typed it.
+
+    Parameters
+    ----------
+    value : object
+        A number (Python or numpy) or any other value.
+
+    Returns
+    -------
+    str
+        Numbers in short form (``2``, not ``np.float64(2.0)``), anything else quoted.
+
+    Examples
+    --------
+    >>> show_value(2.0), show_value(" 3")
+    ('2', "' 3'")
+    """
     # Numbers as a user typed them (2, not np.float64(2.0)); text quoted, so that
     # spaces and empty strings are visible.
     if hasattr(value, "item"):
@@ -36,10 +70,46 @@ def show_value(value: Any) -> str:
 
 
 def value_list(values: Iterable[Any]) -> str:
+    """Values for a message, each shown by :func:`show_value`, at most ``MAX_LISTED``.
+
+    Parameters
+    ----------
+    values : iterable
+        The offending values.
+
+    Returns
+    -------
+    str
+        The values separated by commas, with ``" and N more"`` when cut.
+
+    Examples
+    --------
+    >>> value_list([1.0, "x"])
+    "1, 'x'"
+    """
     vals = list(values)
     listed = ", ".join(show_value(v) for v in vals[:MAX_LISTED])
     return listed + (f" and {len(vals) - MAX_LISTED} more" if len(vals) > MAX_LISTED else "")
 
 
 def table_label(df: pd.DataFrame, table: str) -> str:
+    """A table's name and file for a message.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table as read (its ``attrs["path"]`` names the file).
+    table : str
+        The table's role: ``sessions``, ``therapists`` or ``patients``.
+
+    Returns
+    -------
+    str
+        Such as ``"sessions table (data/sessions.csv)"``.
+
+    Examples
+    --------
+    >>> table_label(pd.DataFrame(), "sessions")
+    'sessions table (in memory)'
+    """
     return f"{table} table ({df.attrs.get('path', 'in memory')})"

@@ -116,6 +116,12 @@ def check_sentinels(df: pd.DataFrame, table: str, ms: Sequence[Measure]) -> None
     InputError
         Naming the column, the rows, the code and the two fixes (declare
         ``missing_codes`` or a ``range``).
+
+    Examples
+    --------
+    >>> m = Measure("wai", "wai", "WAI", "process", "sessions")
+    >>> df = pd.DataFrame({"wai": [0.0, 180.0, 99.0]})
+    >>> check_sentinels(df, "sessions", [m])  # 99 among 0 to 180 is a score: passes
     """
     for m in ms:
         if m.range is not None or m.items or m.type in {"binary", "categorical"}:
@@ -144,7 +150,25 @@ def check_sentinels(df: pd.DataFrame, table: str, ms: Sequence[Measure]) -> None
 
 
 def source_keys(ms: Sequence[Measure]) -> dict[str, str]:
-    """Source column -> the config key that names it, for messages."""
+    """Source column -> the config key that names it, for messages.
+
+    Parameters
+    ----------
+    ms : sequence of Measure
+        The measures of one table.
+
+    Returns
+    -------
+    dict
+        Each column a measure is read from (its column or its items) -> the config key,
+        such as ``measures.processes.wai.column``; the first measure naming a column wins.
+
+    Examples
+    --------
+    >>> m = Measure("wai", "wai_total", "WAI", "process", "sessions")
+    >>> source_keys([m])
+    {'wai_total': 'measures.processes.wai.column'}
+    """
     keys: dict[str, str] = {}
     for m in ms:
         for c in m.source_columns:
@@ -153,5 +177,23 @@ def source_keys(ms: Sequence[Measure]) -> dict[str, str]:
 
 
 def source_codes(ms: Sequence[Measure]) -> dict[str, tuple[float, ...]]:
-    """Source column -> its declared missing-value codes."""
+    """Source column -> its declared missing-value codes.
+
+    Parameters
+    ----------
+    ms : sequence of Measure
+        The measures of one table.
+
+    Returns
+    -------
+    dict
+        Each source column of a measure with ``missing_codes`` -> those codes (the
+        ``missing_codes`` argument of :func:`to_numeric`).
+
+    Examples
+    --------
+    >>> m = Measure("wai", "wai", "WAI", "process", "sessions", missing_codes=(-99.0,))
+    >>> source_codes([m])
+    {'wai': (-99.0,)}
+    """
     return {c: m.missing_codes for m in ms for c in m.source_columns if m.missing_codes}
