@@ -45,6 +45,26 @@ SOURCE = "src::"
 
 
 def exclusion_row(step: str, reason: str, table: str, **kw: Any) -> dict[str, Any]:
+    """One row of the exclusions table.
+
+    Parameters
+    ----------
+    step, reason, table : str
+        The cleaning step, why the row, value or patient was dropped, and the table.
+    **kw
+        Any other of :data:`EXCLUSION_COLUMNS` (``row``, ``patient``, ``value``, ...);
+        those not given are None.
+
+    Returns
+    -------
+    dict
+        Every exclusion column, in order.
+
+    Examples
+    --------
+    >>> exclusion_row("1_exact_duplicates", "duplicate", "sessions", row=3)["row"]
+    3
+    """
     row = dict.fromkeys(EXCLUSION_COLUMNS)
     row.update(step=step, reason=reason, table=table, **kw)
     return row
@@ -57,7 +77,41 @@ def score_measures(
     config: Mapping[str, Any],
     exclusions: list[dict[str, Any]],
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Turn source columns into one column per measure key, scoring item measures."""
+    """Turn source columns into one column per measure key, scoring item measures.
+
+    Item responses outside the item range become missing (logged); reverse-keyed items
+    are reversed; a score needs at least ``min_answered`` of the items (else missing,
+    logged) and a sum score is prorated.
+
+    Parameters
+    ----------
+    s : DataFrame
+        Sessions with canonical ``patient``, ``therapist``, ``session`` and the source
+        columns prefixed with :data:`SOURCE`.
+    raw : DataFrame
+        The sessions table as read (for messages).
+    ms : sequence of Measure
+        The sessions-table measures.
+    config : mapping
+        The validated config (``cleaning.out_of_range``).
+    exclusions : list of dict
+        Appended to, one row per changed value.
+
+    Returns
+    -------
+    sessions : DataFrame
+        ``patient``, ``therapist``, ``session`` and one column per measure key.
+    items : dict of str to DataFrame
+        For each item measure, its cleaned (and reversed) item responses.
+
+    Examples
+    --------
+    >>> m = Measure("wai", "wai", "WAI", "process", "sessions")
+    >>> s = pd.DataFrame({"patient": ["1"], "therapist": ["a"], "session": [1.0],
+    ...                   SOURCE + "wai": [5.0]})
+    >>> score_measures(s, s, [m], {}, [])[0]["wai"].tolist()
+    [5.0]
+    """
     out = s[["patient", "therapist", "session"]].copy()
     items: dict[str, pd.DataFrame] = {}
     for m in ms:
@@ -110,7 +164,48 @@ def mask_out_of_range(
     exclusions: list[dict[str, Any]],
     table: str = "sessions",
 ) -> pd.Series:
-    """Set values outside [lo, hi] to missing and log each, or stop in error mode."""
+    """Set values outside [lo, hi] to missing and log each, or stop in error mode.
+
+    Parameters
+    ----------
+    values : Series
+        The values, indexed by file row.
+    lo, hi : float
+        The admissible range.
+    raw : DataFrame
+        The table as read (for the message).
+    column, what : str
+        The user's column and what it holds (measure key or item), for the message.
+    rows : DataFrame
+        The table's ``therapist`` (and ``patient``, ``session`` where present) per row,
+        for the log.
+    config : mapping
+        The validated config (``cleaning.out_of_range``).
+    exclusions : list of dict
+        Appended to, one row per value set to missing.
+    table : str
+        The table's name.
+
+    Returns
+    -------
+    Series
+        The values with those out of range missing.
+
+    Raises
+    ------
+    InputError
+        With ``cleaning.out_of_range: error``, listing the rows and values.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"therapist": ["a", "a"]})
+    >>> log = []
+    >>> mask_out_of_range(pd.Series([3.0, 9.0]), 1, 7, rows, "wai", "wai", rows,
+    ...                   {"cleaning": {"out_of_range": "missing"}}, log).tolist()
+    [3.0, nan]
+    >>> log[0]["row"], log[0]["value"]
+    (3, 9.0)
+    """
     out = values.notna() & ((values < lo) | (values > hi))
     if not out.any():
         return values
@@ -144,7 +239,32 @@ def apply_window(
     window: Sequence[int],
     exclusions: list[dict[str, Any]],
 ) -> pd.DataFrame:
-    """Drop process ratings from sessions outside the configured window."""
+    """Drop process ratings from sessions outside the configured window.
+
+    Parameters
+    ----------
+    s : DataFrame
+        Sessions with canonical columns and one column per measure key.
+    processes : sequence of Measure
+        The process measures.
+    window : sequence of int
+        First and last session (``analysis.process_sessions``).
+    exclusions : list of dict
+        Appended to, one row per rating dropped.
+
+    Returns
+    -------
+    DataFrame
+        A copy with those ratings missing.
+
+    Examples
+    --------
+    >>> m = Measure("wai", "wai", "WAI", "process", "sessions")
+    >>> s = pd.DataFrame({"patient": ["1", "1"], "therapist": ["a", "a"],
+    ...                   "session": [1, 9], "wai": [4.0, 5.0]})
+    >>> apply_window(s, [m], [1, 4], [])["wai"].tolist()
+    [4.0, nan]
+    """
     s = s.copy()
     first, last = window
     outside = (s["session"] < first) | (s["session"] > last)
@@ -175,6 +295,37 @@ def dedupe_therapists(
     moderators: Sequence[Measure],
     exclusions: list[dict[str, Any]],
 ) -> pd.DataFrame:
+    """One row per therapist: drop exact duplicates (logged), refuse conflicting ones.
+
+    Parameters
+    ----------
+    t : DataFrame
+        The therapists table with checked ids and numeric moderators.
+    raw : DataFrame
+        The table as read (file row numbers and name).
+    tid : str
+        The user's therapist column.
+    moderators : sequence of Measure
+        The configured moderators.
+    exclusions : list of dict
+        Appended to, one row per duplicate dropped.
+
+    Returns
+    -------
+    DataFrame
+        ``therapist`` and one column per moderator key, indexed by file row.
+
+    Raises
+    ------
+    InputError
+        When a therapist id appears in rows with different values.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"tid": ["a", "a", "b"]})
+    >>> dedupe_therapists(t, t, "tid", [], [])["therapist"].tolist()
+    ['a', 'b']
+    """
     t = t.rename(columns={tid: "therapist"})
     t = t[["therapist", *[m.column for m in moderators]]]
     t = t.rename(columns={m.column: m.key for m in moderators})
@@ -212,6 +363,36 @@ def apply_ranges(
     config: Mapping[str, Any],
     exclusions: list[dict[str, Any]],
 ) -> pd.DataFrame:
+    """Apply every measure's configured range with :func:`mask_out_of_range`.
+
+    Parameters
+    ----------
+    df : DataFrame
+        A table with one column per measure key and a ``therapist`` column.
+    raw : DataFrame
+        The table as read (for messages).
+    ms : sequence of Measure
+        The table's measures; those without a range are left alone.
+    table : str
+        The table's name.
+    config : mapping
+        The validated config (``cleaning.out_of_range``).
+    exclusions : list of dict
+        Appended to, one row per value set to missing.
+
+    Returns
+    -------
+    DataFrame
+        A copy with out-of-range values missing.
+
+    Examples
+    --------
+    >>> m = Measure("wai", "wai", "WAI", "process", "sessions", range=(1.0, 7.0))
+    >>> df = pd.DataFrame({"therapist": ["a"], "wai": [8.0]})
+    >>> cfg = {"cleaning": {"out_of_range": "missing"}}
+    >>> apply_ranges(df, df, [m], "sessions", cfg, [])["wai"].tolist()
+    [nan]
+    """
     df = df.copy()
     for m in ms:
         if m.range is not None:
@@ -230,6 +411,46 @@ def select_sample(
     exclusions: list[dict[str, Any]],
     patients: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep the patients with enough outcome assessments, process ratings and covariates.
+
+    Parameters
+    ----------
+    s : DataFrame
+        Cleaned sessions, one column per measure key.
+    t : DataFrame
+        Cleaned therapists.
+    ms : sequence of Measure
+        Every configured measure.
+    config : mapping
+        The validated config (``cleaning.min_outcome_assessments``).
+    exclusions : list of dict
+        Appended to, one row per excluded patient with every reason.
+    patients : DataFrame, optional
+        The cleaned patients table; a patient without a covariate is excluded.
+
+    Returns
+    -------
+    sessions, therapists : DataFrame
+        The sample's session rows and their therapists.
+
+    Raises
+    ------
+    InputError
+        When no patient meets the criteria.
+
+    Examples
+    --------
+    >>> m = Measure("wai", "wai", "WAI", "process", "sessions")
+    >>> s = pd.DataFrame({"patient": ["1", "2"], "therapist": ["a", "b"],
+    ...                   "wai": [4.0, None]})
+    >>> t = pd.DataFrame({"therapist": ["a", "b"]})
+    >>> cfg = {"cleaning": {"min_outcome_assessments": 2}}
+    >>> log = []
+    >>> select_sample(s, t, [m], cfg, log)[1]["therapist"].tolist()
+    ['a']
+    >>> log[0]["reason"]
+    'patient excluded: no non-missing wai rating'
+    """
     k = config["cleaning"]["min_outcome_assessments"]
     counts = s.groupby("patient", sort=True).count()
     therapist_of = s.groupby("patient", sort=True)["therapist"].first()
