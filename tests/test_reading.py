@@ -10,8 +10,8 @@ import pytest
 
 from process_outcome.analysis.feasibility import feasibility_problems
 from process_outcome.config import Measure
-from process_outcome.data.cleaning import check_sentinels, to_numeric
 from process_outcome.data.ids import id_key, near_matches
+from process_outcome.data.numeric import check_sentinels, to_numeric
 from process_outcome.data.reading import ReadOptions, decode_text, id_text, read_table, sniff_format
 from process_outcome.errors import InputError
 
