@@ -40,7 +40,25 @@ def _none_if_nan(value: Any) -> Any:
 
 
 def decimal_places(values: pd.Series, limit: int = 6) -> int:
-    """The fewest decimal places that hold every value (at most ``limit``)."""
+    """The fewest decimal places that hold every value (at most ``limit``).
+
+    Parameters
+    ----------
+    values : Series
+        Numbers; missing values are ignored.
+    limit : int
+        The most decimal places returned.
+
+    Returns
+    -------
+    int
+        Decimal places.
+
+    Examples
+    --------
+    >>> decimal_places(pd.Series([1.5, 2.25, None]))
+    2
+    """
     v = values.dropna().to_numpy(dtype=float)
     for d in range(limit + 1):
         if np.allclose(v, np.round(v, d), rtol=0, atol=10.0 ** -(limit + 2)):
@@ -62,6 +80,25 @@ def column_type(values: pd.Series) -> str:
 
 
 def as_numeric(values: pd.Series) -> pd.Series | None:
+    """A column as floats, or None if any non-blank value is not a number.
+
+    Parameters
+    ----------
+    values : Series
+        A column as read (numbers, booleans or text).
+
+    Returns
+    -------
+    Series or None
+        The values as floats (blank text missing); None for a text column.
+
+    Examples
+    --------
+    >>> as_numeric(pd.Series(["1", " 2.5", ""])).tolist()
+    [1.0, 2.5, nan]
+    >>> as_numeric(pd.Series(["1", "a"])) is None
+    True
+    """
     if pd.api.types.is_bool_dtype(values):
         return values.astype(float)
     if pd.api.types.is_numeric_dtype(values):
@@ -120,6 +157,27 @@ def column_profile(values: pd.Series, *, keep_labels: bool = False) -> dict[str,
 
 
 def measure_bounds(m: Measure, fallback: tuple[float, float]) -> tuple[float, float]:
+    """The admissible range of a measure's score.
+
+    Parameters
+    ----------
+    m : Measure
+        The measure.
+    fallback : tuple of float
+        The range to use when the config gives neither ``range`` nor an item range.
+
+    Returns
+    -------
+    tuple of float
+        ``range`` if configured; else the item range (times the number of items for a
+        summed score); else ``fallback``.
+
+    Examples
+    --------
+    >>> m = Measure(key="x", column="x", label="X", kind="moderator", table="therapists")
+    >>> measure_bounds(m, (0, 1))
+    (0.0, 1.0)
+    """
     if m.range:
         return float(m.range[0]), float(m.range[1])
     if m.items and m.item_range:

@@ -344,7 +344,7 @@ def synthetic_ids(prefix: str, letter: str, n: int, width: int) -> list[str]:
     """``n`` synthetic ids, each one word: prefix, letter and a zero-padded number.
 
     No study id can be a word of them unless it rules out the prefix (see
-    :func:`process_outcome.supplement.pseudonyms.synthetic_prefix`).
+    :func:`process_outcome.data.pseudonyms.synthetic_prefix`).
 
     Examples
     --------
@@ -469,7 +469,7 @@ def synthetic_tables(
         Seed of the random generator.
     prefix : str
         First part of every synthetic id
-        (:func:`process_outcome.supplement.pseudonyms.synthetic_prefix`
+        (:func:`process_outcome.data.pseudonyms.synthetic_prefix`
         chooses one that no study id can be a word of).
 
     Returns
