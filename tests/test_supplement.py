@@ -24,8 +24,8 @@ import yaml
 from process_outcome.config import validate_config
 from process_outcome.data import pseudonyms
 from process_outcome.errors import InputError
-from process_outcome.supplement import build as supplement
-from process_outcome.supplement import privacy
+from process_outcome.supplement import archive, deidentified, metadata, privacy, synthetic
+from process_outcome.supplement.build import build
 
 from .conftest import ROOT, SCHEMA
 
@@ -68,7 +68,7 @@ def leaked_ids(folder: Path, ids: set[str]) -> dict[str, list[str]]:
 
 def same_content(packaged: Path, result: Path) -> bool:
     # Zip-based documents (DOCX) are packaged with fixed time stamps; all else as is.
-    if packaged.suffix not in supplement.CONTAINER_SUFFIXES:
+    if packaged.suffix not in archive.CONTAINER_SUFFIXES:
         return packaged.read_bytes() == result.read_bytes()
     with zipfile.ZipFile(packaged) as a, zipfile.ZipFile(result) as b:
         if a.namelist() != b.namelist():
@@ -86,9 +86,9 @@ def test_zip_is_reproducible_and_fixed(tmp_path):
     (folder / "b").mkdir(parents=True)
     (folder / "b" / "x.txt").write_text("x")
     (folder / "a.txt").write_text("a")
-    supplement.write_zip(folder, tmp_path / "one.zip")
+    archive.write_zip(folder, tmp_path / "one.zip")
     (folder / "a.txt").touch()  # a new modification time must not matter
-    supplement.write_zip(folder, tmp_path / "two.zip")
+    archive.write_zip(folder, tmp_path / "two.zip")
     assert (tmp_path / "one.zip").read_bytes() == (tmp_path / "two.zip").read_bytes()
     with zipfile.ZipFile(tmp_path / "one.zip") as zf:
         infos = zf.infolist()
@@ -98,12 +98,12 @@ def test_zip_is_reproducible_and_fixed(tmp_path):
 
 
 def test_private_results_are_never_packaged():
-    assert supplement.result_path_in_package("results/tables/a.csv") == "tables/a.csv"
+    assert archive.result_path_in_package("results/tables/a.csv") == "tables/a.csv"
     for path in ("results/data/patients.csv", "results/private/codes.csv", "results/logs/x"):
         with pytest.raises(ValueError, match="never packaged"):
-            supplement.result_path_in_package(path)
+            archive.result_path_in_package(path)
     with pytest.raises(ValueError):
-        supplement.result_path_in_package("data/sessions.csv")
+        archive.result_path_in_package("data/sessions.csv")
 
 
 def test_id_scan_matches_whole_tokens_only():
@@ -138,8 +138,8 @@ def test_codes_and_synthetic_ids_never_collide_with_study_ids(scheme):
     ids, code_prefix, synthetic_prefix = ID_SCHEMES[scheme]
     codes = pseudonyms.pseudonymous_codes(ids[:12], avoid=ids)["code"].tolist()
     assert codes[0] == f"{code_prefix}01"
-    syn = supplement.synthetic_ids(pseudonyms.synthetic_prefix(ids), "T", 40, 2)
-    syn += supplement.synthetic_ids(pseudonyms.synthetic_prefix(ids), "P", 400, 4)
+    syn = synthetic.synthetic_ids(pseudonyms.synthetic_prefix(ids), "T", 40, 2)
+    syn += synthetic.synthetic_ids(pseudonyms.synthetic_prefix(ids), "P", 400, 4)
     assert syn[0] == f"{synthetic_prefix}T01"
     text = "\n".join(codes + syn + [pseudonyms.synthetic_prefix(ids)])
     # No study id is a word of a code, a synthetic id or the synthetic prefix.
@@ -222,21 +222,21 @@ def test_config_holding_an_id_is_refused_before_the_analysis():
 
 
 def test_salted_ids_depend_on_the_salt():
-    a = supplement.salted_id("PT0001", "s" * 16, "patient")
+    a = deidentified.salted_id("PT0001", "s" * 16, "patient")
     assert re.fullmatch(r"P-[0-9a-f]{16}", a)
-    assert a == supplement.salted_id("PT0001", "s" * 16, "patient")
-    assert a != supplement.salted_id("PT0001", "t" * 16, "patient")
-    assert supplement.salted_id("PT0001", "s" * 16, "therapist").startswith("T-")
+    assert a == deidentified.salted_id("PT0001", "s" * 16, "patient")
+    assert a != deidentified.salted_id("PT0001", "t" * 16, "patient")
+    assert deidentified.salted_id("PT0001", "s" * 16, "therapist").startswith("T-")
 
 
 def test_citation_without_authors_is_valid_and_anonymous():
     config = validate_config({"measures": _minimal_measures()}, SCHEMA)
-    cff = supplement.citation_cff(config)
-    supplement.validate_cff(cff, CFF_SCHEMA)
+    cff = metadata.citation_cff(config)
+    metadata.validate_cff(cff, CFF_SCHEMA)
     assert cff["authors"] == [{"name": "Anonymous (blinded for peer review)"}]
     config["supplement"]["license"] = "CC BY"
     with pytest.raises(InputError, match="SPDX"):
-        supplement.validate_cff(supplement.citation_cff(config), CFF_SCHEMA)
+        metadata.validate_cff(metadata.citation_cff(config), CFF_SCHEMA)
 
 
 def _minimal_measures() -> dict:
@@ -458,7 +458,7 @@ def test_packaged_workflow_runs_on_its_synthetic_data(unpacked: Path, tmp_path):
 
 def _build(workdir: Path, out: Path, config: dict) -> None:
     results = workdir / "results"
-    supplement.build(
+    build(
         config,
         inputs={t: str(results / f"data/simulated/{t}.csv") for t in TABLES},
         report=[],

@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from process_outcome.data.pseudonyms import WORD, id_tokens, study_ids
+from process_outcome.data.pseudonyms import WORD, StudyId, id_tokens, study_ids
 from process_outcome.errors import InputError
 
 __all__ = [
@@ -34,13 +34,16 @@ __all__ = [
     "config_id_hits",
     "default_vocabulary_paths",
     "file_text",
+    "find_ids",
     "find_ids_in_file",
     "find_ids_in_text",
     "label_id_hits",
+    "leak_message",
     "plan_scan",
     "privacy_precheck",
     "scan_text",
     "scannable_ids",
+    "scanned_files",
     "workflow_vocabulary",
 ]
 
@@ -463,3 +466,46 @@ def find_ids_in_file(path: str | Path, plan: IdScan) -> list[str]:
     if Path(path).suffix.lower() == ".csv":
         found |= set(plan.cells) & _cells(text)
     return sorted(found)
+
+
+# --------------------------------------------------------------------------- the package's files
+
+
+def scanned_files(package_dir: str | Path, source: Iterable[str]) -> list[str]:
+    """The package files the privacy scan reads: every file derived from the data.
+
+    Left out: ``source``, the workflow's files copied unchanged from the workflow (code,
+    templates, schemas: no data flows into them), except its config files, which hold
+    the user's settings; and ``requirements.lock`` (the environment's package names).
+    """
+    package_dir = Path(package_dir)
+    verbatim = {
+        rel for rel in source if not (rel.startswith("config/") and rel.endswith((".yaml", ".yml")))
+    }
+    verbatim.add("requirements.lock")
+    return [
+        rel
+        for rel in sorted(p.relative_to(package_dir).as_posix() for p in package_dir.rglob("*"))
+        if (package_dir / rel).is_file() and rel not in verbatim
+    ]
+
+
+def find_ids(package_dir: str | Path, files: Iterable[str], plan: IdScan) -> dict[str, list[str]]:
+    """Package path -> the study ids found in it (only files with a hit)."""
+    package_dir = Path(package_dir)
+    hits = {}
+    for rel in files:
+        found = find_ids_in_file(package_dir / rel, plan)
+        if found:
+            hits[rel] = found
+    return hits
+
+
+def leak_message(hits: Mapping[str, list[str]], where: Mapping[str, StudyId]) -> str:
+    """A leak report that names each file and each id's kind and row, never the id."""
+    lines = []
+    for rel, found in hits.items():
+        described = ", ".join(where[v].describe() for v in found[:3])
+        more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+        lines.append(f"{rel}: {described}{more}")
+    return "; ".join(lines)
