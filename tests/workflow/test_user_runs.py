@@ -25,8 +25,7 @@ from process_outcome.runstate import (
     snakemake_running_in,
     stale_locks,
 )
-
-from .conftest import (
+from tests.conftest import (
     ROOT,
     STUDY42_CONFIG,
     run_snakemake,

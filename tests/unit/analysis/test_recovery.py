@@ -15,8 +15,7 @@ from process_outcome.analysis import aims
 from process_outcome.config import load_config
 from process_outcome.data.analysis_table import analysis_table
 from process_outcome.data.simulate import simulate_study
-
-from .conftest import ROOT, SCHEMA
+from tests.conftest import ROOT, SCHEMA
 
 OUTCOMES = ("symptoms", "functioning")
 

@@ -26,8 +26,7 @@ from process_outcome.data import pseudonyms
 from process_outcome.errors import InputError
 from process_outcome.supplement import archive, deidentified, metadata, privacy, synthetic
 from process_outcome.supplement.build import build
-
-from .conftest import ROOT, SCHEMA
+from tests.conftest import ROOT, SCHEMA
 
 CFF_SCHEMA = ROOT / "workflow" / "schemas" / "citation-cff-1.2.0.json"
 TABLES = ("sessions", "therapists", "patients")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from .conftest import STUDY42_CONFIG, run_snakemake
+from tests.conftest import STUDY42_CONFIG, run_snakemake
 
 pytestmark = pytest.mark.e2e
 

@@ -29,8 +29,7 @@ import yaml
 from process_outcome.config import validate_config
 from process_outcome.errors import InputError
 from process_outcome.steps.data import validate_data
-
-from .conftest import (
+from tests.conftest import (
     REFERENCE_DIR,
     ROOT,
     SCHEMA,

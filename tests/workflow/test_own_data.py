@@ -12,8 +12,7 @@ import pytest
 import yaml
 
 from process_outcome.data.simulate import write_example_data
-
-from .conftest import ROOT, run_snakemake
+from tests.conftest import ROOT, run_snakemake
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,7 @@ from process_outcome.data.simulate import TRUE_FIXED, TRUE_MODERATION, TRUE_RAND
 from process_outcome.errors import InputError
 from process_outcome.manuscript.power import power_context, power_sentences
 from process_outcome.steps.power import planned_measures
-
-from .conftest import ROOT, run_snakemake
+from tests.conftest import ROOT, run_snakemake
 
 CONFIG = {
     "cleaning": {"out_of_range": "missing", "min_outcome_assessments": 2},

@@ -19,8 +19,7 @@ from process_outcome.analysis.feasibility import restrict_caseload
 from process_outcome.config import validate_config
 from process_outcome.errors import InputError
 from process_outcome.steps.data import validate_data
-
-from .conftest import SCHEMA, STUDY42_CONFIG
+from tests.conftest import SCHEMA, STUDY42_CONFIG
 
 Case = Callable[[pd.DataFrame, pd.DataFrame, dict, Path], None]
 

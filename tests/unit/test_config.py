@@ -6,8 +6,7 @@ import pytest
 
 from process_outcome.config import load_config, measures_of, validate_config
 from process_outcome.errors import InputError
-
-from .conftest import ROOT, SCHEMA
+from tests.conftest import ROOT, SCHEMA
 
 
 def test_default_config_is_valid_and_filled():

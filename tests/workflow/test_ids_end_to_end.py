@@ -25,8 +25,7 @@ import yaml
 
 from process_outcome.data.simulate import simulate_study
 from process_outcome.supplement import privacy
-
-from .conftest import ROOT, run_snakemake, snakemake_command, user_checkout, write_yaml
+from tests.conftest import ROOT, run_snakemake, snakemake_command, user_checkout, write_yaml
 
 pytestmark = pytest.mark.e2e
 
