@@ -26,11 +26,18 @@ from process_outcome.manuscript.inputs import Design, Results
 from process_outcome.manuscript.quoting import beneficial_sign, count_value
 
 __all__ = [
+    "aim1_model_blocks",
+    "aim2_model_blocks",
+    "aim3_model_blocks",
     "analytic_strategy",
+    "centering_paragraph",
     "equation_paragraph",
     "equation_terms",
+    "estimation_paragraph",
     "model_counts",
     "short_models",
+    "slope_test_paragraph",
+    "where_paragraph",
 ]
 
 
@@ -92,9 +99,8 @@ def model_counts(results: Results) -> dict[str, dict[str, int]]:
     return counts
 
 
-def analytic_strategy(design: Design, results: Results) -> list[Block]:
-    """Method: variables, model equations, estimation, tests, multiplicity, fit checks."""
-    blocks: list[Block] = [Heading(rich("Analytic Strategy"), 2)]
+def centering_paragraph(design: Design) -> Paragraph:
+    """Method: how the process ratings, baselines and moderators were centered."""
     centering = [
         "Each patient's mean process rating was split into a within-therapist "
         "(patient-level) component, the patient's mean minus the mean of their therapist's "
@@ -110,8 +116,12 @@ def analytic_strategy(design: Design, results: Results) -> list[Block]:
         )
     if "binary" in kinds:
         centering.append("Binary therapist characteristics were coded 0/1.")
-    blocks.append(Paragraph(rich(" ".join(centering))))
+    return Paragraph(rich(" ".join(centering)))
 
+
+def aim1_model_blocks(design: Design) -> list[Block]:
+    """Method: the Aim 1 random-intercept (and joint) models with their equations."""
+    blocks: list[Block] = []
     multi = len(design.processes) > 1
     text = rich(
         "All models were linear mixed models of patients (level 1) nested in therapists "
@@ -123,12 +133,15 @@ def analytic_strategy(design: Design, results: Results) -> list[Block]:
     )
     blocks.append(Paragraph(text))
     blocks.append(equation_paragraph(equation_terms(covariates=bool(design.covariates)), "1"))
-    number_ = 2
     if multi:
         blocks.append(
             equation_paragraph(equation_terms(joint=True, covariates=bool(design.covariates)), "2")
         )
-        number_ = 3
+    return blocks
+
+
+def where_paragraph(design: Design) -> Paragraph:
+    """Method: what the symbols of the model equations stand for."""
     where = rich(
         "where ",
         it("Y"),
@@ -176,8 +189,12 @@ def analytic_strategy(design: Design, results: Results) -> list[Block]:
             series([lower_first(c.label) for c in design.covariates]),
             ").",
         )
-    blocks.append(Paragraph(where, style="plain"))
+    return Paragraph(where, style="plain")
 
+
+def aim2_model_blocks(design: Design, results: Results, number_: int) -> list[Block]:
+    """Method: the Aim 2 random-slope model (Equation ``number_``) and its sample."""
+    blocks: list[Block] = []
     aim2 = rich(
         "For Aim 2, the within-therapist slope was allowed to vary across therapists, with "
         "an unstructured 2 × 2 covariance matrix of the random intercept and slope "
@@ -208,6 +225,11 @@ def analytic_strategy(design: Design, results: Results) -> list[Block]:
             equation_terms(slope=True, covariates=bool(design.covariates)), str(number_)
         )
     )
+    return blocks
+
+
+def slope_test_paragraph(design: Design) -> Paragraph:
+    """Method: the likelihood-ratio test of therapist slope differences and what is reported."""
     signs = sorted({beneficial_sign(o) for o in design.outcomes})
     directions = series(
         [
@@ -242,9 +264,12 @@ def analytic_strategy(design: Design, results: Results) -> list[Block]:
         ", and, where more than one process was rated, the correlation across therapists "
         "of their slopes on different processes.",
     )
-    blocks.append(Paragraph(text))
-    number_ += 1
+    return Paragraph(text)
 
+
+def aim3_model_blocks(design: Design, number_: int) -> list[Block]:
+    """Method: the Aim 3 cross-level moderation models (Equation ``number_``) and FDR."""
+    blocks: list[Block] = []
     if design.moderators:
         k = len(design.moderators)
         blocks.append(
@@ -283,6 +308,11 @@ def analytic_strategy(design: Design, results: Results) -> list[Block]:
             )
         )
 
+    return blocks
+
+
+def estimation_paragraph(design: Design, results: Results) -> Paragraph:
+    """Method: estimation, tests, convergence, singular fits and missing values."""
     counts = model_counts(results)
     total = sum(c["n"] for c in counts.values())
     converged = sum(c["converged"] for c in counts.values())
@@ -331,8 +361,24 @@ def analytic_strategy(design: Design, results: Results) -> list[Block]:
     short = short_models(design, results)
     if short:
         text += rich(" ", short)
-    blocks.append(Paragraph(text))
-    return blocks
+    return Paragraph(text)
+
+
+def analytic_strategy(design: Design, results: Results) -> list[Block]:
+    """Method: variables, model equations, estimation, tests, multiplicity, fit checks."""
+    # Equations are numbered in order: 1 (and 2, the joint model, with several processes),
+    # then the random-slope model, then the moderation model.
+    aim2_number = 3 if len(design.processes) > 1 else 2
+    return [
+        Heading(rich("Analytic Strategy"), 2),
+        centering_paragraph(design),
+        *aim1_model_blocks(design),
+        where_paragraph(design),
+        *aim2_model_blocks(design, results, aim2_number),
+        slope_test_paragraph(design),
+        *aim3_model_blocks(design, aim2_number + 1),
+        estimation_paragraph(design, results),
+    ]
 
 
 def short_models(design: Design, results: Results) -> Rich:

@@ -5,6 +5,7 @@ percentages, variance components, and the words for directions and singular fits
 from __future__ import annotations
 
 import math
+import string
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ __all__ = [
     "beneficial",
     "beneficial_sign",
     "count_value",
+    "fill",
     "outcome_direction",
     "outcome_words",
     "percent_value",
@@ -120,3 +122,41 @@ def outcome_words(outcome: Measure, slope: float) -> str:
 
 def post_label(outcome: Measure) -> str:
     return f"post-treatment {lower_first(outcome.label)}"
+
+
+def fill(template: str, **parts: Any) -> Rich:
+    """A sentence from one template string, so its wording can be found in the source.
+
+    Placeholders ``{name}`` take plain strings (merged into the surrounding text) or
+    :class:`Rich` values (numbers with their source, italics), which start a new run;
+    the runs are thus exactly those of ``rich(text, part, text, ...)``.
+
+    Parameters
+    ----------
+    template : str
+        ``str.format`` syntax; format specs apply to non-rich values.
+    **parts
+        The values of the placeholders.
+
+    Returns
+    -------
+    Rich
+
+    Examples
+    --------
+    >>> fill("{n} of {label} therapists", n=rich("3"), label="all").plain
+    '3 of all therapists'
+    """
+    pieces: list[str | Rich] = []
+    text = ""
+    for literal, field, spec, conversion in string.Formatter().parse(template):
+        text += literal
+        if field is None:
+            continue
+        part = parts[field]
+        if isinstance(part, Rich):
+            pieces += [text, part]
+            text = ""
+        else:
+            text += format(str(part) if conversion == "s" else part, spec or "")
+    return rich(*pieces, text)

@@ -40,6 +40,7 @@ from process_outcome.manuscript.quoting import (
     beneficial,
     beneficial_sign,
     count_value,
+    fill,
     outcome_direction,
     outcome_words,
     percent_value,
@@ -265,60 +266,60 @@ def aim2_results(design: Design, results: Results) -> list[Block]:
                 results.aim2_fixed, "aim2_fixed_effects", o.key, p.key, f"{p.key}_within"
             )
             d = digits_for(t["slope_sd"])
-            test = rich(
-                it("LR"),
-                " = ",
-                number(t["lr"], 2, tsrc.at("lr")),
-                ", ",
-                p_text(t["p_mixture"], tsrc.at("p_mixture")),
+            test = fill(
+                "{LR} = {lr}, {p}",
+                LR=it("LR"),
+                lr=number(t["lr"], 2, tsrc.at("lr")),
+                p=p_text(t["p_mixture"], tsrc.at("p_mixture")),
             )
-            spread = rich(
-                "the SD of therapists' slopes was estimated at ",
-                number(t["slope_sd"], d, tsrc.at("slope_sd")),
-                ", so 95% of therapists' slopes would lie between ",
-                number(t["slope_low"], d, tsrc.at("slope_low")),
-                " and ",
-                number(t["slope_high"], d, tsrc.at("slope_high")),
-                " around the average slope (",
-                t_test_text(fx, fsrc),
-                ")",
+            spread = fill(
+                "the SD of therapists' slopes was estimated at {sd}, so 95% of therapists' "
+                "slopes would lie between {low} and {high} around the average slope ({average})",
+                sd=number(t["slope_sd"], d, tsrc.at("slope_sd")),
+                low=number(t["slope_low"], d, tsrc.at("slope_low")),
+                high=number(t["slope_high"], d, tsrc.at("slope_high")),
+                average=t_test_text(fx, fsrc),
             )
-            what = (
-                f"the within-therapist association of {lower_first(p.label)} with {post_label(o)}"
-            )
+            words = {"process": lower_first(p.label), "outcome": post_label(o)}
             if significant(t["p_mixture"]):
-                s = rich(f"Therapists differed in {what}, ", test, "; ", spread, ".")
+                s = fill(
+                    "Therapists differed in the within-therapist association of {process} "
+                    "with {outcome}, {test}; {spread}.",
+                    test=test,
+                    spread=spread,
+                    **words,
+                )
             else:
-                s = rich(
-                    f"There was no statistically significant evidence that therapists "
-                    f"differed in {what}, ",
-                    test,
-                    "; ",
-                    spread,
-                    ".",
+                s = fill(
+                    "There was no statistically significant evidence that therapists differed "
+                    "in the within-therapist association of {process} with {outcome}, "
+                    "{test}; {spread}.",
+                    test=test,
+                    spread=spread,
+                    **words,
                 )
             n = int(t["n_therapists"])
             share = float(t["share_beneficial"])
             good = -1.0 if o.higher_is == "worse" else 1.0
-            s += rich(
-                " For ",
-                value(f"{round(share * n)}", Ref(tsrc.source, tsrc.key, "share_beneficial", n)),
-                " of ",
-                count_value(n, tsrc.at("n_therapists")),
-                " therapists (",
-                percent_value(share, tsrc.at("share_beneficial")),
-                "%), the empirical-Bayes slope was "
-                f"{beneficial_sign(o)}, the beneficial direction in which higher "
-                f"{lower_first(p.label)} ratings go with {outcome_direction(o, good)}.",
+            s += fill(
+                " For {k} of {n} therapists ({percent}%), the empirical-Bayes slope was "
+                "{sign}, the beneficial direction in which higher {process} ratings go with "
+                "{direction}.",
+                k=value(f"{round(share * n)}", Ref(tsrc.source, tsrc.key, "share_beneficial", n)),
+                n=count_value(n, tsrc.at("n_therapists")),
+                percent=percent_value(share, tsrc.at("share_beneficial")),
+                sign=beneficial_sign(o),
+                process=lower_first(p.label),
+                direction=outcome_direction(o, good),
             )
             if truthy(t["singular"]):
                 model = results.models[f"aim2/{o.key}/{p.key}"]
-                s += rich(
-                    " The random-slope fit was singular (",
-                    singular_reason(model["fit"], f"aim2/{o.key}/{p.key}"),
-                    "), so the therapist slopes are not separately identified from the intercepts: "
-                    "the slope SD, the range and the share of beneficial slopes describe the "
-                    "fitted model, not reliable differences between therapists.",
+                s += fill(
+                    " The random-slope fit was singular ({reason}), so the therapist slopes "
+                    "are not separately identified from the intercepts: the slope SD, the "
+                    "range and the share of beneficial slopes describe the fitted model, not "
+                    "reliable differences between therapists.",
+                    reason=singular_reason(model["fit"], f"aim2/{o.key}/{p.key}"),
                 )
             blocks.append(Paragraph(s))
     corr = []
