@@ -161,6 +161,7 @@ def collect_provenance(
 
 def plain_mapping(obj: Any) -> Any:
     # Snakemake's config holds its own mapping types; YAML needs plain dicts and lists.
+    """The config as plain dicts and lists, for YAML."""
     if isinstance(obj, Mapping):
         return {str(k): plain_mapping(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

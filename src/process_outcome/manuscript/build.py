@@ -30,12 +30,9 @@ from process_outcome.manuscript.inputs import FIGURE_KEYS, Design, Provenance, R
 from process_outcome.manuscript.method import measures_blocks, participants, software_blocks
 from process_outcome.manuscript.method_analysis import analytic_strategy
 from process_outcome.manuscript.power import with_power_section
-from process_outcome.manuscript.results import (
-    aim1_results,
-    aim2_results,
-    aim3_results,
-    descriptive_results,
-)
+from process_outcome.manuscript.results import aim1_results, descriptive_results
+from process_outcome.manuscript.results_aim2 import aim2_results
+from process_outcome.manuscript.results_aim3 import aim3_results
 from process_outcome.manuscript.simulation import simulation_section
 from process_outcome.manuscript.tables import table1, table2, table3, table4
 

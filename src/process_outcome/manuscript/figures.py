@@ -21,6 +21,7 @@ def png_width_inches(png: bytes, dpi: float = 300.0) -> float:
 
 
 def direction_note(design: Design) -> str:
+    """Caption sentence saying which slope sign is beneficial for each outcome."""
     signs = {beneficial_sign(o) for o in design.outcomes}
     if len(signs) == 1:
         state = design.outcomes[0].higher_is

@@ -44,6 +44,7 @@ __all__ = [
 
 
 def flow_steps(results: Results) -> list[dict[str, Any]]:
+    """The cleaning flow's steps, first (as read) to last (final sample)."""
     return list(results.flow["steps"])
 
 
@@ -149,6 +150,7 @@ def participants(design: Design, results: Results) -> list[Block]:
 
 
 def range_text(m: Measure) -> str:
+    """A measure's possible score range in words."""
     if m.range is None:
         # An item-scored measure's range follows from its item scale, given with it.
         return "" if m.items else "no admissible range was configured"
@@ -174,6 +176,7 @@ def scoring_text(m: Measure) -> Rich:
 
 
 def reliability_text(design: Design, results: Results) -> Rich:
+    """Internal consistency (alpha, omega) of the item-scored measures."""
     rel = results.reliability
     scored = [m for m in (*design.outcomes, *design.processes) if m.items]
     parts = []

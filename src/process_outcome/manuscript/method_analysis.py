@@ -83,10 +83,12 @@ def equation_terms(
 
 
 def equation_paragraph(text: Rich, label: str) -> Paragraph:
+    """A display equation with its number, ``(label)``."""
     return Paragraph(text + f"    ({label})", style="equation")
 
 
 def model_counts(results: Results) -> dict[str, dict[str, int]]:
+    """Fits, converged fits and singular fits per aim."""
     counts: dict[str, dict[str, int]] = {}
     for name, summary in results.models.items():
         aim = name.split("/")[0]

@@ -44,6 +44,7 @@ def select_row(df: pd.DataFrame, source: str, **key: Any) -> tuple[dict[str, Any
 
 def truthy(v: Any) -> bool:
     # CSV booleans come back as bool, or as the strings "True"/"False" in object columns.
+    """Whether a CSV boolean cell is true (bool, or the strings ``True``/``1``)."""
     return str(v).strip().lower() in ("true", "1", "1.0")
 
 
@@ -53,14 +54,17 @@ def count_value(n: int, source: Ref | None = None) -> Rich:
 
 
 def percent_value(share: float, source: Ref) -> Rich:
+    """A share as a whole-number percentage tied to its source (scaled by 100)."""
     return value(f"{100 * share:.0f}", Ref(source.source, source.key, source.column, 100.0))
 
 
 def variance_component(model: Mapping[str, Any], name: str) -> float:
+    """A model's variance component by lme4 name (0 when absent)."""
     return float(model["fit"]["variance_components"].get(name) or 0.0)
 
 
 def slope_correlation(model: Mapping[str, Any], slope: str) -> float | None:
+    """The therapist intercept–slope correlation of a model (``None`` at a zero variance)."""
     v0 = variance_component(model, f"{GROUP}|(Intercept)|")
     v1 = variance_component(model, f"{GROUP}|{slope}|")
     if v0 <= 0 or v1 <= 0:
@@ -115,12 +119,14 @@ def outcome_direction(outcome: Measure, slope: float) -> str:
 def outcome_words(outcome: Measure, slope: float) -> str:
     # "lower symptom severity (better outcomes)" — direction and its meaning together,
     # so a reader need not remember whether the scale runs up or down.
+    """Direction and meaning together: ``lower symptom severity (better outcomes)``."""
     direction = "lower" if slope < 0 else "higher"
     meaning = "better" if beneficial(outcome, slope) else "worse"
     return f"{direction} {lower_first(outcome.label)} ({meaning} outcomes)"
 
 
 def post_label(outcome: Measure) -> str:
+    """``post-treatment <outcome label>``, lower-cased."""
     return f"post-treatment {lower_first(outcome.label)}"
 
 

@@ -89,6 +89,7 @@ def table1(design: Design, results: Results) -> Table:
 
 
 def stars(p: float) -> str:
+    """Significance stars for a table note's thresholds."""
     return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < ALPHA else ""
 
 
@@ -139,6 +140,7 @@ def table2(design: Design, results: Results) -> Table:
 
 
 def fixed_rows(design: Design, df: pd.DataFrame, source: str, o: str, p: str) -> list[Row]:
+    """Table 3 rows of one model's fixed effects."""
     rows = []
     part = df[(df["outcome"] == o) & (df["process"] == p)]
     for r in part.itertuples(index=False):
@@ -168,6 +170,7 @@ def fixed_rows(design: Design, df: pd.DataFrame, source: str, o: str, p: str) ->
 
 
 def vc_rows(model: Mapping[str, Any], name: str, slope: str | None) -> list[Row]:
+    """Table 3 rows of one model's variance components (and correlation)."""
     fit = model["fit"]
     vcs = fit["variance_components"]
     items: list[tuple[Rich, str | None, float | None]] = [
