@@ -27,7 +27,25 @@ from process_outcome import provenance
 from process_outcome.config import validate_config
 from process_outcome.document import writers as rp
 from process_outcome.files import sha256_file
-from process_outcome.manuscript import build as ms
+from process_outcome.manuscript.appendix import (
+    appendix_section,
+    collect_provenance,
+    plain_mapping,
+    run_date,
+)
+from process_outcome.manuscript.build import all_tables, build_manuscript, write_manuscript
+from process_outcome.manuscript.inputs import (
+    FIGURE_KEYS,
+    TABLE_FILES,
+    Design,
+    InputFile,
+    Provenance,
+    Results,
+)
+from process_outcome.manuscript.method_analysis import analytic_strategy
+from process_outcome.manuscript.results import aim1_results
+from process_outcome.manuscript.results_aim2 import aim2_results
+from process_outcome.manuscript.results_aim3 import aim3_results
 
 from .conftest import ROOT, SCHEMA, run_snakemake
 
@@ -163,7 +181,7 @@ def _fit(random_slope=None, singular=False, theta=(0.5,), vc=None, n_obs=60):
     }
 
 
-def _results(moderators: bool = True, interaction_p: float = 0.004) -> ms.Results:
+def _results(moderators: bool = True, interaction_p: float = 0.004) -> Results:
     terms1 = [
         ("(Intercept)", 0.5, 0.1, 0.001),
         ("baseline_wellbeing_c", 0.6, 0.08, 1e-6),
@@ -331,7 +349,7 @@ def _results(moderators: bool = True, interaction_p: float = 0.004) -> ms.Result
         "exclusions": {"patient excluded: too few assessments": 2},
     }
     slopes = pd.DataFrame(columns=["outcome", "process", "therapist", "slope", "se", "n_patients"])
-    return ms.Results(
+    return Results(
         flow=flow,
         descriptives=desc,
         correlations=corr,
@@ -349,11 +367,11 @@ def _results(moderators: bool = True, interaction_p: float = 0.004) -> ms.Result
     )
 
 
-def _provenance() -> ms.Provenance:
+def _provenance() -> Provenance:
     from datetime import UTC, datetime
 
-    return ms.Provenance(
-        inputs=(ms.InputFile("s.csv", 10, "0" * 64),),
+    return Provenance(
+        inputs=(InputFile("s.csv", 10, "0" * 64),),
         commit=None,
         dirty=None,
         date=datetime(2024, 5, 1, tzinfo=UTC),
@@ -378,8 +396,8 @@ def _text(blocks) -> str:
 
 
 def test_within_effect_follows_higher_is_better():
-    design = ms.Design.from_config(_config())
-    text = _text(ms.aim1_results(design, _results()))
+    design = Design.from_config(_config())
+    text = _text(aim1_results(design, _results()))
     assert (
         "patients whose bond ratings were higher than those of their therapist's other "
         "patients ended treatment with higher well-being (better outcomes)"
@@ -395,13 +413,13 @@ def test_within_effect_on_a_worse_scale_reads_as_lower():
     config["measures"]["outcomes"]["wellbeing"]["label"] = "Distress"
     results = _results()
     results.aim1.loc[results.aim1["term"] == "bond_within", "estimate"] = -0.35
-    text = _text(ms.aim1_results(ms.Design.from_config(config), results))
+    text = _text(aim1_results(Design.from_config(config), results))
     assert "ended treatment with lower distress (better outcomes)" in text
 
 
 def test_singular_slope_model_and_nonsignificant_test_are_named():
-    design = ms.Design.from_config(_config())
-    text = _text(ms.aim2_results(design, _results()))
+    design = Design.from_config(_config())
+    text = _text(aim2_results(design, _results()))
     assert "There was no statistically significant evidence that therapists differed" in text
     assert "LR = 0.00, p > .999" in text
     assert (
@@ -412,27 +430,27 @@ def test_singular_slope_model_and_nonsignificant_test_are_named():
 
 
 def test_moderation_direction_and_fdr():
-    design = ms.Design.from_config(_config())
-    text = _text(ms.aim3_results(design, _results()))
+    design = Design.from_config(_config())
+    text = _text(aim3_results(design, _results()))
     # Negative interaction on a positive (beneficial) slope: it fades with experience.
     assert "the higher therapists' years in practice, the less beneficial" in text
     assert "p = .004" in text and "pFDR = .004" in text
-    text = _text(ms.aim3_results(design, _results(interaction_p=0.4)))
+    text = _text(aim3_results(design, _results(interaction_p=0.4)))
     assert "The interaction with years in practice was not statistically significant" in text
 
 
 def test_models_short_of_patients_are_named():
     results = _results()
     results.models["aim3/wellbeing/bond"]["fits"]["years"]["n_obs"] = 50
-    text = _text(ms.analytic_strategy(ms.Design.from_config(_config()), results))
+    text = _text(analytic_strategy(Design.from_config(_config()), results))
     assert "because of missing values: Aim 3, well-being, bond, years in practice: 50" in text
     assert "Aim 1, well-being" not in text
 
 
 def test_manuscript_adapts_to_other_measures_and_renders_everywhere(tmp_path):
     config = _config()
-    images = dict.fromkeys(ms.FIGURE_KEYS, _png())
-    manuscript = ms.build_manuscript(config, _results(), _provenance(), images)
+    images = dict.fromkeys(FIGURE_KEYS, _png())
+    manuscript = build_manuscript(config, _results(), _provenance(), images)
     html = rp.render_html(manuscript, ROOT / "workflow" / "templates")
     md = rp.render_markdown(manuscript)
     docx = rp.render_docx(manuscript)
@@ -450,20 +468,20 @@ def test_manuscript_adapts_to_other_measures_and_renders_everywhere(tmp_path):
 
 def test_without_moderators_aim3_says_so():
     config = _config(moderators=False)
-    images = dict.fromkeys(ms.FIGURE_KEYS[:2], _png())
-    manuscript = ms.build_manuscript(config, _results(moderators=False), _provenance(), images)
+    images = dict.fromkeys(FIGURE_KEYS[:2], _png())
+    manuscript = build_manuscript(config, _results(moderators=False), _provenance(), images)
     text = " ".join(b.text.plain for b in manuscript.blocks() if isinstance(b, rp.Paragraph))
     assert "Aim 3 was not tested" in text
     assert [t.number for t in manuscript.tables()] == ["1", "2", "3"]
     assert not any(isinstance(b, rp.Figure) and b.number == "3" for b in manuscript.blocks())
-    table4 = ms.all_tables(config, _results(moderators=False))["table4_moderation"]
+    table4 = all_tables(config, _results(moderators=False))["table4_moderation"]
     assert "No therapist characteristics" in rp.render_latex_table(table4)
 
 
 def test_docx_is_byte_stable():
     config = _config()
-    images = dict.fromkeys(ms.FIGURE_KEYS, _png())
-    manuscript = ms.build_manuscript(config, _results(), _provenance(), images)
+    images = dict.fromkeys(FIGURE_KEYS, _png())
+    manuscript = build_manuscript(config, _results(), _provenance(), images)
     assert rp.render_docx(manuscript) == rp.render_docx(manuscript)
 
 
@@ -591,7 +609,7 @@ def test_results_text_quotes_the_results_tables(workflow_run: Path, manuscript_h
         assert_printed(printed, value, f"{attrs}")
     # Every other number in the Results prose is a table/figure number, a convention or
     # part of a measure's label (such as "OQ-45").
-    labels = [m.label for m in ms.Design.from_config(_workflow_config(workflow_run)).all]
+    labels = [m.label for m in Design.from_config(_workflow_config(workflow_run)).all]
     for paragraph in manuscript_html.paragraphs:
         rest = NOT_STATISTICS.sub("", paragraph)
         for label in labels:
@@ -682,7 +700,7 @@ def _check_stats(cells: list[str], row: dict, columns: list[str], where: str) ->
 @pytest.mark.e2e
 def test_docx_tables_equal_the_results_tables(workflow_run: Path):
     config = json.loads(json.dumps(_workflow_config(workflow_run)))
-    design = ms.Design.from_config(config)
+    design = Design.from_config(config)
     tables = _docx_tables(workflow_run / "results/report/manuscript.docx")
     assert {"Table 1", "Table 2", "Table 3", "Table 4"} <= set(tables)
     res = workflow_run / "results/tables"
@@ -892,12 +910,12 @@ def test_rerendering_gives_identical_bytes(workflow_run: Path, tmp_path: Path):
     rendered = []
     for attempt in ("a", "b"):
         out = {"html": "manuscript.html", "md": "manuscript.md", "docx": "manuscript.docx"}
-        out |= {k: f"{k}.tex" for k in ms.TABLE_FILES}
+        out |= {k: f"{k}.tex" for k in TABLE_FILES}
         out = {k: str(tmp_path / attempt / v) for k, v in out.items()}
         cwd = os.getcwd()
         os.chdir(workflow_run)  # input paths are relative to the run directory
         try:
-            ms.write_manuscript(
+            write_manuscript(
                 config=_workflow_config(workflow_run),
                 tables=tables,
                 models=sorted(str(p) for p in (results / "models").rglob("*.json")),
@@ -953,17 +971,17 @@ def test_provenance_outside_git_and_with_source_date_epoch(tmp_path, monkeypatch
     os.utime(data, (1_600_000_000, 1_600_000_000))
     assert provenance.git_state(tmp_path)["commit"] is None
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    date, source = ms.run_date(False, [data], None)
+    date, source = run_date(False, [data], None)
     assert (date.year, source) == (2020, "newest modification time of the input data files")
-    assert ms.run_date(False, [data], None, "2021-03-04")[0].month == 3
+    assert run_date(False, [data], None, "2021-03-04")[0].month == 3
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    assert ms.run_date(True, [data], 1_650_000_000)[0].year == 2023
+    assert run_date(True, [data], 1_650_000_000)[0].year == 2023
     config = _config()
-    prov = ms.collect_provenance(config, [str(data)], tmp_path)
+    prov = collect_provenance(config, [str(data)], tmp_path)
     assert prov.commit is None and prov.inputs[0].sha256 == sha256_file(data)
     text = " ".join(
         b.text.plain
-        for b in ms.appendix_section(ms.Design.from_config(config), prov).blocks
+        for b in appendix_section(Design.from_config(config), prov).blocks
         if isinstance(b, rp.Paragraph)
     )
     assert "not under git" in text and "no random numbers" in text
@@ -973,5 +991,5 @@ def test_config_dump_is_plain_yaml():
     import yaml
 
     config = copy.deepcopy(_config())
-    dumped = ms._plain(config)
+    dumped = plain_mapping(config)
     assert yaml.safe_load(yaml.safe_dump(dumped)) == dumped

@@ -1,0 +1,90 @@
+"""Figure blocks and their captions."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+
+from process_outcome.document import Figure, it, lower_first, rich
+from process_outcome.manuscript.inputs import FIGURE_KEYS, Design
+from process_outcome.manuscript.quoting import beneficial_sign
+
+__all__ = ["direction_note", "figures", "png_width_inches"]
+
+
+def png_width_inches(png: bytes, dpi: float = 300.0) -> float:
+    """Width of a PNG at ``dpi`` (the workflow saves figures at 300 dpi)."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG image")
+    width = struct.unpack(">I", png[16:20])[0]
+    return width / dpi
+
+
+def direction_note(design: Design) -> str:
+    """Caption sentence saying which slope sign is beneficial for each outcome."""
+    signs = {beneficial_sign(o) for o in design.outcomes}
+    if len(signs) == 1:
+        state = design.outcomes[0].higher_is
+        return (
+            f"Higher scores are {state} on every outcome, so {signs.pop()} values mean that "
+            "higher process ratings went with better outcomes."
+        )
+    parts = [f"{beneficial_sign(o)} for {lower_first(o.label)}" for o in design.outcomes]
+    return "Values in the beneficial direction are " + "; ".join(parts) + "."
+
+
+def figures(design: Design, images: Mapping[str, bytes]) -> dict[str, Figure]:
+    """Figures 1–3 with APA captions (Figure 3 only when moderators are configured)."""
+    out = {}
+    note = rich(
+        "Fixed effects (points) with 95% CIs (bars; Satterthwaite ",
+        it("df"),
+        ") of each process from its random-intercept model, controlling for baseline. "
+        "Within = patient-level (within-therapist) association; between = therapist-level "
+        "association. The dashed line marks zero. ",
+        direction_note(design),
+    )
+    key = FIGURE_KEYS[0]
+    out[key] = Figure(
+        key,
+        "1",
+        "Within- and Between-Therapist Associations of Each Process With "
+        "Post-Treatment Outcomes (Aim 1)",
+        note,
+        images[key],
+        png_width_inches(images[key]),
+    )
+    note = rich(
+        "Each point is one therapist's empirical-Bayes within-therapist slope (average slope "
+        "plus the therapist's predicted deviation) with a 95% interval (±1.96 conditional "
+        "SE); therapists are ranked by slope and shown without codes. The solid line marks "
+        "the average slope, the dashed line zero. ",
+        direction_note(design),
+    )
+    key = FIGURE_KEYS[1]
+    out[key] = Figure(
+        key,
+        "2",
+        "Therapists' Within-Therapist Slopes (Aim 2)",
+        note,
+        images[key],
+        png_width_inches(images[key]),
+    )
+    if design.moderators:
+        note = rich(
+            "Within-therapist slope of each process (points, with 95% CIs) at 1 SD below "
+            "the mean, at the mean and at 1 SD above the mean of each continuous therapist "
+            "characteristic (SD over therapists), or at 0 and 1 for binary ones. Slopes "
+            "that diverge within a row indicate moderation; Table 4 gives the tests.",
+        )
+        key = FIGURE_KEYS[2]
+        out[key] = Figure(
+            key,
+            "3",
+            "Within-Therapist Slopes at Low, Average and High Values of "
+            "Each Therapist Characteristic (Aim 3)",
+            note,
+            images[key],
+            png_width_inches(images[key]),
+        )
+    return out

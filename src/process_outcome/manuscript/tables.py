@@ -1,0 +1,409 @@
+"""Tables 1–4: descriptives, correlations, Aims 1–2 models, Aim 3 moderation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from process_outcome.document import (
+    ALPHA,
+    EN_DASH,
+    Rich,
+    Row,
+    Table,
+    apa_df,
+    apa_p_value,
+    apa_r,
+    bold,
+    count_word,
+    digits_for,
+    it,
+    number,
+    ref,
+    rich,
+    sub,
+    sup,
+    value,
+)
+from process_outcome.manuscript.inputs import GROUP, Design, Results
+from process_outcome.manuscript.quoting import count_value, select_row, slope_correlation, truthy
+from process_outcome.manuscript.results import correlation_pair
+
+__all__ = ["fixed_rows", "stars", "table1", "table2", "table3", "table4", "vc_rows"]
+
+
+def table1(design: Design, results: Results) -> Table:
+    """Table 1: descriptive statistics and ICCs at the session, patient and therapist level."""
+    d = results.descriptives
+    rows: list[Row] = []
+    names = {"session": "Session level", "patient": "Patient level", "therapist": "Therapist level"}
+    for level, title in names.items():
+        part = d[d["level"] == level]
+        if part.empty:
+            continue
+        rows.append(Row((rich(title),), "panel"))
+        for r in part.itertuples(index=False):
+            src = ref("descriptives", variable=r.variable)
+            rows.append(
+                Row(
+                    (
+                        rich(str(r.label)),
+                        count_value(r.n, src.at("n")),
+                        number(r.mean, 2, src.at("mean")),
+                        number(r.sd, 2, src.at("sd")),
+                        number(r.min, 2, src.at("min")),
+                        number(r.max, 2, src.at("max")),
+                        value(apa_r(r.icc), src.at("icc")) if not pd.isna(r.icc) else rich(EN_DASH),
+                    ),
+                    indent=1,
+                )
+            )
+    note = rich(
+        "Session level: every assessment of the analysis sample. Patient level: one value "
+        "per patient (baseline = first and post = last non-missing assessment; patient mean "
+        "= mean of the patient's ratings). Therapist level: one value per therapist, "
+        "characteristics on their original (uncentered) scale. ",
+        it("n"),
+        " = number of observations; ",
+        it("M"),
+        " = mean; ",
+        it("SD"),
+        " = standard deviation; ICC = intraclass correlation, the between-therapist share "
+        "of variance, τ",
+        sub("00"),
+        "/(τ",
+        sub("00"),
+        " + σ²), from a random-intercept model fitted by REML.",
+    )
+    cols = (rich("Variable"), it("n"), it("M"), it("SD"), rich("Min"), rich("Max"), rich("ICC"))
+    return Table(
+        "table1_descriptives",
+        "1",
+        "Descriptive Statistics and Intraclass Correlations",
+        cols,
+        tuple(rows),
+        note,
+    )
+
+
+def stars(p: float) -> str:
+    """Significance stars for a table note's thresholds."""
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < ALPHA else ""
+
+
+def table2(design: Design, results: Results) -> Table:
+    """Table 2: correlations of patient-level variables (lower triangle)."""
+    c = results.correlations
+    variables = list(dict.fromkeys([*c["x"], *c["y"]]))
+    order = {v: i for i, v in enumerate(dict.fromkeys(list(c["x"]) + list(c["y"])))}
+    variables.sort(key=order.get)
+    labels = dict(
+        zip(results.descriptives["variable"], results.descriptives["label"], strict=False)
+    )
+    rows = []
+    for i, a in enumerate(variables):
+        cells = [rich(f"{i + 1}. {labels.get(a, a)}")]
+        for j, b in enumerate(variables):
+            if j < i:
+                row, src = correlation_pair(c, a, b)
+                cells.append(value(apa_r(row["r"]), src.at("r")) + stars(row["p"]))
+            elif j == i:
+                cells.append(rich("—"))
+            else:
+                cells.append(rich(""))
+        rows.append(Row(tuple(cells)))
+    ns = sorted(set(int(n) for n in c["n"]))
+    n_text = str(ns[0]) if len(ns) == 1 else f"{ns[0]}{EN_DASH}{ns[-1]}"
+    note = rich(
+        it("N"),
+        f" = {n_text} patients. Pearson correlations. Baseline = first and post = last "
+        "non-missing assessment; process variables are the patient's mean rating. ",
+        "*",
+        it("p"),
+        " < .05. **",
+        it("p"),
+        " < .01. ***",
+        it("p"),
+        " < .001.",
+    )
+    cols = (rich("Variable"), *(rich(str(i + 1)) for i in range(len(variables))))
+    return Table(
+        "table2_correlations",
+        "2",
+        "Correlations of Patient-Level Variables",
+        cols,
+        tuple(rows),
+        note,
+    )
+
+
+def fixed_rows(design: Design, df: pd.DataFrame, source: str, o: str, p: str) -> list[Row]:
+    """Table 3 rows of one model's fixed effects."""
+    rows = []
+    part = df[(df["outcome"] == o) & (df["process"] == p)]
+    for r in part.itertuples(index=False):
+        src = ref(source, outcome=o, process=p, term=r.term)
+        d = digits_for(r.se)
+        rows.append(
+            Row(
+                (
+                    rich(design.term_label(r.term)),
+                    number(r.estimate, d, src.at("estimate")),
+                    number(r.se, d, src.at("se")),
+                    value(apa_df(r.df), src.at("df")),
+                    number(r.t, 2, src.at("t")),
+                    value(apa_p_value(r.p), src.at("p")),
+                    rich(
+                        "[",
+                        number(r.ci_low, d, src.at("ci_low")),
+                        ", ",
+                        number(r.ci_high, d, src.at("ci_high")),
+                        "]",
+                    ),
+                ),
+                indent=1,
+            )
+        )
+    return rows
+
+
+def vc_rows(model: Mapping[str, Any], name: str, slope: str | None) -> list[Row]:
+    """Table 3 rows of one model's variance components (and correlation)."""
+    fit = model["fit"]
+    vcs = fit["variance_components"]
+    items: list[tuple[Rich, str | None, float | None]] = [
+        (rich("Intercept variance (τ", sub("00"), ")"), f"{GROUP}|(Intercept)|", None)
+    ]
+    if slope:
+        items.append((rich("Slope variance (τ", sub("11"), ")"), f"{GROUP}|{slope}|", None))
+        items.append(
+            (
+                rich("Intercept–slope correlation (ρ", sub("01"), ")"),
+                None,
+                slope_correlation(model, slope),
+            )
+        )
+    items.append((rich("Residual variance (σ²)"), "Residual||", None))
+    rows = [Row((rich("Random effects"),), "subpanel")]
+    empty = rich("")
+    for label, key, computed in items:
+        if key is not None:
+            cell = number(
+                float(vcs.get(key) or 0.0),
+                3,
+                ref(f"models/{name}", f"fit.variance_components.{key}"),
+            )
+        else:
+            cell = rich(apa_r(computed)) if computed is not None else rich(EN_DASH)
+        rows.append(Row((label, cell, empty, empty, empty, empty, empty), indent=1))
+    return rows
+
+
+def table3(design: Design, results: Results) -> Table:
+    """Table 3: Aim 1 and Aim 2 models — fixed effects, variance components, slope tests."""
+    rows: list[Row] = []
+    empty = rich("")
+    singular_mark = sup("a")
+    any_singular = False
+    for o in design.outcomes:
+        rows.append(Row((rich(o.label),), "panel"))
+        specs = [(p.key, p.label) for p in design.processes]
+        for key, label in specs:
+            for aim, source, df, title in (
+                ("aim1", "aim1_fixed_effects", results.aim1, "random intercept (Aim 1)"),
+                ("aim2", "aim2_fixed_effects", results.aim2_fixed, "random slope (Aim 2)"),
+            ):
+                name = f"{aim}/{o.key}/{key}"
+                model = results.models[name]
+                head = rich(bold(f"{label}: {title}"))
+                if model["fit"]["singular"]:
+                    head += singular_mark
+                    any_singular = True
+                rows.append(Row((head,), "subpanel"))
+                rows.extend(fixed_rows(design, df, source, o.key, key))
+                rows.extend(vc_rows(model, name, model["fit"].get("random_slope")))
+                if aim == "aim2":
+                    t, tsrc = select_row(
+                        results.aim2_tests, "aim2_slope_tests", outcome=o.key, process=key
+                    )
+                    d = digits_for(t["slope_sd"])
+                    rows.append(
+                        Row(
+                            (
+                                rich("Slope SD"),
+                                number(t["slope_sd"], d, tsrc.at("slope_sd")),
+                                empty,
+                                empty,
+                                empty,
+                                empty,
+                                rich(
+                                    "[",
+                                    number(t["slope_low"], d, tsrc.at("slope_low")),
+                                    ", ",
+                                    number(t["slope_high"], d, tsrc.at("slope_high")),
+                                    "]",
+                                    sup("b"),
+                                ),
+                            ),
+                            indent=1,
+                        )
+                    )
+                    rows.append(
+                        Row(
+                            (
+                                rich(it("LR"), " test of the slope variance"),
+                                number(t["lr"], 2, tsrc.at("lr")),
+                                empty,
+                                empty,
+                                empty,
+                                value(apa_p_value(t["p_mixture"]), tsrc.at("p_mixture")),
+                                empty,
+                            ),
+                            indent=1,
+                        )
+                    )
+        if len(design.processes) > 1 and f"aim1/{o.key}/joint" in results.models:
+            model = results.models[f"aim1/{o.key}/joint"]
+            head = rich(bold("All processes: random intercept (Aim 1, joint model)"))
+            if model["fit"]["singular"]:
+                head += singular_mark
+                any_singular = True
+            rows.append(Row((head,), "subpanel"))
+            rows.extend(fixed_rows(design, results.aim1, "aim1_fixed_effects", o.key, "joint"))
+            rows.extend(vc_rows(model, f"aim1/{o.key}/joint", None))
+    note = rich(
+        "Estimate = fixed effect γ or variance component; ",
+        it("SE"),
+        " = standard error; ",
+        it("df"),
+        " = Satterthwaite degrees of freedom; CI = confidence interval. Within = the "
+        "patient's deviation from their therapist's mean rating (patient-level "
+        "association); between = the therapist's mean rating minus the grand mean "
+        "(therapist-level association). Baseline scores are grand-mean centered. ",
+        it("LR"),
+        " = likelihood-ratio statistic of the random-slope against the random-intercept "
+        "model (REML); its ",
+        it("p"),
+        " value is from a 50:50 mixture of χ² distributions with 1 and 2 ",
+        it("df"),
+        ". ",
+    )
+    if any_singular:
+        note += rich(
+            sup("a"),
+            "Singular fit: a random-effect variance at zero or an intercept–slope "
+            "correlation at ±1; estimates are reported, but the random-effects structure is "
+            "not fully identified. ",
+        )
+    note += rich(
+        sup("b"),
+        "Range expected to hold 95% of therapists' slopes (average slope ± 1.96 SD), not a CI.",
+    )
+    cols = (
+        rich("Parameter"),
+        rich("Estimate"),
+        it("SE"),
+        it("df"),
+        it("t"),
+        it("p"),
+        rich("95% CI"),
+    )
+    return Table(
+        "table3_aims12",
+        "3",
+        "Aim 1 and Aim 2 Multilevel Models of Post-Treatment Outcomes",
+        cols,
+        tuple(rows),
+        note,
+    )
+
+
+def table4(design: Design, results: Results) -> Table:
+    """Table 4: Aim 3 cross-level interactions with raw and FDR-adjusted p values."""
+    mod = results.aim3
+    rows: list[Row] = []
+    any_singular = False
+    for o in design.outcomes:
+        part = mod[mod["outcome"] == o.key]
+        if part.empty:
+            continue
+        rows.append(Row((rich(o.label),), "panel"))
+        for p in design.processes:
+            fam = part[part["process"] == p.key]
+            if fam.empty:
+                continue
+            rows.append(Row((rich(bold(f"{p.label}, within × characteristic")),), "subpanel"))
+            for r in fam.itertuples(index=False):
+                src = ref("aim3_moderation", outcome=o.key, process=p.key, moderator=r.moderator)
+                d = digits_for(r.se)
+                label = rich(design.label(r.moderator))
+                if truthy(r.singular):
+                    label += sup("a")
+                    any_singular = True
+                rows.append(
+                    Row(
+                        (
+                            label,
+                            number(r.estimate, d, src.at("estimate")),
+                            number(r.se, d, src.at("se")),
+                            value(apa_df(r.df), src.at("df")),
+                            number(r.t, 2, src.at("t")),
+                            value(apa_p_value(r.p), src.at("p")),
+                            value(apa_p_value(r.p_fdr), src.at("p_fdr")),
+                            rich(
+                                "[",
+                                number(r.ci_low, d, src.at("ci_low")),
+                                ", ",
+                                number(r.ci_high, d, src.at("ci_high")),
+                                "]",
+                            ),
+                        ),
+                        indent=1,
+                    )
+                )
+    k = len(design.moderators)
+    note = rich(
+        "Each row is the cross-level interaction of the within-therapist process component "
+        "with one therapist characteristic, from its own random-slope model. γ = "
+        "interaction coefficient: the change in the within-therapist slope per unit of the "
+        "characteristic (continuous characteristics centered at their mean over therapists; "
+        "binary ones coded 0/1). ",
+        it("SE"),
+        " = standard error; ",
+        it("df"),
+        " = Satterthwaite degrees of freedom; ",
+        it("p"),
+        sub("FDR"),
+        f" = Benjamini–Hochberg adjusted across the {count_word(k)} characteristics of each "
+        "outcome × process family; CI = confidence interval.",
+    )
+    if any_singular:
+        note += rich(
+            " ",
+            sup("a"),
+            "Singular fit: a random-effect variance at zero or an intercept–slope "
+            "correlation at ±1.",
+        )
+    if not design.moderators:
+        note = Rich()
+        rows.append(Row((rich("No therapist characteristics were configured."),), "panel"))
+    cols = (
+        rich("Characteristic"),
+        rich("γ"),
+        it("SE"),
+        it("df"),
+        it("t"),
+        it("p"),
+        rich(it("p"), sub("FDR")),
+        rich("95% CI"),
+    )
+    return Table(
+        "table4_moderation",
+        "4",
+        "Aim 3 Therapist Characteristics as Moderators of the Within-Therapist Association",
+        cols,
+        tuple(rows),
+        note,
+    )
