@@ -29,7 +29,7 @@ import pandas as pd
 import yaml
 
 from process_outcome.config import Measure, measures_of
-from process_outcome.document.writers import (
+from process_outcome.document import (
     ALPHA,
     EN_DASH,
     MINUS,
@@ -2248,7 +2248,7 @@ def write_manuscript(
     power : sequence of str
         The design-planning results, if any (:mod:`process_outcome.manuscript.power`).
     """
-    from process_outcome.document.writers import (
+    from process_outcome.document import (
         render_docx,
         render_html,
         render_latex_table,

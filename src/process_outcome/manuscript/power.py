@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from process_outcome.analysis.power_summary import manuscript_context
-from process_outcome.document.writers import Manuscript, Paragraph, Section, rich
+from process_outcome.document import Manuscript, Paragraph, Section, rich
 from process_outcome.files import read_json, sha256_file
 
 __all__ = [
