@@ -91,17 +91,35 @@ def apa_p(p: float | None) -> str:
 
 
 def apa_p_value(p: float | None) -> str:
-    """A p value for a table cell: ``.034``, ``< .001`` or ``> .999`` (no ``=``)."""
+    """A p value for a table cell: ``.034``, ``< .001`` or ``> .999`` (no ``=``).
+
+    Examples
+    --------
+    >>> apa_p_value(0.0342)
+    '.034'
+    """
     return apa_p(p).removeprefix("= ")
 
 
 def apa_r(r: float | None, digits: int = 2) -> str:
-    """A correlation (or ICC, or share): no leading zero, true minus sign."""
+    """A correlation (or ICC, or share): no leading zero, true minus sign.
+
+    Examples
+    --------
+    >>> apa_r(-0.219)
+    '−.22'
+    """
     return apa_number(r, digits, leading_zero=False)
 
 
 def apa_df(df: float | None) -> str:
-    """Degrees of freedom: whole numbers as integers, Satterthwaite df with one decimal."""
+    """Degrees of freedom: whole numbers as integers, Satterthwaite df with one decimal.
+
+    Examples
+    --------
+    >>> apa_df(254.73)
+    '254.7'
+    """
     if is_missing(df):
         return EN_DASH
     if float(df).is_integer():
@@ -114,6 +132,11 @@ def digits_for(se: float | None, minimum: int = 2, maximum: int = 4) -> int:
 
     APA asks for two decimals by default, but an SE of 0.03 printed as ``0.03`` hides
     most of its information; small effects then get three (or four) decimals.
+
+    Examples
+    --------
+    >>> digits_for(0.053)
+    3
     """
     if is_missing(se) or se <= 0:
         return minimum
@@ -134,12 +157,24 @@ def lower_first(label: str) -> str:
 
 
 def count_word(n: int, capital: bool = False) -> str:
-    """Small whole numbers in words (APA: numbers below 10 in words in running text)."""
+    """Small whole numbers in words (APA: numbers below 10 in words in running text).
+
+    Examples
+    --------
+    >>> count_word(3), count_word(12)
+    ('three', '12')
+    """
     words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
     text = words[n] if 0 <= n < len(words) else str(n)
     return text.capitalize() if capital else text
 
 
 def plural(n: int, singular: str, plural_form: str | None = None) -> str:
-    """``singular`` for 1, else the plural form (``singular + 's'`` by default)."""
+    """``singular`` for 1, else the plural form (``singular + 's'`` by default).
+
+    Examples
+    --------
+    >>> plural(2, "therapist")
+    'therapists'
+    """
     return singular if n == 1 else (plural_form or singular + "s")

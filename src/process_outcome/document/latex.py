@@ -51,12 +51,25 @@ _TEX_STYLE |= {"code": (r"\texttt{", "}"), "": ("", "")}
 
 
 def tex_escape(text: str) -> str:
-    """Escape LaTeX specials and map the report's Unicode symbols to LaTeX commands."""
+    r"""Escape LaTeX specials and map the report's Unicode symbols to LaTeX commands.
+
+    Examples
+    --------
+    >>> tex_escape("5% & more")
+    '5\\% \\& more'
+    """
     return "".join(_TEX_ESCAPE.get(c, c) for c in text)
 
 
 def latex_rich(text: Rich | str) -> str:
-    """Rich text as LaTeX."""
+    r"""Rich text as LaTeX.
+
+    Examples
+    --------
+    >>> from process_outcome.document.rich import it
+    >>> latex_rich(it("p"))
+    '\\textit{p}'
+    """
     out = []
     for run in rich(text):
         open_, close = _TEX_STYLE[run.style]

@@ -16,7 +16,14 @@ _MD_STYLE |= {"sup": ("^", "^"), "code": ("`", "`"), "": ("", "")}
 
 
 def markdown_rich(text: Rich | str) -> str:
-    """Rich text as Pandoc Markdown (``~sub~``, ``^sup^``), special characters escaped."""
+    """Rich text as Pandoc Markdown (``~sub~``, ``^sup^``), special characters escaped.
+
+    Examples
+    --------
+    >>> from process_outcome.document.rich import it
+    >>> markdown_rich(it("p"))
+    '*p*'
+    """
     out = []
     for run in rich(text):
         open_, close = _MD_STYLE[run.style]

@@ -265,5 +265,11 @@ def r_text(row: Mapping[str, Any], src: Ref | None, symbol: Rich | str | None = 
 
 
 def significant(p: float | None) -> bool:
-    """Whether a p value is below :data:`ALPHA` (missing p: not significant)."""
+    """Whether a p value is below :data:`ALPHA` (missing p: not significant).
+
+    Examples
+    --------
+    >>> significant(0.03), significant(None)
+    (True, False)
+    """
     return not is_missing(p) and float(p) < ALPHA

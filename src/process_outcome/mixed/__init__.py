@@ -1,6 +1,17 @@
 """The mixed-model engine: lme4's profiled REML deviance, its optimizer, Satterthwaite
-degrees of freedom and the mixture likelihood-ratio test. The bottom layer: it imports
-nothing else of the package."""
+degrees of freedom and the mixture likelihood-ratio test. The bottom layer: of the package
+it imports only the foundation module :mod:`process_outcome.files` (JSON helpers).
+
+Modules: :mod:`~.reml` (deviance), :mod:`~.optimize` (optimizer and escalation),
+:mod:`~.results` (:class:`MixedFit`, singularity tolerances :data:`SINGULAR_TOL` and
+:data:`CORRELATION_LIMIT`), :mod:`~.fit` (:func:`fit_mixed`, :func:`fit_at_theta`),
+:mod:`~.derivatives` (numDeriv's Richardson extrapolation), :mod:`~.satterthwaite`
+(lmerTest's t tests and contrasts), :mod:`~.testing` (mixture LR test, FDR).
+
+>>> from process_outcome.mixed import SINGULAR_TOL, CORRELATION_LIMIT
+>>> SINGULAR_TOL, CORRELATION_LIMIT
+(0.0001, 0.999)
+"""
 
 from process_outcome.mixed.derivatives import richardson_hessian, richardson_jacobian
 from process_outcome.mixed.fit import (

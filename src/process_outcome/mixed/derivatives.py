@@ -51,6 +51,13 @@ def richardson_jacobian(
     -------
     numpy.ndarray
         Shape ``(len(func(x)), len(x))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> j = richardson_jacobian(lambda v: v**2, np.array([1.0, 2.0]))
+    >>> np.allclose(j, np.diag([2.0, 4.0]))
+    True
     """
     x = np.asarray(x, dtype=float)
     h0 = _initial_steps(x, d)
@@ -85,6 +92,13 @@ def richardson_hessian(
     -------
     numpy.ndarray
         Symmetric ``(len(x), len(x))`` matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> h = richardson_hessian(lambda v: float(v @ v), np.array([1.0, 2.0]))
+    >>> np.allclose(h, 2 * np.eye(2))
+    True
     """
     x = np.asarray(x, dtype=float)
     n = x.size

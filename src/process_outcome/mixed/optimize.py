@@ -189,6 +189,22 @@ def _run_statsmodels(theta0: np.ndarray, d: Design) -> tuple[np.ndarray, bool, s
 
 @dataclass
 class OptimumSearch:
+    """The state of one optimizer chain (:func:`search_optimum`).
+
+    Attributes
+    ----------
+    attempts : list of FitAttempt
+        Every optimizer run so far, in order.
+    thetas : list of numpy.ndarray
+        Their solutions on the scaled design (same order).
+    reasons : list of str
+        Why the chain escalated (empty if it did not).
+    best : int
+        Index of the best attempt (ties keep the earlier one).
+    check : OptimumCheck or None
+        Second-order check of the best solution.
+    """
+
     attempts: list[FitAttempt]
     thetas: list[np.ndarray]
     reasons: list[str]
@@ -197,6 +213,7 @@ class OptimumSearch:
 
     @property
     def theta(self) -> np.ndarray:
+        """The best solution so far (scaled design)."""
         return self.thetas[self.best]
 
 
@@ -206,7 +223,25 @@ def search_optimum(
     floor: float | None,
     use_statsmodels: bool,
 ) -> OptimumSearch:
-    """Optimizer chain on the scaled design; see the module docstring."""
+    """Optimizer chain on the scaled design; see :mod:`process_outcome.mixed.fit`.
+
+    Parameters
+    ----------
+    d : Design
+        From :func:`process_outcome.mixed.reml.build_design`.
+    starts : list of (str, numpy.ndarray)
+        Named starting values of the scaled-design theta.
+    floor : float or None
+        A REML log-likelihood the solution must reach (a nested model's); falling
+        short escalates.
+    use_statsmodels : bool
+        Run statsmodels ``MixedLM`` first.
+
+    Returns
+    -------
+    OptimumSearch
+        All attempts, the best one, its check and any escalation reasons.
+    """
     n_theta = d.q * (d.q + 1) // 2
     s = OptimumSearch([], [], [])
 

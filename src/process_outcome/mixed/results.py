@@ -2,9 +2,10 @@
 check, and how it is assembled on the original scale (fixed effects, variance components,
 singularity, Satterthwaite ingredients, conditional modes of the random effects).
 
-The singularity tolerances are public: :data:`SINGULAR_TOL` (lme4's ``isSingular``
-tolerance on theta's bounded elements) and :data:`CORRELATION_LIMIT` (an intercept-slope
-correlation beyond which a fit is flagged singular).
+The singularity rule is public so reports can quote it instead of repeating numbers: a
+fit is singular when a diagonal element of theta is below :data:`SINGULAR_TOL` (lme4's
+``isSingular`` default tolerance, 1e-4) or, with a random slope, the absolute
+intercept-slope correlation exceeds :data:`CORRELATION_LIMIT` (0.999).
 """
 
 from __future__ import annotations
@@ -234,6 +235,14 @@ def assemble_fit(
     check: OptimumCheck | None,
     escalation: tuple[str, ...],
 ) -> MixedFit:
+    """The :class:`MixedFit` at lme4's ``theta``, everything on the original scale.
+
+    Fixed effects and their covariance, sigma, log-likelihood, variance components,
+    singularity (:data:`SINGULAR_TOL`, :data:`CORRELATION_LIMIT`), lmerTest's
+    Satterthwaite ingredients and the conditional modes, as lme4/lmerTest compute them.
+    The keyword arguments are stored on the fit as given; ``check`` decides
+    ``converged``.
+    """
     # the sign of a Cholesky column is not identified; lme4 reports it non-negative
     theta = theta_from_factor(relative_factor(theta, d.q))
     n, p = d.n, d.p

@@ -81,7 +81,14 @@ def satterthwaite(
 
 
 def t_test_row(estimate: float, var: float, df: float) -> dict[str, float]:
-    """t statistic, two-sided p and 95% CI from t(df) for an estimate with variance."""
+    """t statistic, two-sided p and 95% CI from t(df) for an estimate with variance.
+
+    Examples
+    --------
+    >>> row = t_test_row(1.0, 0.25, 20.0)
+    >>> row["se"], row["t"], round(row["p"], 4)
+    (0.5, 2.0, 0.0593)
+    """
     se = math.sqrt(var) if var >= 0 else math.nan
     t = estimate / se if se > 0 else math.nan
     p = float(2.0 * special.stdtr(df, -abs(t))) if np.isfinite(df) else math.nan

@@ -25,6 +25,12 @@ def mixture_lr_test(loglik_slope: float, loglik_intercept: float) -> tuple[float
     tuple of float
         ``LR = max(0, 2 (l_slope - l_intercept))`` and
         ``p = 0.5 P(chi2_1 > LR) + 0.5 P(chi2_2 > LR)``.
+
+    Examples
+    --------
+    >>> lr, p = mixture_lr_test(-10.0, -12.5)
+    >>> lr, round(p, 4)
+    (5.0, 0.0537)
     """
     lr = max(0.0, 2.0 * (float(loglik_slope) - float(loglik_intercept)))
     p = 0.5 * special.chdtrc(1, lr) + 0.5 * special.chdtrc(2, lr)
@@ -35,6 +41,11 @@ def fdr_bh(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p values (pingouin ``multicomp``, ``fdr_bh``).
 
     Missing p values stay missing and do not count towards the family size.
+
+    Examples
+    --------
+    >>> fdr_bh([0.01, 0.04, float("nan")])
+    array([0.02, 0.04,  nan])
     """
     import pingouin as pg
 
