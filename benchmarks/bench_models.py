@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from process_outcome.analysis import aims
-from process_outcome.mixed.fit import MixedFit, fit_mixed
+from process_outcome.mixed.fit import fit_mixed
+from process_outcome.mixed.results import MixedFit
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests/data/study42/patients.csv"
 OUTCOMES = ("symptoms", "functioning")

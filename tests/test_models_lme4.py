@@ -26,15 +26,12 @@ import pytest
 from scipy import stats
 
 from process_outcome.analysis import aims
-from process_outcome.mixed.fit import (
-    MixedFit,
-    check_optimum,
-    fit_at_theta,
-    fit_mixed,
-    theta_from_variance_components,
-)
-from process_outcome.mixed.inference import contrast, fdr_bh, mixture_lr_test
+from process_outcome.mixed.fit import fit_at_theta, fit_mixed, theta_from_variance_components
+from process_outcome.mixed.optimize import check_optimum
 from process_outcome.mixed.reml import build_design, scaled_factor, theta_from_factor
+from process_outcome.mixed.results import MixedFit
+from process_outcome.mixed.satterthwaite import contrast
+from process_outcome.mixed.testing import fdr_bh, mixture_lr_test
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTCOMES = ("symptoms", "functioning")

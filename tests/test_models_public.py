@@ -24,7 +24,8 @@ from process_outcome.data.public import (
     model_data,
     models,
 )
-from process_outcome.mixed.fit import MixedFit, fit_at_theta, fit_mixed
+from process_outcome.mixed.fit import fit_at_theta, fit_mixed
+from process_outcome.mixed.results import MixedFit
 
 DATA = Path(__file__).resolve().parent / "data" / "public"
 REFERENCE = load_reference(DATA)

@@ -23,9 +23,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import process_outcome.document as rp
 from process_outcome import provenance
 from process_outcome.config import validate_config
-from process_outcome.document import writers as rp
 from process_outcome.files import sha256_file
 from process_outcome.manuscript.appendix import (
     appendix_section,

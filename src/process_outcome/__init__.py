@@ -33,7 +33,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "fit_mixed": "process_outcome.mixed.fit",
     "fit_at_theta": "process_outcome.mixed.fit",
-    "mixture_lr_test": "process_outcome.mixed.inference",
+    "mixture_lr_test": "process_outcome.mixed.testing",
 }
 
 

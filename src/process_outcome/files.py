@@ -5,15 +5,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["atomic_write_text", "plain", "read_json", "sha256_file", "write_csv", "write_json"]
+__all__ = [
+    "atomic_write_text",
+    "json_float",
+    "json_records",
+    "plain",
+    "read_json",
+    "sha256_file",
+    "write_csv",
+    "write_json",
+]
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -70,3 +81,38 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def json_float(value: float) -> float | None:
+    """A float for JSON: non-finite values (NaN, infinities) become ``None`` (null).
+
+    Examples
+    --------
+    >>> json_float(1.5), json_float(float("nan"))
+    (1.5, None)
+    """
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a table as JSON-ready dicts: floats via :func:`json_float`, numpy bools as bools.
+
+    Examples
+    --------
+    >>> json_records(pd.DataFrame({"a": [1.0, float("nan")], "ok": [True, False]}))
+    [{'a': 1.0, 'ok': True}, {'a': None, 'ok': False}]
+    """
+    out = []
+    for row in frame.to_dict(orient="records"):
+        out.append(
+            {
+                k: (
+                    json_float(v)
+                    if isinstance(v, float | np.floating)
+                    else (bool(v) if isinstance(v, bool | np.bool_) else v)
+                )
+                for k, v in row.items()
+            }
+        )
+    return out

@@ -17,8 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from process_outcome.mixed.fit import NESTING_TOL, MixedFit, _json_float, _records, fit_mixed
-from process_outcome.mixed.inference import contrast, fdr_bh, mixture_lr_test
+from process_outcome.files import json_float, json_records
+from process_outcome.mixed.fit import fit_mixed
+from process_outcome.mixed.results import NESTING_TOL, MixedFit
+from process_outcome.mixed.satterthwaite import contrast
+from process_outcome.mixed.testing import fdr_bh, mixture_lr_test
 
 GROUP = "therapist"
 MODERATOR_TYPES = ("continuous", "binary")
@@ -114,19 +117,19 @@ class Aim2Result:
             "outcome": self.outcome,
             "process": self.process,
             "fit": self.fit.to_dict(),
-            "nested_loglik": _json_float(self.nested_loglik),
-            "lr": _json_float(self.lr),
-            "p_mixture": _json_float(self.p_mixture),
-            "slope_sd": _json_float(self.slope_sd),
-            "slope_low": _json_float(self.slope_low),
-            "slope_high": _json_float(self.slope_high),
-            "share_beneficial": _json_float(self.share_beneficial),
+            "nested_loglik": json_float(self.nested_loglik),
+            "lr": json_float(self.lr),
+            "p_mixture": json_float(self.p_mixture),
+            "slope_sd": json_float(self.slope_sd),
+            "slope_low": json_float(self.slope_low),
+            "slope_high": json_float(self.slope_high),
+            "share_beneficial": json_float(self.share_beneficial),
             "singular": bool(self.singular),
             "nesting_violation": bool(self.nesting_violation),
             "n_patients": int(self.n_patients),
             "n_therapists": int(self.n_therapists),
             "problems": list(self.problems),
-            "therapist_slopes": _records(self.therapist_slopes),
+            "therapist_slopes": json_records(self.therapist_slopes),
         }
 
 
@@ -165,8 +168,8 @@ class Aim3Result:
             "outcome": self.outcome,
             "process": self.process,
             "fits": {m: f.to_dict() for m, f in zip(self.moderators, self.fits, strict=True)},
-            "moderation": _records(self.moderation),
-            "simple_slopes": _records(self.simple_slopes),
+            "moderation": json_records(self.moderation),
+            "simple_slopes": json_records(self.simple_slopes),
         }
 
 

@@ -45,7 +45,7 @@ from process_outcome.data.analysis_table import analysis_table, covariate_terms
 from process_outcome.data.pseudonyms import pseudonymize, therapist_codes
 from process_outcome.data.simulate import TRUE_FIXED, TRUE_RANDOM, simulate_study
 from process_outcome.errors import InputError
-from process_outcome.mixed.inference import mixture_lr_test
+from process_outcome.mixed.testing import mixture_lr_test
 
 __all__ = [
     "GENERATING_KEYS",

@@ -1,58 +1,61 @@
-"""The document layer: APA number formatting, the document model and its HTML,
-Markdown, LaTeX and Word writers."""
+"""The document layer: APA number formatting, rich text, the document model and its HTML,
+Markdown, LaTeX and Word writers.
 
-from process_outcome.document.writers import (
+>>> from process_outcome.document import apa_p
+>>> apa_p(0.0004)
+'< .001'
+"""
+
+from process_outcome.document.apa import (
     ALPHA,
     EN_DASH,
     MINUS,
-    STYLES,
+    apa_df,
+    apa_number,
+    apa_p,
+    apa_p_value,
+    apa_r,
+    count_word,
+    digits_for,
+    is_missing,
+    lower_first,
+    plural,
+)
+from process_outcome.document.docx import column_widths, render_docx
+from process_outcome.document.html import environment, html_rich, render, render_html
+from process_outcome.document.latex import latex_rich, render_latex_table, tex_escape
+from process_outcome.document.markdown import markdown_rich, render_markdown
+from process_outcome.document.model import (
     Block,
     Code,
     Figure,
     Heading,
     Manuscript,
     Paragraph,
-    Ref,
-    Rich,
     Row,
-    Run,
     Section,
     Table,
-    apa_df,
-    apa_number,
-    apa_p,
-    apa_p_value,
-    apa_r,
+)
+from process_outcome.document.rich import (
+    STYLES,
+    Ref,
+    Rich,
+    Run,
     bold,
     ci_text,
     code,
-    column_widths,
-    count_word,
-    digits_for,
-    environment,
-    html_rich,
     it,
     join,
-    latex_rich,
-    lower_first,
-    markdown_rich,
     number,
     p_text,
-    plural,
     r_text,
     ref,
-    render,
-    render_docx,
-    render_html,
-    render_latex_table,
-    render_markdown,
     rich,
     series,
     significant,
     sub,
     sup,
     t_test_text,
-    tex_escape,
     value,
 )
 
@@ -86,6 +89,7 @@ __all__ = [
     "digits_for",
     "environment",
     "html_rich",
+    "is_missing",
     "it",
     "join",
     "latex_rich",

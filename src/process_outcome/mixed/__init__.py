@@ -1,3 +1,90 @@
 """The mixed-model engine: lme4's profiled REML deviance, its optimizer, Satterthwaite
-degrees of freedom and the mixture likelihood-ratio test. The bottom layer: it imports
-nothing else of the package."""
+degrees of freedom and the mixture likelihood-ratio test. The bottom layer: of the package
+it imports only the foundation module :mod:`process_outcome.files` (JSON helpers).
+
+Modules: :mod:`~.reml` (deviance), :mod:`~.optimize` (optimizer and escalation),
+:mod:`~.results` (:class:`MixedFit`, singularity tolerances :data:`SINGULAR_TOL` and
+:data:`CORRELATION_LIMIT`), :mod:`~.fit` (:func:`fit_mixed`, :func:`fit_at_theta`),
+:mod:`~.derivatives` (numDeriv's Richardson extrapolation), :mod:`~.satterthwaite`
+(lmerTest's t tests and contrasts), :mod:`~.testing` (mixture LR test, FDR).
+
+>>> from process_outcome.mixed import SINGULAR_TOL, CORRELATION_LIMIT
+>>> SINGULAR_TOL, CORRELATION_LIMIT
+(0.0001, 0.999)
+"""
+
+from process_outcome.mixed.derivatives import richardson_hessian, richardson_jacobian
+from process_outcome.mixed.fit import (
+    fit_at_theta,
+    fit_mixed,
+    reml_deviance,
+    theta_from_variance_components,
+)
+from process_outcome.mixed.optimize import (
+    AGREE_TOL,
+    CURVATURE_TOL,
+    DECREMENT_TOL,
+    TIE_TOL,
+    OptimumSearch,
+    check_optimum,
+    search_optimum,
+    start_from_fit,
+)
+from process_outcome.mixed.results import (
+    CORRELATION_LIMIT,
+    HESSIAN_EIGEN_TOL,
+    INTERCEPT,
+    NESTING_TOL,
+    SINGULAR_TOL,
+    FitAttempt,
+    MixedFit,
+    OptimumCheck,
+    assemble_fit,
+)
+from process_outcome.mixed.satterthwaite import (
+    COEFFICIENT_COLUMNS,
+    CONTRAST_COLUMNS,
+    FixedEffectsFit,
+    coefficient_table,
+    contrast,
+    contrast_vector,
+    satterthwaite,
+    t_test_row,
+)
+from process_outcome.mixed.testing import fdr_bh, mixture_lr_test
+
+__all__ = [
+    "AGREE_TOL",
+    "COEFFICIENT_COLUMNS",
+    "CONTRAST_COLUMNS",
+    "CORRELATION_LIMIT",
+    "CURVATURE_TOL",
+    "DECREMENT_TOL",
+    "HESSIAN_EIGEN_TOL",
+    "INTERCEPT",
+    "NESTING_TOL",
+    "SINGULAR_TOL",
+    "TIE_TOL",
+    "FitAttempt",
+    "FixedEffectsFit",
+    "MixedFit",
+    "OptimumCheck",
+    "OptimumSearch",
+    "assemble_fit",
+    "check_optimum",
+    "coefficient_table",
+    "contrast",
+    "contrast_vector",
+    "fdr_bh",
+    "fit_at_theta",
+    "fit_mixed",
+    "mixture_lr_test",
+    "reml_deviance",
+    "richardson_hessian",
+    "richardson_jacobian",
+    "satterthwaite",
+    "search_optimum",
+    "start_from_fit",
+    "t_test_row",
+    "theta_from_variance_components",
+]

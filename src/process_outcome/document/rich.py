@@ -1,0 +1,275 @@
+"""Rich text and the statistics sentences built from it.
+
+Text is :class:`Rich`: a sequence of :class:`Run` objects, each with a style (italic
+statistic symbols, subscripts) and optionally a :class:`Ref` naming the results-table
+cell a printed number came from. The HTML writer exposes refs as ``data-`` attributes,
+which lets a test check every quoted statistic against the results tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from process_outcome.document.apa import (
+    ALPHA,
+    apa_df,
+    apa_number,
+    apa_p,
+    apa_r,
+    digits_for,
+    is_missing,
+)
+
+__all__ = [
+    "STYLES",
+    "Ref",
+    "Rich",
+    "Run",
+    "bold",
+    "ci_text",
+    "code",
+    "it",
+    "join",
+    "number",
+    "p_text",
+    "r_text",
+    "ref",
+    "rich",
+    "series",
+    "significant",
+    "sub",
+    "sup",
+    "t_test_text",
+    "value",
+]
+
+
+@dataclass(frozen=True)
+class Ref:
+    """The results-file cell a printed number was taken from.
+
+    Attributes
+    ----------
+    source : str
+        File stem under ``results/tables`` (``aim1_fixed_effects``), ``flow`` for
+        ``results/data/flow.json``, or ``models/<aim>/<outcome>/<process>`` for a model
+        summary.
+    key : tuple of (str, str)
+        Column-value pairs selecting the row (empty for a JSON model summary).
+    column : str
+        Column (or dotted JSON path) of the value.
+    scale : float
+        The printed number is the value times ``scale`` (100 for percentages).
+    """
+
+    source: str
+    key: tuple[tuple[str, str], ...]
+    column: str
+    scale: float = 1.0
+
+    def at(self, column: str, scale: float = 1.0) -> Ref:
+        """The same row, another column."""
+        return Ref(self.source, self.key, column, scale)
+
+    def attributes(self) -> dict[str, str]:
+        """HTML ``data-`` attributes describing the reference."""
+        attrs = {
+            "data-source": self.source,
+            "data-key": ";".join(f"{k}={v}" for k, v in self.key),
+            "data-column": self.column,
+        }
+        if self.scale != 1.0:
+            attrs["data-scale"] = repr(float(self.scale))
+        return attrs
+
+
+def ref(source: str, column: str = "", **key: Any) -> Ref:
+    """Build a :class:`Ref` from keyword row selectors."""
+    return Ref(source, tuple((k, str(v)) for k, v in key.items()), column)
+
+
+STYLES = ("", "i", "b", "bi", "sub", "sup", "code")
+
+
+@dataclass(frozen=True)
+class Run:
+    """A piece of text in one style, optionally tied to a results-file cell."""
+
+    text: str
+    style: str = ""
+    ref: Ref | None = None
+
+    def __post_init__(self) -> None:
+        if self.style not in STYLES:
+            raise ValueError(f"unknown run style {self.style!r}; use one of {STYLES}")
+
+
+class Rich(tuple):
+    """Formatted text: an immutable sequence of :class:`Run` objects.
+
+    ``+`` concatenates with other rich text or plain strings.
+    """
+
+    def __new__(cls, runs: Iterable[Run] = ()) -> Rich:
+        return super().__new__(cls, (r for r in runs if r.text))
+
+    def __add__(self, other: Any) -> Rich:  # type: ignore[override]
+        return Rich((*self, *rich(other)))
+
+    def __radd__(self, other: Any) -> Rich:
+        return Rich((*rich(other), *self))
+
+    @property
+    def plain(self) -> str:
+        """The text without styles."""
+        return "".join(r.text for r in self)
+
+    def __str__(self) -> str:
+        return self.plain
+
+
+def rich(*parts: str | Run | Rich | None) -> Rich:
+    """Concatenate strings (plain runs), runs and rich text; ``None`` is skipped."""
+    runs: list[Run] = []
+    for part in parts:
+        if part is None:
+            continue
+        if isinstance(part, Rich):
+            runs.extend(part)
+        elif isinstance(part, Run):
+            runs.append(part)
+        elif isinstance(part, str):
+            runs.append(Run(part))
+        else:
+            raise TypeError(f"cannot make rich text of {type(part).__name__}")
+    return Rich(runs)
+
+
+def it(text: str) -> Rich:
+    """Italic text (statistical symbols: *M*, *SD*, *t*, *p*)."""
+    return Rich([Run(text, "i")])
+
+
+def bold(text: str) -> Rich:
+    """Bold text."""
+    return Rich([Run(text, "b")])
+
+
+def sub(text: str) -> Rich:
+    """Subscript."""
+    return Rich([Run(text, "sub")])
+
+
+def sup(text: str) -> Rich:
+    """Superscript."""
+    return Rich([Run(text, "sup")])
+
+
+def code(text: str) -> Rich:
+    """Monospaced text (config keys, file names)."""
+    return Rich([Run(text, "code")])
+
+
+def value(text: str, source: Ref | None) -> Rich:
+    """A printed number tied to the results-file cell it came from."""
+    return Rich([Run(text, "", source)])
+
+
+def join(parts: Sequence[Rich | str], sep: str = ", ", last: str | None = None) -> Rich:
+    """Join rich texts; ``last`` separates the final pair (``", and "``)."""
+    out = Rich()
+    for i, part in enumerate(parts):
+        if i:
+            out += last if (last is not None and i == len(parts) - 1) else sep
+        out += part
+    return out
+
+
+def series(parts: Sequence[Rich | str]) -> Rich:
+    """An English list: ``a``, ``a and b``, ``a, b, and c``."""
+    if len(parts) == 2:
+        return join(parts, " and ")
+    return join(parts, ", ", ", and ")
+
+
+def number(x: float, digits: int, source: Ref | None, leading_zero: bool = True) -> Rich:
+    """A number in APA format tied to its source cell."""
+    return value(apa_number(x, digits, leading_zero), source)
+
+
+def p_text(p: float, source: Ref | None, symbol: str = "p") -> Rich:
+    """``p = .034`` with an italic *p* (``p < .001`` below .001)."""
+    return it(symbol) + " " + value(apa_p(p), source)
+
+
+def ci_text(low: float, high: float, digits: int, src: Ref | None, lz: bool = True) -> Rich:
+    """``95% CI [−0.79, −0.42]``."""
+    lo = number(low, digits, src.at("ci_low") if src else None, lz)
+    hi = number(high, digits, src.at("ci_high") if src else None, lz)
+    return rich("95% CI [", lo, ", ", hi, "]")
+
+
+def t_test_text(row: Mapping[str, Any], src: Ref | None, symbol: Rich | str = "γ") -> Rich:
+    """A fixed effect as APA prints it.
+
+    ``γ = −0.60, SE = 0.10, t(254.7) = −6.33, p < .001, 95% CI [−0.79, −0.42]``: the
+    estimate and its interval get enough decimals to show the SE with two significant
+    digits; df are Satterthwaite's; Greek symbols stay upright (APA 7, 6.46).
+
+    Parameters
+    ----------
+    row : mapping
+        ``estimate, se, df, t, p, ci_low, ci_high``.
+    src : Ref or None
+        The row's source (its column is replaced per statistic).
+    symbol : str or Rich
+        Symbol of the estimate.
+    """
+    d = digits_for(row["se"])
+    at = (lambda c: src.at(c)) if src else (lambda c: None)
+    return rich(
+        symbol,
+        " = ",
+        number(row["estimate"], d, at("estimate")),
+        ", ",
+        it("SE"),
+        " = ",
+        number(row["se"], d, at("se")),
+        ", ",
+        it("t"),
+        "(",
+        value(apa_df(row["df"]), at("df")),
+        ") = ",
+        number(row["t"], 2, at("t")),
+        ", ",
+        p_text(row["p"], at("p")),
+        ", ",
+        ci_text(row["ci_low"], row["ci_high"], d, src),
+    )
+
+
+def r_text(row: Mapping[str, Any], src: Ref | None, symbol: Rich | str | None = None) -> Rich:
+    """A correlation: ``r = −.22, 95% CI [−.49, .09], p = .162``."""
+    at = (lambda c: src.at(c)) if src else (lambda c: None)
+    return rich(
+        symbol if symbol is not None else it("r"),
+        " = ",
+        value(apa_r(row["r"]), at("r")),
+        ", ",
+        ci_text(row["ci_low"], row["ci_high"], 2, src, lz=False),
+        ", ",
+        p_text(row["p"], at("p")),
+    )
+
+
+def significant(p: float | None) -> bool:
+    """Whether a p value is below :data:`ALPHA` (missing p: not significant).
+
+    Examples
+    --------
+    >>> significant(0.03), significant(None)
+    (True, False)
+    """
+    return not is_missing(p) and float(p) < ALPHA
