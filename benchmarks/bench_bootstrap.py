@@ -9,7 +9,7 @@ replacement, each draw a distinct group), fits the slope model with :func:`fit_m
 and prints how far its REML log-likelihood is below lme4's (best of its default and
 bobyqa optimizers). ``--path aim3`` fits without ``start`` (the aim 3 call);
 ``--path aim2`` first fits the random-intercept model and passes it as ``start`` and
-``min_loglik`` (the aim 2 call). pytest runs a subset (tests/test_models_public.py);
+``min_loglik`` (the aim 2 call). pytest runs a subset (tests/unit/mixed/test_public_lme4.py);
 this is the full sweep. A script, not a test.
 """
 

@@ -16,7 +16,7 @@ The mixed-model engine is a stable public entry point for scripts and replicatin
 
 It fits ``response ~ terms + (1 [+ slope] | group)`` by REML with lme4's optimum and
 lmerTest's Satterthwaite tests (checked against lme4 1.1-31 on public data sets in
-``tests/test_models_public.py``).
+``tests/unit/mixed/test_public_lme4.py``).
 """
 
 from __future__ import annotations

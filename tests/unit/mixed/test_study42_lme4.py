@@ -33,7 +33,7 @@ from process_outcome.mixed.results import MixedFit
 from process_outcome.mixed.satterthwaite import contrast
 from process_outcome.mixed.testing import fdr_bh, mixture_lr_test
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 OUTCOMES = ("symptoms", "functioning")
 PROCESSES = ("alliance", "expectation")
 MODERATORS = {

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 MANUSCRIPT_SRC = ROOT / "src/process_outcome/manuscript"
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")

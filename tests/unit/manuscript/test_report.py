@@ -46,8 +46,7 @@ from process_outcome.manuscript.method_analysis import analytic_strategy
 from process_outcome.manuscript.results import aim1_results
 from process_outcome.manuscript.results_aim2 import aim2_results
 from process_outcome.manuscript.results_aim3 import aim3_results
-
-from .conftest import ROOT, SCHEMA, run_snakemake
+from tests.conftest import ROOT, SCHEMA, run_snakemake
 
 MINUS = "\u2212"
 

@@ -27,7 +27,7 @@ from process_outcome.data.public import (
 from process_outcome.mixed.fit import fit_at_theta, fit_mixed
 from process_outcome.mixed.results import MixedFit
 
-DATA = Path(__file__).resolve().parent / "data" / "public"
+DATA = Path(__file__).resolve().parents[2] / "data" / "public"
 REFERENCE = load_reference(DATA)
 MODELS = models(REFERENCE)
 LOGLIK_SHORTFALL = 1e-6  # no fit may end further below lme4's REML log-likelihood
