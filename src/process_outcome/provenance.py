@@ -8,7 +8,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["WORKFLOW_PATHS", "git_state", "package_versions"]
+__all__ = ["KEY_PACKAGES", "WORKFLOW_PATHS", "git_state", "package_versions"]
+
+# The packages the analysis, report and supplement rest on: the one list that both the
+# manuscript's software paragraph and the supplement's provenance report.
+KEY_PACKAGES = (
+    "process-outcome",
+    "numpy",
+    "scipy",
+    "pandas",
+    "statsmodels",
+    "pingouin",
+    "matplotlib",
+    "snakemake",
+    "jinja2",
+    "python-docx",
+    "rocrate",
+)
 
 WORKFLOW_PATHS = (
     "Snakefile",

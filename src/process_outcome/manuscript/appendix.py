@@ -25,8 +25,8 @@ from process_outcome.document import (
     rich,
 )
 from process_outcome.files import sha256_file
-from process_outcome.manuscript.inputs import SOFTWARE, Design, InputFile, Provenance
-from process_outcome.provenance import git_state, package_versions
+from process_outcome.manuscript.inputs import Design, InputFile, Provenance
+from process_outcome.provenance import KEY_PACKAGES, git_state, package_versions
 
 __all__ = [
     "appendix_section",
@@ -91,7 +91,7 @@ def appendix_section(design: Design, provenance: Provenance) -> Section:
 
 def software_versions() -> tuple[tuple[str, str], ...]:
     """Python and the versions of the packages the analysis and report use."""
-    versions = package_versions(SOFTWARE)
+    versions = package_versions(KEY_PACKAGES)
     packages = [(name, version or "not installed") for name, version in versions.items()]
     return (("Python", sys.version.split()[0]), *packages)
 

@@ -22,8 +22,6 @@ from process_outcome.files import read_json
 __all__ = [
     "FIGURE_KEYS",
     "GROUP",
-    "SINGULAR_THETA",
-    "SOFTWARE",
     "TABLE_FILES",
     "Design",
     "InputFile",
@@ -34,23 +32,6 @@ __all__ = [
 
 
 GROUP = "therapist"
-
-
-SINGULAR_THETA = 1e-4  # lme4::isSingular's tolerance, as the model engine uses it
-
-
-SOFTWARE = (
-    "process-outcome",
-    "numpy",
-    "scipy",
-    "pandas",
-    "statsmodels",
-    "pingouin",
-    "matplotlib",
-    "snakemake",
-    "jinja2",
-    "python-docx",
-)
 
 
 TABLE_FILES = {

@@ -13,7 +13,8 @@ import pandas as pd
 
 from process_outcome.config import Measure
 from process_outcome.document import Ref, Rich, lower_first, number, ref, rich, value
-from process_outcome.manuscript.inputs import GROUP, SINGULAR_THETA
+from process_outcome.manuscript.inputs import GROUP
+from process_outcome.mixed import CORRELATION_LIMIT, SINGULAR_TOL
 
 __all__ = [
     "beneficial",
@@ -88,12 +89,13 @@ def singular_reason(fit: Mapping[str, Any], source: str | None = None) -> Rich:
     if fit.get("random_slope") is None:
         return rich("the therapist intercept variance was estimated at zero")
     slope = fit["random_slope"]
-    if math.hypot(theta[1], theta[2]) < SINGULAR_THETA:
+    if math.hypot(theta[1], theta[2]) < SINGULAR_TOL:
         return rich("the therapist slope variance was estimated at zero")
-    if theta[0] < SINGULAR_THETA:
+    if theta[0] < SINGULAR_TOL:
         return rich("the therapist intercept variance was estimated at zero")
+    # The engine's own rule for a singular fit (one place: process_outcome.mixed.results).
     corr = slope_correlation({"fit": fit}, slope)
-    if corr is not None and abs(corr) > 0.99:
+    if corr is not None and abs(corr) > CORRELATION_LIMIT:
         if source is None:
             return rich("the intercept–slope correlation was estimated at ±1")
         printed = number(corr, 2, ref(f"models/{source}", "<correlation>"))

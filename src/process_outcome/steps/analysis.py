@@ -102,24 +102,8 @@ def aim2_model(
     nested = aims.fit_aim1(pt, outcome, process, covariates)
     higher_is = _outcome(config, outcome)["higher_is"]
     res = aims.fit_aim2(pt, outcome, process, nested, higher_is, covariates)
-    summary = {
-        "aim": "aim2",
-        "outcome": outcome,
-        "process": process,
-        "fit": res.fit.to_dict(),
-        "nested_loglik": nested.loglik,
-        "lr": res.lr,
-        "p_mixture": res.p_mixture,
-        "slope_sd": res.slope_sd,
-        "slope_low": res.slope_low,
-        "slope_high": res.slope_high,
-        "share_beneficial": res.share_beneficial,
-        "singular": bool(res.singular),
-        "n_patients": int(res.n_patients),
-        "n_therapists": int(res.n_therapists),
-        "nesting_violation": bool(getattr(res, "nesting_violation", False)),
-        "therapist_slopes": res.therapist_slopes.to_dict("records"),
-    }
+    # The result's own summary (problems included), as the library defines it.
+    summary = {"aim": "aim2", **res.to_dict()}
     write_json(summary, out_json)
     log.info(
         "aim 2 %s/%s: LR %.3f, p %.4f, slope SD %.4f",
@@ -141,14 +125,7 @@ def aim3_model(
     covariates = covariate_terms(pt, measures_of(config, "covariate"))
     mods = {k: v["type"] for k, v in config["measures"]["moderators"].items()}
     res = aims.fit_aim3(pt, outcome, process, mods, covariates=covariates)
-    summary = {
-        "aim": "aim3",
-        "outcome": outcome,
-        "process": process,
-        "fits": {m: f.to_dict() for m, f in zip(mods, res.fits, strict=True)},
-        "moderation": res.moderation.to_dict("records"),
-        "simple_slopes": res.simple_slopes.to_dict("records"),
-    }
+    summary = {"aim": "aim3", **res.to_dict()}
     write_json(summary, out_json)
 
 

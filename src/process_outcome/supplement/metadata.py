@@ -22,10 +22,9 @@ import yaml
 
 from process_outcome.errors import InputError
 from process_outcome.files import plain, sha256_file
-from process_outcome.provenance import package_versions
+from process_outcome.provenance import KEY_PACKAGES, package_versions
 
 __all__ = [
-    "KEY_PACKAGES",
     "MEDIA_TYPES",
     "ORIGINAL_STUDY",
     "TABLES",
@@ -45,20 +44,6 @@ __all__ = [
 ]
 
 TABLES = ("sessions", "therapists", "patients")
-
-
-KEY_PACKAGES = (
-    "process-outcome",
-    "snakemake",
-    "numpy",
-    "pandas",
-    "scipy",
-    "statsmodels",
-    "pingouin",
-    "matplotlib",
-    "jinja2",
-    "rocrate",
-)
 
 
 MEDIA_TYPES = {
