@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[2] / "src" / "process_outcome"
+from tests.conftest import ROOT
+
+PACKAGE = ROOT / "src" / "process_outcome"
 
 # Lower numbers are lower layers; a module may import its own layer and the ones below.
 LAYERS = {

@@ -11,7 +11,6 @@ optimum taken as the better of its default optimizer and bobyqa. Tolerances are 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,8 +25,9 @@ from process_outcome.data.public import (
 )
 from process_outcome.mixed.fit import fit_at_theta, fit_mixed
 from process_outcome.mixed.results import MixedFit
+from tests.conftest import ROOT
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "public"
+DATA = ROOT / "tests" / "data" / "public"
 REFERENCE = load_reference(DATA)
 MODELS = models(REFERENCE)
 LOGLIK_SHORTFALL = 1e-6  # no fit may end further below lme4's REML log-likelihood

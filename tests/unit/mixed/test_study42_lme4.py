@@ -18,7 +18,6 @@ import dataclasses
 import json
 import math
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,8 +31,8 @@ from process_outcome.mixed.reml import build_design, scaled_factor, theta_from_f
 from process_outcome.mixed.results import MixedFit
 from process_outcome.mixed.satterthwaite import contrast
 from process_outcome.mixed.testing import fdr_bh, mixture_lr_test
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 OUTCOMES = ("symptoms", "functioning")
 PROCESSES = ("alliance", "expectation")
 MODERATORS = {
