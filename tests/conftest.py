@@ -79,17 +79,13 @@ def small_config(**simulate) -> dict:
     return config
 
 
-# What a user has after cloning the repository: the workflow's own files (the same list
-# the supplement packages as "the workflow as run").
-WORKFLOW_FILES = WORKFLOW_PATHS
-
-
 def user_checkout(workdir: Path) -> Path:
-    """Copy the workflow's files into ``workdir`` (once), as a clone of the repository."""
+    """Copy the workflow's files into ``workdir`` (once), as a clone of the repository:
+    the files the supplement packages as "the workflow as run" (``WORKFLOW_PATHS``)."""
     import shutil
 
     workdir.mkdir(parents=True, exist_ok=True)
-    for name in WORKFLOW_FILES:
+    for name in WORKFLOW_PATHS:
         src, dest = ROOT / name, workdir / name
         if dest.exists():
             continue

@@ -20,7 +20,7 @@ import pandas as pd
 from process_outcome.files import json_float, json_records
 from process_outcome.mixed.fit import fit_mixed
 from process_outcome.mixed.results import NESTING_TOL, MixedFit
-from process_outcome.mixed.satterthwaite import contrast
+from process_outcome.mixed.satterthwaite import CONTRAST_COLUMNS, contrast
 from process_outcome.mixed.testing import fdr_bh, mixture_lr_test
 
 GROUP = "therapist"
@@ -45,13 +45,7 @@ SIMPLE_SLOPE_COLUMNS = [
     "moderator",
     "level",
     "moderator_value",
-    "estimate",
-    "se",
-    "df",
-    "t",
-    "p",
-    "ci_low",
-    "ci_high",
+    *CONTRAST_COLUMNS,
 ]
 THERAPIST_SLOPE_COLUMNS = ["therapist", "slope", "se", "n_patients"]
 PARTS = ("within", "between")

@@ -10,20 +10,9 @@ import numpy as np
 import pandas as pd
 
 from process_outcome.analysis.aims import MODERATION_COLUMNS, SIMPLE_SLOPE_COLUMNS
+from process_outcome.mixed import CONTRAST_COLUMNS
 
-FIXED_COLUMNS = [
-    "outcome",
-    "process",
-    "term",
-    "estimate",
-    "se",
-    "df",
-    "t",
-    "p",
-    "ci_low",
-    "ci_high",
-    "singular",
-]
+FIXED_COLUMNS = ["outcome", "process", "term", *CONTRAST_COLUMNS, "singular"]
 SLOPE_TEST_COLUMNS = [
     "outcome",
     "process",

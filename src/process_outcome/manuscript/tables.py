@@ -31,7 +31,16 @@ from process_outcome.manuscript.inputs import GROUP, Design, Results
 from process_outcome.manuscript.quoting import count_value, select_row, slope_correlation, truthy
 from process_outcome.manuscript.results import correlation_pair
 
-__all__ = ["fixed_rows", "stars", "table1", "table2", "table3", "table4", "vc_rows"]
+__all__ = [
+    "coefficient_cells",
+    "fixed_rows",
+    "stars",
+    "table1",
+    "table2",
+    "table3",
+    "table4",
+    "vc_rows",
+]
 
 
 def table1(design: Design, results: Results) -> Table:
@@ -139,6 +148,23 @@ def table2(design: Design, results: Results) -> Table:
     )
 
 
+def coefficient_cells(r: Any, d: int, src: Any, fdr: bool = False) -> tuple[Any, ...]:
+    """The cells of one coefficient in Tables 3 and 4: estimate, SE, df, t, p (and the
+    FDR-adjusted p), 95% CI, each tied to its results-table cell by ``src``."""
+    cells = [
+        number(r.estimate, d, src.at("estimate")),
+        number(r.se, d, src.at("se")),
+        value(apa_df(r.df), src.at("df")),
+        number(r.t, 2, src.at("t")),
+        value(apa_p_value(r.p), src.at("p")),
+    ]
+    if fdr:
+        cells.append(value(apa_p_value(r.p_fdr), src.at("p_fdr")))
+    low, high = number(r.ci_low, d, src.at("ci_low")), number(r.ci_high, d, src.at("ci_high"))
+    cells.append(rich("[", low, ", ", high, "]"))
+    return tuple(cells)
+
+
 def fixed_rows(design: Design, df: pd.DataFrame, source: str, o: str, p: str) -> list[Row]:
     """Table 3 rows of one model's fixed effects."""
     rows = []
@@ -150,18 +176,7 @@ def fixed_rows(design: Design, df: pd.DataFrame, source: str, o: str, p: str) ->
             Row(
                 (
                     rich(design.term_label(r.term)),
-                    number(r.estimate, d, src.at("estimate")),
-                    number(r.se, d, src.at("se")),
-                    value(apa_df(r.df), src.at("df")),
-                    number(r.t, 2, src.at("t")),
-                    value(apa_p_value(r.p), src.at("p")),
-                    rich(
-                        "[",
-                        number(r.ci_low, d, src.at("ci_low")),
-                        ", ",
-                        number(r.ci_high, d, src.at("ci_high")),
-                        "]",
-                    ),
+                    *coefficient_cells(r, d, src),
                 ),
                 indent=1,
             )
@@ -346,19 +361,7 @@ def table4(design: Design, results: Results) -> Table:
                     Row(
                         (
                             label,
-                            number(r.estimate, d, src.at("estimate")),
-                            number(r.se, d, src.at("se")),
-                            value(apa_df(r.df), src.at("df")),
-                            number(r.t, 2, src.at("t")),
-                            value(apa_p_value(r.p), src.at("p")),
-                            value(apa_p_value(r.p_fdr), src.at("p_fdr")),
-                            rich(
-                                "[",
-                                number(r.ci_low, d, src.at("ci_low")),
-                                ", ",
-                                number(r.ci_high, d, src.at("ci_high")),
-                                "]",
-                            ),
+                            *coefficient_cells(r, d, src, fdr=True),
                         ),
                         indent=1,
                     )
