@@ -147,6 +147,7 @@ TABLE_OUTPUTS = {
     "aim2_correlations": "results/tables/aim2_slope_correlations.csv",
     "aim3": "results/tables/aim3_moderation.csv",
     "aim3_simple": "results/tables/aim3_simple_slopes.csv",
+    "variance": "results/tables/variance_components.csv",
 }
 if SIMULATED:
     TABLE_OUTPUTS["truth"] = "results/tables/truth_recovery.csv"
@@ -196,6 +197,7 @@ TABLE_CATEGORIES = {
     "aim2_correlations": "Aim 2",
     "aim3": "Aim 3",
     "aim3_simple": "Aim 3",
+    "variance": "Aims 1 and 2",
     "truth": "Simulation check",
 }
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from process_outcome.files import json_float, json_records
 from process_outcome.mixed.fit import fit_mixed
+from process_outcome.mixed.profile import PROFILE_COLUMNS, profile_confint
 from process_outcome.mixed.results import NESTING_TOL, MixedFit
 from process_outcome.mixed.satterthwaite import CONTRAST_COLUMNS, contrast
 from process_outcome.mixed.testing import fdr_bh, mixture_lr_test
@@ -49,6 +51,11 @@ SIMPLE_SLOPE_COLUMNS = [
 ]
 THERAPIST_SLOPE_COLUMNS = ["therapist", "slope", "se", "n_patients"]
 PARTS = ("within", "between")
+# A therapist with one patient has no within-therapist contrast (that patient's
+# deviation from the therapist mean is 0): the empirical-Bayes slope then carries no
+# information of its own, so counts of beneficial slopes use caseloads of 2 or more.
+MIN_EB_PATIENTS = 2
+PROFILE_LEVEL = 0.95  # profile-likelihood CIs of the SDs, the level of every other CI
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,6 +80,13 @@ class Aim2Result:
     share_beneficial : float
         Share of therapists whose empirical-Bayes slope points the beneficial way
         (negative when a higher outcome is worse, positive when it is better).
+    share_implied : float
+        Share of beneficial slopes implied by the fitted slope distribution: normal with
+        the fixed slope as mean and ``slope_sd`` as SD (at SD 0: 1, 0 or 0.5 by the sign
+        of the fixed slope).
+    n_eb_therapists, n_eb_beneficial : int
+        Therapists with at least :data:`MIN_EB_PATIENTS` patients, and how many of them
+        have a beneficial empirical-Bayes slope.
     therapist_slopes : pandas.DataFrame
         ``therapist, slope, se, n_patients``: slope = fixed slope + predicted random
         slope (empirical Bayes); se = conditional SD of the predicted random slope
@@ -86,6 +100,10 @@ class Aim2Result:
         Sample of the slope model.
     problems : tuple of str
         Human-readable problems found (nesting violation, non-convergence).
+    variance_ci : pandas.DataFrame
+        Profile-likelihood CIs of the intercept SD, slope SD and sigma on the REML
+        deviance (:func:`process_outcome.mixed.profile.profile_confint`); empty when
+        not requested.
     """
 
     outcome: str
@@ -98,15 +116,28 @@ class Aim2Result:
     slope_low: float
     slope_high: float
     share_beneficial: float
+    share_implied: float
+    n_eb_therapists: int
+    n_eb_beneficial: int
     therapist_slopes: pd.DataFrame
     singular: bool
     nesting_violation: bool
     n_patients: int
     n_therapists: int
     problems: tuple[str, ...] = ()
+    variance_ci: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROFILE_COLUMNS))
+
+    @property
+    def slope_sd_ci(self) -> tuple[float, float]:
+        """Profile-likelihood CI of the slope SD (NaN when not computed)."""
+        row = self.variance_ci[self.variance_ci["parameter"].str.startswith(f"sd_{self.process}")]
+        if row.empty:
+            return math.nan, math.nan
+        return float(row["ci_low"].iloc[0]), float(row["ci_high"].iloc[0])
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable summary."""
+        low, high = self.slope_sd_ci
         return {
             "outcome": self.outcome,
             "process": self.process,
@@ -118,6 +149,12 @@ class Aim2Result:
             "slope_low": json_float(self.slope_low),
             "slope_high": json_float(self.slope_high),
             "share_beneficial": json_float(self.share_beneficial),
+            "share_implied": json_float(self.share_implied),
+            "n_eb_therapists": int(self.n_eb_therapists),
+            "n_eb_beneficial": int(self.n_eb_beneficial),
+            "slope_sd_ci_low": json_float(low),
+            "slope_sd_ci_high": json_float(high),
+            "variance_ci": json_records(self.variance_ci),
             "singular": bool(self.singular),
             "nesting_violation": bool(self.nesting_violation),
             "n_patients": int(self.n_patients),
@@ -239,6 +276,7 @@ def fit_aim2(
     nested: MixedFit,
     higher_is: str,
     covariates: Sequence[str] = (),
+    profile_level: float | None = None,
 ) -> Aim2Result:
     """Fit the random-slope model and test the slope variance against the aim 1 model.
 
@@ -255,6 +293,10 @@ def fit_aim2(
         Direction of the outcome; decides which slope sign is beneficial.
     covariates : sequence of str
         Covariate columns, as in the nested model.
+    profile_level : float, optional
+        Confidence level of profile-likelihood CIs of the SDs and sigma (REML
+        deviance); None (default) skips them (a few dozen refits of the nuisance
+        parameters per bound).
 
     Returns
     -------
@@ -310,6 +352,14 @@ def fit_aim2(
     slope_sd = math.sqrt(max(fit.variance_components[f"{GROUP}|{slope}|"], 0.0))
     slopes = _therapist_slopes(fit, fixed)
     beneficial = slopes["slope"] < 0 if higher_is == "worse" else slopes["slope"] > 0
+    informative = slopes["n_patients"] >= MIN_EB_PATIENTS
+    variance_ci = pd.DataFrame(columns=PROFILE_COLUMNS)
+    if profile_level is not None:
+        variance_ci = profile_confint(patients, fit, level=profile_level)
+        for text in variance_ci["problem"]:
+            if text:
+                problems.append(f"aim 2 {outcome}/{process} profile: {text}")
+                warnings.warn(problems[-1], RuntimeWarning, stacklevel=2)
     return Aim2Result(
         outcome=outcome,
         process=process,
@@ -321,13 +371,47 @@ def fit_aim2(
         slope_low=fixed - 1.96 * slope_sd,
         slope_high=fixed + 1.96 * slope_sd,
         share_beneficial=float(beneficial.mean()),
+        share_implied=implied_share(fixed, slope_sd, higher_is),
+        n_eb_therapists=int(informative.sum()),
+        n_eb_beneficial=int((beneficial & informative).sum()),
         therapist_slopes=slopes,
         singular=fit.singular,
         nesting_violation=bool(violation),
         n_patients=fit.n_obs,
         n_therapists=fit.n_groups,
         problems=tuple(problems),
+        variance_ci=variance_ci,
     )
+
+
+def implied_share(fixed: float, slope_sd: float, higher_is: str) -> float:
+    """Share of beneficial slopes under the fitted normal slope distribution.
+
+    Parameters
+    ----------
+    fixed : float
+        The average (fixed) slope.
+    slope_sd : float
+        SD of the therapists' slopes.
+    higher_is : {"worse", "better"}
+        Direction of the outcome: a beneficial slope is negative when higher is worse.
+
+    Returns
+    -------
+    float
+        ``P(slope < 0)`` (or ``> 0``) for ``slope ~ N(fixed, slope_sd^2)``.
+
+    Examples
+    --------
+    >>> round(implied_share(-0.61, 0.47, "worse"), 3)
+    0.903
+    """
+    if higher_is not in ("worse", "better"):
+        raise ValueError(f"higher_is must be 'worse' or 'better', not {higher_is!r}")
+    sign = -1.0 if higher_is == "worse" else 1.0
+    if slope_sd <= 0:
+        return 1.0 if sign * fixed > 0 else 0.0 if sign * fixed < 0 else 0.5
+    return float(stats.norm.cdf(sign * fixed / slope_sd))
 
 
 def _check_nested(nested: MixedFit, response: str, terms: Sequence[str]) -> None:

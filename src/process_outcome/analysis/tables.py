@@ -25,6 +25,51 @@ SLOPE_TEST_COLUMNS = [
     "singular",
     "n_patients",
     "n_therapists",
+    "slope_sd_ci_low",
+    "slope_sd_ci_high",
+    "share_implied",
+    "n_eb_therapists",
+    "n_eb_beneficial",
+]
+SLOPE_CORRELATION_COLUMNS = [
+    "outcome",
+    "process_a",
+    "process_b",
+    "n",
+    "r",
+    "ci_low",
+    "ci_high",
+    "p",
+    "singular",
+]
+# One row per fitted model of Table 3: what its variance part and fit statistics are.
+VARIANCE_COLUMNS = [
+    "aim",
+    "outcome",
+    "process",
+    "n_obs",
+    "n_groups",
+    "intercept_var",
+    "slope_var",
+    "intercept_slope_cov",
+    "intercept_slope_cor",
+    "residual_var",
+    "intercept_sd",
+    "intercept_sd_ci_low",
+    "intercept_sd_ci_high",
+    "slope_sd",
+    "slope_sd_ci_low",
+    "slope_sd_ci_high",
+    "residual_sd",
+    "residual_sd_ci_low",
+    "residual_sd_ci_high",
+    "ci_level",
+    "reml_loglik",
+    "reml_deviance",
+    "n_parameters",
+    "aic",
+    "singular",
+    "converged",
 ]
 THERAPIST_SLOPE_COLUMNS = ["outcome", "process", "therapist", "slope", "se", "n_patients"]
 
@@ -77,7 +122,36 @@ def contracts() -> dict[str, Any]:
                 "singular": col(bool),
                 "n_patients": col(int, gt=0),
                 "n_therapists": col(int, gt=0),
+                "slope_sd_ci_low": col(nullable=True, ge=0),
+                "slope_sd_ci_high": col(nullable=True, ge=0),
+                "share_implied": col(in_range=(0, 1)),
+                "n_eb_therapists": col(int, ge=0),
+                "n_eb_beneficial": col(int, ge=0),
             },
+            strict=True,
+            ordered=True,
+        ),
+        "aim2_correlations": pa.DataFrameSchema(
+            {
+                "outcome": col(str),
+                "process_a": col(str),
+                "process_b": col(str),
+                "n": col(int, gt=0),
+                "r": col(in_range=(-1, 1)),
+                # no interval or test where a slope model is singular (see slope_correlations)
+                "ci_low": col(nullable=True, in_range=(-1, 1)),
+                "ci_high": col(nullable=True, in_range=(-1, 1)),
+                "p": col(nullable=True, in_range=(0, 1)),
+                "singular": col(bool),
+            },
+            strict=True,
+            ordered=True,
+        ),
+        "variance": pa.DataFrameSchema(
+            {"aim": col(str), "outcome": col(str), "process": col(str)}
+            | {"n_obs": col(int, gt=0), "n_groups": col(int, gt=0)}
+            | {c: col(nullable=True) for c in VARIANCE_COLUMNS[5:-2]}
+            | {"singular": col(bool), "converged": col(bool)},
             strict=True,
             ordered=True,
         ),
@@ -150,6 +224,77 @@ def slope_tests(summaries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SLOPE_TEST_COLUMNS)
 
 
+def variance_components(
+    summaries: Iterable[Mapping[str, Any]], aim: str, level: float = 0.95
+) -> pd.DataFrame:
+    """Variance components, SDs with profile-likelihood CIs and fit statistics per model.
+
+    Parameters
+    ----------
+    summaries : iterable of mapping
+        Aim 1 or aim 2 model summaries (``outcome``, ``process``, ``fit`` and, where
+        computed, ``variance_ci``: :func:`process_outcome.mixed.profile.profile_confint`
+        rows).
+    aim : str
+        ``"aim1"`` or ``"aim2"``.
+    level : float
+        Level written in ``ci_level`` where a model has CIs.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`VARIANCE_COLUMNS`, unrounded. ``reml_deviance`` = -2 REML
+        log-likelihood; ``aic`` = deviance + 2 x (fixed effects + variance parameters),
+        as lme4's ``AIC`` of a REML fit (comparable only between models with the same
+        fixed effects); CIs are empty where none were computed.
+    """
+    rows = []
+    for s in summaries:
+        fit = s["fit"]
+        vc = fit["variance_components"]
+        group, slope = fit["group"], fit.get("random_slope")
+        v0 = vc[f"{group}|(Intercept)|"]
+        v1 = vc.get(f"{group}|{slope}|") if slope else None
+        c01 = vc.get(f"{group}|(Intercept)|{slope}") if slope else None
+        n_theta = len(fit["theta"])
+        row: dict[str, Any] = {
+            "aim": aim,
+            "outcome": s["outcome"],
+            "process": s["process"],
+            "n_obs": fit["n_obs"],
+            "n_groups": fit["n_groups"],
+            "intercept_var": v0,
+            "slope_var": v1,
+            "intercept_slope_cov": c01,
+            "intercept_slope_cor": (
+                c01 / np.sqrt(v0 * v1) if slope and v0 > 0 and v1 and v1 > 0 else None
+            ),
+            "residual_var": vc["Residual||"],
+            "intercept_sd": np.sqrt(max(v0, 0.0)),
+            "slope_sd": np.sqrt(max(v1, 0.0)) if slope else None,
+            "residual_sd": fit["sigma"],
+            "reml_loglik": fit["loglik"],
+            "reml_deviance": -2.0 * fit["loglik"],
+            "n_parameters": len(fit["coefficients"]) + n_theta + 1,
+            "singular": bool(fit["singular"]),
+            "converged": bool(fit["converged"]),
+        }
+        row["aic"] = row["reml_deviance"] + 2.0 * row["n_parameters"]
+        cis = {r["parameter"]: r for r in s.get("variance_ci") or []}
+        names = {
+            "intercept_sd": f"sd_(Intercept)|{group}",
+            "slope_sd": f"sd_{slope}|{group}",
+            "residual_sd": "sigma",
+        }
+        for column, name in names.items():
+            ci = cis.get(name)
+            row[f"{column}_ci_low"] = ci["ci_low"] if ci else None
+            row[f"{column}_ci_high"] = ci["ci_high"] if ci else None
+        row["ci_level"] = level if cis else None
+        rows.append(row)
+    return pd.DataFrame(rows, columns=VARIANCE_COLUMNS)
+
+
 def therapist_slopes(summaries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Each therapist's empirical-Bayes slope (pseudonymous therapist codes)."""
     rows = [
@@ -173,30 +318,47 @@ def simple_slopes(summaries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SIMPLE_SLOPE_COLUMNS)
 
 
-def slope_correlations(slopes: pd.DataFrame) -> pd.DataFrame:
+def slope_correlations(slopes: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFrame:
     """Correlation across therapists of their slopes on two processes, per outcome.
 
     The "strengths and weaknesses" question: do therapists who draw more benefit from
     one process also draw more from the other?
 
+    Parameters
+    ----------
+    slopes : DataFrame
+        :func:`therapist_slopes`.
+    tests : DataFrame
+        :func:`slope_tests` (its ``singular`` flags).
+
     Returns
     -------
     DataFrame
-        Columns ``outcome, process_a, process_b, n, r, ci_low, ci_high, p``.
+        Columns ``outcome, process_a, process_b, n, r, ci_low, ci_high, p, singular``.
+        Where either slope model is singular, ``ci_low``, ``ci_high`` and ``p`` are
+        empty and ``singular`` is true: a slope variance at zero makes every
+        therapist's slope the same up to shrinkage noise, and an intercept-slope
+        correlation at +/-1 makes the slopes a rescaling of the intercepts, so the
+        Fisher-z interval and test (which assume one observed pair per therapist) would
+        lend a precision the slopes do not have. The point estimate is kept, flagged.
     """
     from process_outcome.analysis.aims import slope_correlation
 
+    flags = {
+        (str(t.outcome), str(t.process)): str(t.singular).lower() in ("true", "1")
+        for t in tests.itertuples(index=False)
+    }
     rows = []
     for outcome, grp in slopes.groupby("outcome", sort=False):
         processes = list(dict.fromkeys(grp["process"]))
         for a, b in combinations(processes, 2):
             res = slope_correlation(grp[grp["process"] == a], grp[grp["process"] == b])
-            rows.append(
-                {"outcome": outcome, "process_a": a, "process_b": b} | res.iloc[0].to_dict()
-            )
-    return pd.DataFrame(
-        rows, columns=["outcome", "process_a", "process_b", "n", "r", "ci_low", "ci_high", "p"]
-    )
+            row = {"outcome": outcome, "process_a": a, "process_b": b} | res.iloc[0].to_dict()
+            singular = flags.get((str(outcome), a), False) or flags.get((str(outcome), b), False)
+            if singular:
+                row |= {"ci_low": None, "ci_high": None, "p": None}
+            rows.append(row | {"singular": singular})
+    return pd.DataFrame(rows, columns=SLOPE_CORRELATION_COLUMNS)
 
 
 def truth_recovery(

@@ -128,6 +128,9 @@ class Results:
         ``truth_recovery.csv`` (simulated data only).
     reliability : DataFrame or None
         ``reliability.csv``: alpha and omega of item-scored measures.
+    variance : DataFrame or None
+        ``variance_components.csv``: variance components, SDs with profile CIs and fit
+        statistics of the aim 1 and aim 2 models.
     """
 
     flow: Mapping[str, Any]
@@ -144,6 +147,7 @@ class Results:
     models: Mapping[str, Mapping[str, Any]]
     truth: pd.DataFrame | None = None
     reliability: pd.DataFrame | None = None
+    variance: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -193,7 +197,7 @@ def read_results(tables: Mapping[str, str], models: Sequence[str], flow: str) ->
     tables : mapping
         Paths keyed ``descriptives, correlations, rm_correlations, aim1, aim2_tests,
         aim2_fixed, aim2_slopes, aim2_correlations, aim3, aim3_simple`` and optionally
-        ``truth`` and ``reliability``.
+        ``truth``, ``reliability`` and ``variance``.
     models : sequence of str
         Model summaries ``.../models/<aim>/<outcome>/<process>.json``.
     flow : str
@@ -222,4 +226,5 @@ def read_results(tables: Mapping[str, str], models: Sequence[str], flow: str) ->
         models=summaries,
         truth=csv("truth") if tables.get("truth") else None,
         reliability=csv("reliability") if tables.get("reliability") else None,
+        variance=csv("variance") if tables.get("variance") else None,
     )

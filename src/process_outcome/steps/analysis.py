@@ -101,7 +101,9 @@ def aim2_model(
     # read back: it must use the same patients, and it supplies starting values.
     nested = aims.fit_aim1(pt, outcome, process, covariates)
     higher_is = _outcome(config, outcome)["higher_is"]
-    res = aims.fit_aim2(pt, outcome, process, nested, higher_is, covariates)
+    res = aims.fit_aim2(
+        pt, outcome, process, nested, higher_is, covariates, profile_level=aims.PROFILE_LEVEL
+    )
     # The result's own summary (problems included), as the library defines it.
     summary = {"aim": "aim2", **res.to_dict()}
     write_json(summary, out_json)
@@ -151,7 +153,13 @@ def results_tables(
         "aim3": tables.moderation(s3),
         "aim3_simple": tables.simple_slopes(s3),
     }
-    results["aim2_correlations"] = tables.slope_correlations(results["aim2_slopes"])
+    results["aim2_correlations"] = tables.slope_correlations(
+        results["aim2_slopes"], results["aim2_tests"]
+    )
+    results["variance"] = pd.concat(
+        [tables.variance_components(s1, "aim1"), tables.variance_components(s2, "aim2")],
+        ignore_index=True,
+    )
     for name, table in results.items():
         write_csv(tables.check_contract(table, name), out[name])
     fx1, tests, mod = results["aim1"], results["aim2_tests"], results["aim3"]

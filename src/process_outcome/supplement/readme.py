@@ -32,6 +32,8 @@ RESULT_DESCRIPTIONS = {
     "aim2_slope_correlations": "aim 2 correlation of therapists' slopes across processes",
     "aim3_moderation": "aim 3 cross-level interactions with BH-FDR adjusted p",
     "aim3_simple_slopes": "aim 3 simple slopes at moderator levels",
+    "variance_components": "aims 1 and 2: variance components, SDs with profile-likelihood "
+    "95% CIs, REML log-likelihood, deviance and AIC of every model",
     "truth_recovery": "simulated study only: true parameters beside the estimates",
     "figure1_aim1_forest": "figure 1: aim 1 within- and between-therapist effects",
     "figure2_aim2_caterpillar": "figure 2: aim 2 therapists' slopes",
