@@ -10,6 +10,7 @@ import pandas as pd
 from process_outcome.document import (
     ALPHA,
     EN_DASH,
+    Ref,
     Rich,
     Row,
     Table,
@@ -30,10 +31,12 @@ from process_outcome.document import (
 from process_outcome.manuscript.inputs import GROUP, Design, Results
 from process_outcome.manuscript.quoting import count_value, select_row, slope_correlation, truthy
 from process_outcome.manuscript.results import correlation_pair
+from process_outcome.manuscript.results_aim2 import slope_sd_interval
 
 __all__ = [
     "coefficient_cells",
     "fixed_rows",
+    "slope_rows",
     "stars",
     "table1",
     "table2",
@@ -184,42 +187,121 @@ def fixed_rows(design: Design, df: pd.DataFrame, source: str, o: str, p: str) ->
     return rows
 
 
-def vc_rows(model: Mapping[str, Any], name: str, slope: str | None) -> list[Row]:
-    """Table 3 rows of one model's variance components (and correlation)."""
-    fit = model["fit"]
-    vcs = fit["variance_components"]
-    items: list[tuple[Rich, str | None, float | None]] = [
-        (rich("Intercept variance (τ", sub("00"), ")"), f"{GROUP}|(Intercept)|", None)
+def vc_rows(
+    model: Mapping[str, Any],
+    name: str,
+    slope: str | None,
+    variance: pd.DataFrame | None = None,
+) -> list[Row]:
+    """Table 3 rows of one model's variance components (and correlation).
+
+    Values come from ``variance_components.csv`` (``variance``; the model summary only
+    when that table is absent) with at least two significant digits, so that a slope
+    variance of 0.00043 does not print as 0.000 beside a slope SD of 0.021.
+    """
+    aim, outcome, process = name.split("/")
+    items: list[tuple[Rich, str, str | None]] = [
+        (rich("Intercept variance (τ", sub("00"), ")"), "intercept_var", f"{GROUP}|(Intercept)|")
     ]
     if slope:
-        items.append((rich("Slope variance (τ", sub("11"), ")"), f"{GROUP}|{slope}|", None))
+        items.append((rich("Slope variance (τ", sub("11"), ")"), "slope_var", f"{GROUP}|{slope}|"))
         items.append(
-            (
-                rich("Intercept–slope correlation (ρ", sub("01"), ")"),
-                None,
-                slope_correlation(model, slope),
-            )
+            (rich("Intercept–slope correlation (ρ", sub("01"), ")"), "intercept_slope_cor", None)
         )
-    items.append((rich("Residual variance (σ²)"), "Residual||", None))
+    items.append((rich("Residual variance (σ²)"), "residual_var", "Residual||"))
     rows = [Row((rich("Random effects"),), "subpanel")]
     empty = rich("")
-    for label, key, computed in items:
-        if key is not None:
-            cell = number(
-                float(vcs.get(key) or 0.0),
-                3,
-                ref(f"models/{name}", f"fit.variance_components.{key}"),
-            )
+    if variance is not None:
+        row, src = select_row(
+            variance, "variance_components", aim=aim, outcome=outcome, process=process
+        )
+    for label, column, key in items:
+        if variance is not None:
+            x = row[column]
+            if column == "intercept_slope_cor":
+                cell = value(apa_r(x), src.at(column)) if not pd.isna(x) else rich(EN_DASH)
+            else:
+                cell = number(x, digits_for(x, minimum=3, maximum=6), src.at(column))
+        elif key is not None:
+            x = float(model["fit"]["variance_components"].get(key) or 0.0)
+            source = ref(f"models/{name}", f"fit.variance_components.{key}")
+            cell = number(x, digits_for(x, minimum=3, maximum=6), source)
         else:
+            computed = slope_correlation(model, str(slope))
             cell = rich(apa_r(computed)) if computed is not None else rich(EN_DASH)
         rows.append(Row((label, cell, empty, empty, empty, empty, empty), indent=1))
+    if variance is not None:
+        rows.append(
+            Row(
+                (
+                    rich("REML log-likelihood"),
+                    number(row["reml_loglik"], 2, src.at("reml_loglik")),
+                    empty,
+                    empty,
+                    empty,
+                    empty,
+                    empty,
+                ),
+                indent=1,
+            )
+        )
     return rows
+
+
+def slope_rows(t: Mapping[str, Any], tsrc: Ref) -> list[Row]:
+    """Table 3 rows of an Aim 2 model's slope SD (profile-likelihood CI), the range of
+    therapists' slopes and the mixture likelihood-ratio test."""
+    empty = rich("")
+    d = digits_for(t["slope_sd"])
+    return [
+        Row(
+            (
+                rich("Slope SD (τ", sub("11"), sup("½"), ")"),
+                number(t["slope_sd"], d, tsrc.at("slope_sd")),
+                empty,
+                empty,
+                empty,
+                empty,
+                slope_sd_interval(t, tsrc, d) + sup("b"),
+            ),
+            indent=1,
+        ),
+        Row(
+            (
+                rich("95% range of therapists' slopes", sup("c")),
+                empty,
+                empty,
+                empty,
+                empty,
+                empty,
+                rich(
+                    "[",
+                    number(t["slope_low"], d, tsrc.at("slope_low")),
+                    ", ",
+                    number(t["slope_high"], d, tsrc.at("slope_high")),
+                    "]",
+                ),
+            ),
+            indent=1,
+        ),
+        Row(
+            (
+                rich(it("LR"), " test of the slope variance"),
+                number(t["lr"], 2, tsrc.at("lr")),
+                empty,
+                rich("1, 2"),
+                empty,
+                value(apa_p_value(t["p_mixture"]), tsrc.at("p_mixture")),
+                empty,
+            ),
+            indent=1,
+        ),
+    ]
 
 
 def table3(design: Design, results: Results) -> Table:
     """Table 3: Aim 1 and Aim 2 models — fixed effects, variance components, slope tests."""
     rows: list[Row] = []
-    empty = rich("")
     singular_mark = sup("a")
     any_singular = False
     for o in design.outcomes:
@@ -238,47 +320,14 @@ def table3(design: Design, results: Results) -> Table:
                     any_singular = True
                 rows.append(Row((head,), "subpanel"))
                 rows.extend(fixed_rows(design, df, source, o.key, key))
-                rows.extend(vc_rows(model, name, model["fit"].get("random_slope")))
+                rows.extend(
+                    vc_rows(model, name, model["fit"].get("random_slope"), results.variance)
+                )
                 if aim == "aim2":
                     t, tsrc = select_row(
                         results.aim2_tests, "aim2_slope_tests", outcome=o.key, process=key
                     )
-                    d = digits_for(t["slope_sd"])
-                    rows.append(
-                        Row(
-                            (
-                                rich("Slope SD"),
-                                number(t["slope_sd"], d, tsrc.at("slope_sd")),
-                                empty,
-                                empty,
-                                empty,
-                                empty,
-                                rich(
-                                    "[",
-                                    number(t["slope_low"], d, tsrc.at("slope_low")),
-                                    ", ",
-                                    number(t["slope_high"], d, tsrc.at("slope_high")),
-                                    "]",
-                                    sup("b"),
-                                ),
-                            ),
-                            indent=1,
-                        )
-                    )
-                    rows.append(
-                        Row(
-                            (
-                                rich(it("LR"), " test of the slope variance"),
-                                number(t["lr"], 2, tsrc.at("lr")),
-                                empty,
-                                empty,
-                                empty,
-                                value(apa_p_value(t["p_mixture"]), tsrc.at("p_mixture")),
-                                empty,
-                            ),
-                            indent=1,
-                        )
-                    )
+                    rows.extend(slope_rows(t, tsrc))
         if len(design.processes) > 1 and f"aim1/{o.key}/joint" in results.models:
             model = results.models[f"aim1/{o.key}/joint"]
             head = rich(bold("All processes: random intercept (Aim 1, joint model)"))
@@ -287,7 +336,7 @@ def table3(design: Design, results: Results) -> Table:
                 any_singular = True
             rows.append(Row((head,), "subpanel"))
             rows.extend(fixed_rows(design, results.aim1, "aim1_fixed_effects", o.key, "joint"))
-            rows.extend(vc_rows(model, f"aim1/{o.key}/joint", None))
+            rows.extend(vc_rows(model, f"aim1/{o.key}/joint", None, results.variance))
     note = rich(
         "Estimate = fixed effect γ or variance component; ",
         it("SE"),
@@ -303,7 +352,9 @@ def table3(design: Design, results: Results) -> Table:
         it("p"),
         " value is from a 50:50 mixture of χ² distributions with 1 and 2 ",
         it("df"),
-        ". ",
+        " (",
+        it("df"),
+        " column: 1, 2). REML log-likelihoods compare models with the same fixed effects only. ",
     )
     if any_singular:
         note += rich(
@@ -314,6 +365,9 @@ def table3(design: Design, results: Results) -> Table:
         )
     note += rich(
         sup("b"),
+        "95% profile-likelihood CI of the slope SD on the REML deviance (a lower bound of 0: "
+        "the profile stays within the cutoff down to an SD of zero). ",
+        sup("c"),
         "Range expected to hold 95% of therapists' slopes (average slope ± 1.96 SD), not a CI.",
     )
     cols = (

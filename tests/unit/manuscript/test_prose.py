@@ -25,7 +25,9 @@ PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 # How each checked sentence starts (or a part of it that only it contains).
 SENTENCES = (
     "Baseline outcome scores were grand-mean centered.",
-    "the empirical-Bayes slope was",
+    "The fitted distribution of slopes",
+    "given without a confidence interval or test because",
+    "Comparison with the original report:",
     "differed in the within-therapist association of",
     "Figure 2 shows every therapist's slope",
     "Models were fitted by restricted maximum likelihood",
