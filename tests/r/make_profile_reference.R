@@ -124,7 +124,7 @@ reml_profile <- function(fit, spec) {
   # optimizer units: SDs relative to their estimate (a slope's unit where it is 0)
   unit <- abs(hat)
   if (!is.null(spec$slope)) {
-    slope_unit <- 0.01 * sigma(fit) / sd(spec$data[[spec$slope]])
+    slope_unit <- 0.01 * sigma(fit) / sd(spec$data[[spec$slope]], na.rm = TRUE)
     unit[3] <- max(unit[3], slope_unit)
   }
   unit[1] <- max(unit[1], 0.01 * sigma(fit))
@@ -162,13 +162,18 @@ reml_profile <- function(fit, spec) {
   out <- list()
   names <- profile_names(fit, np)
   for (i in which(!is_cor)) {
-    crossing <- function(v) profiled(i, v) - CUTOFF
+    crossing <- function(v) {
+      out <- profiled(i, v) - CUTOFF
+      if (Sys.getenv("PROFILE_DEBUG") != "") cat(names[i], v, out, "\n")
+      out
+    }
     warm <<- hat
     step <- max(hat[i], unit[i])
     a <- hat[i]
     b <- hat[i] + step
     k <- 0
     while (crossing(b) < 0 && k < 60) {
+
       a <- b
       b <- hat[i] + (b - hat[i]) * 2
       k <- k + 1
@@ -253,8 +258,13 @@ run <- function(spec, source, base, resample) {
   cat(spec$name, format(difftime(Sys.time(), t0, units = "secs"), digits = 3), "\n")
 }
 
-for (name in PUBLIC_MODELS) run(public_spec(name), "public", name, NA)
-for (r in RESAMPLES) run(resample_spec(r[1], as.integer(r[2])), "public", r[1], as.integer(r[2]))
-for (spec in study42_specs()) run(spec, "study42", spec$name, NA)
+# `Rscript tests/r/make_profile_reference.R NAME ...` runs only the models named (to debug)
+only <- commandArgs(trailingOnly = TRUE)
+wanted <- function(name) length(only) == 0 || name %in% only
+for (name in PUBLIC_MODELS) if (wanted(name)) run(public_spec(name), "public", name, NA)
+for (r in RESAMPLES) {
+  if (wanted(r[1])) run(resample_spec(r[1], as.integer(r[2])), "public", r[1], as.integer(r[2]))
+}
+for (spec in study42_specs()) if (wanted(spec$name)) run(spec, "study42", spec$name, NA)
 
 cat("wrote", nrow(do.call(rbind, rows)), "rows\n")

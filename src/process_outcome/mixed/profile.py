@@ -49,6 +49,7 @@ __all__ = [
     "CRITERIA",
     "PROFILE_COLUMNS",
     "ProfileProblem",
+    "nuisance_scaling",
     "parameter_names",
     "profile_confint",
     "profile_problem",
@@ -157,20 +158,57 @@ def _deviance(design: Design, criterion: str, chol: np.ndarray, sigma: float) ->
     return float(dev) if np.isfinite(dev) else math.inf
 
 
-def _minimize(fun: Callable[[np.ndarray], float], starts: Sequence[np.ndarray]) -> np.ndarray:
-    """Best BFGS solution from several starts (forward-difference gradients).
+def _minimize(
+    fun: Callable[[np.ndarray], float],
+    starts: Sequence[np.ndarray],
+    hess_inv0: np.ndarray | None = None,
+) -> np.ndarray:
+    """Best BFGS solution from several starts (central-difference gradients).
 
-    The optimizer variables are O(1) by construction (:attr:`ProfileProblem.units`), so
-    ``gtol`` 1e-5 leaves the minimum deviance within about 1e-10 of the optimum's.
+    The optimizer variables are O(1) by construction (:attr:`ProfileProblem.units`). The
+    deviance carries rounding noise near 1e-10 (its penalized residual sum of squares is
+    a difference of sums), so gradients use central differences with a step of 1e-4
+    (error about 1e-6) and ``gtol`` 1e-5, which leaves the minimum deviance within about
+    1e-9 of its optimum; smaller steps or tolerances only make line searches fail.
+    ``hess_inv0``, the inverse Hessian of the nuisance deviance at the estimate, spares
+    BFGS from learning the scaling at every profile point.
     """
     best_x, best_f = None, math.inf
+    options: dict[str, object] = {"gtol": 1e-5, "maxiter": 200, "finite_diff_rel_step": 1e-4}
+    if hess_inv0 is not None:
+        options["hess_inv0"] = hess_inv0
     for x0 in starts:
-        res = optimize.minimize(fun, x0, method="BFGS", options={"gtol": 1e-5, "maxiter": 200})
+        res = optimize.minimize(fun, x0, method="BFGS", jac="3-point", options=options)
         if np.isfinite(res.fun) and res.fun < best_f:
             best_x, best_f = np.asarray(res.x, dtype=float), float(res.fun)
     if best_x is None:
         raise RuntimeError("no profile optimization reached a finite deviance")
     return best_x
+
+
+def _inverse_hessian(fun: Callable[[np.ndarray], float], x: np.ndarray) -> np.ndarray | None:
+    """Positive-definite inverse of the central-difference Hessian of ``fun`` at ``x``
+    (None where it is not finite or not positive definite)."""
+    n, h = x.size, 1e-3
+    f0 = fun(x)
+    hess = np.empty((n, n))
+    for i in range(n):
+        ei = np.zeros(n)
+        ei[i] = h
+        hess[i, i] = (fun(x + ei) - 2.0 * f0 + fun(x - ei)) / h**2
+        for j in range(i):
+            ej = np.zeros(n)
+            ej[j] = h
+            hess[i, j] = hess[j, i] = (
+                fun(x + ei + ej) - fun(x + ei - ej) - fun(x - ei + ej) + fun(x - ei - ej)
+            ) / (4.0 * h * h)
+    if not np.all(np.isfinite(hess)):
+        return None
+    evals, evecs = np.linalg.eigh(hess)
+    if evals[0] <= 1e-8 * max(evals[-1], 1e-300):
+        return None
+    inverse = (evecs / evals) @ evecs.T
+    return (inverse + inverse.T) / 2.0
 
 
 def _design_of(data: pd.DataFrame, fit: MixedFit) -> Design:
@@ -281,7 +319,11 @@ def _nuisance_at_optimum(problem: ProfileProblem, index: int) -> np.ndarray:
 
 
 def profiled_deviance(
-    problem: ProfileProblem, parameter: str, value: float, starts: Sequence[np.ndarray] = ()
+    problem: ProfileProblem,
+    parameter: str,
+    value: float,
+    starts: Sequence[np.ndarray] = (),
+    hess_inv0: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
     """Minimum deviance with ``parameter`` held at ``value``, and the nuisance optimum.
 
@@ -295,20 +337,46 @@ def profiled_deviance(
         The value the parameter is held at (>= 0; > 0 for sigma).
     starts : sequence of numpy.ndarray
         Nuisance starting values (warm starts); default the optimum's nuisance values.
+    hess_inv0 : numpy.ndarray, optional
+        Initial inverse Hessian for BFGS (see :func:`nuisance_scaling`).
 
     Returns
     -------
     tuple
         ``(deviance, nuisance)``.
     """
+    fun = _nuisance_deviance(problem, parameter, value)
+    index = _index(problem, parameter)
+    u = _minimize(fun, list(starts) or [_nuisance_at_optimum(problem, index)], hess_inv0)
+    return fun(u), u
+
+
+def _nuisance_deviance(
+    problem: ProfileProblem, parameter: str, value: float
+) -> Callable[[np.ndarray], float]:
     index = _index(problem, parameter)
 
     def fun(u: np.ndarray) -> float:
         chol, sigma = _with_fixed(problem, index, value, u)
         return _deviance(problem.design, problem.criterion, chol, sigma)
 
-    u = _minimize(fun, list(starts) or [_nuisance_at_optimum(problem, index)])
-    return fun(u), u
+    return fun
+
+
+def nuisance_scaling(problem: ProfileProblem, parameter: str) -> np.ndarray | None:
+    """Inverse Hessian of the nuisance deviance at the estimate (BFGS's first metric).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        None where the Hessian is not positive definite (a boundary estimate); BFGS then
+        starts from the identity.
+    """
+    index = _index(problem, parameter)
+    value = float(problem.estimates[index])
+    return _inverse_hessian(
+        _nuisance_deviance(problem, parameter, value), _nuisance_at_optimum(problem, index)
+    )
 
 
 def _index(problem: ProfileProblem, parameter: str) -> int:
@@ -376,6 +444,7 @@ def _interval(problem: ProfileProblem, name: str, level: float) -> dict[str, obj
     z = float(stats.norm.ppf(0.5 + level / 2))
     done: dict[float, tuple[float, np.ndarray]] = {}
     lowest = [0.0]
+    metric = nuisance_scaling(problem, name)
 
     def zeta(v: float) -> float:
         if v in done:  # Brent's method re-evaluates its bracket's ends
@@ -383,7 +452,7 @@ def _interval(problem: ProfileProblem, name: str, level: float) -> dict[str, obj
         # warm start from the nearest point on the same side (the optimum's for the first)
         side = [k for k in done if (k - hat) * (v - hat) > 0]
         start = [done[min(side, key=lambda k: abs(k - v))][1]] if side else []
-        dev, u = profiled_deviance(problem, name, v, start)
+        dev, u = profiled_deviance(problem, name, v, start, metric)
         delta = dev - problem.deviance
         lowest[0] = min(lowest[0], delta)
         done[v] = (math.copysign(math.sqrt(max(delta, 0.0)), v - hat), u)

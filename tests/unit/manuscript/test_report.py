@@ -216,6 +216,11 @@ def _results(moderators: bool = True, interaction_p: float = 0.004) -> Results:
                 "singular": True,
                 "n_patients": 60,
                 "n_therapists": 12,
+                "slope_sd_ci_low": 0.0,
+                "slope_sd_ci_high": 0.31,
+                "share_implied": 0.84,
+                "n_eb_therapists": 10,
+                "n_eb_beneficial": 9,
             }
         ]
     )
@@ -358,7 +363,17 @@ def _results(moderators: bool = True, interaction_p: float = 0.004) -> Results:
         aim2_fixed=aim2_fixed,
         aim2_slopes=slopes,
         aim2_correlations=pd.DataFrame(
-            columns=["outcome", "process_a", "process_b", "n", "r", "ci_low", "ci_high", "p"]
+            columns=[
+                "outcome",
+                "process_a",
+                "process_b",
+                "n",
+                "r",
+                "ci_low",
+                "ci_high",
+                "p",
+                "singular",
+            ]
         ),
         aim3=mod,
         aim3_simple=simple,
@@ -425,7 +440,10 @@ def test_singular_slope_model_and_nonsignificant_test_are_named():
         f"The random-slope fit was singular (the intercept–slope correlation was estimated at "
         f"{MINUS}1.00)"
     ) in text
-    assert "For 11 of 12 therapists (92%), the empirical-Bayes slope was positive" in text
+    # Issue 12: the model-implied share, with the EB count over caseloads >= 2 beside it
+    assert "implies that 84% of therapists have a positive slope" in text
+    assert "9 of the 10 therapists with at least two patients had a positive empirical" in text
+    assert "(95% profile-likelihood CI [0, 0.31])" in text
 
 
 def test_moderation_direction_and_fdr():
