@@ -175,9 +175,10 @@ def aim2_results(design: Design, results: Results) -> list[Block]:
         blocks.append(
             Paragraph(
                 rich(
-                    "Strengths and weaknesses across processes: ",
-                    join(corr, "; "),
-                    ". Because higher ratings of every process are meant to help, a "
+                    "Strengths and weaknesses across processes were described by the "
+                    "correlation of therapists' empirical-Bayes slopes on two processes. ",
+                    join(corr, " "),
+                    " Because higher ratings of every process are meant to help, a "
                     "positive correlation means that therapists whose patients benefit more "
                     "from one process also benefit more from the other, and a negative one "
                     "that a strength with one process goes with a weakness with the other. "
@@ -226,10 +227,10 @@ def correlation_text(design: Design, results: Results, o: Measure, a: str, b: st
         r = rich(it("r"), " = ", value(apa_r(row["r"]), src.at("r")))
         models = plural(len(singular), "model was", "models were")
         return fill(
-            "for {outcome}, the {a} and {b} slopes of the {n} therapists correlated {r}, "
+            "For {outcome}, the {a} and {b} slopes of the {n} therapists correlated {r}, "
             "given without a confidence interval or test because the {names} slope {models} "
             "singular: those slopes are not identified apart from the therapist intercepts, "
-            "so the correlation partly restates how the intercepts correlate",
+            "so the correlation partly restates how the intercepts correlate.",
             r=r,
             names=series(singular).plain,
             models=models,

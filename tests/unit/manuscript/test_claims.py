@@ -76,7 +76,12 @@ def test_implied_share_beside_eb_count_over_two_patient_caseloads(workflow_run, 
         assert t.n_eb_beneficial == int((informative["slope"] < 0).sum())
         label = design.label(t.process).lower()
         outcome = design.label(t.outcome).lower()
-        para = next(p for p in paragraphs if f"of {label} with post-treatment {outcome}" in p)
+        para = next(
+            p
+            for p in paragraphs
+            if f"differed in the within-therapist association of {label} with post-treatment "
+            f"{outcome}" in p
+        )
         share = round(100 * t.share_implied)
         percent = "> 99" if t.share_implied >= 0.995 else str(share)
         implied = f"implies that {percent}% of therapists have a negative slope"
@@ -91,6 +96,7 @@ def test_no_ci_or_p_for_a_slope_correlation_of_a_singular_model(workflow_run, de
     corr = _table(workflow_run, "aim2_slope_correlations")
     tests = _table(workflow_run, "aim2_slope_tests")
     text = next(p for p in _paragraphs(workflow_run) if p.startswith("Strengths and weaknesses"))
+    text = text.replace(". For post-treatment", "; for post-treatment")
     assert "a positive correlation means that therapists whose patients benefit more" in text
     assert "a negative one that a strength with one process goes with a weakness" in text
     for r in corr.itertuples(index=False):
@@ -115,7 +121,7 @@ def test_slope_sd_profile_ci_in_table3_and_text(workflow_run):
     tests = _table(workflow_run, "aim2_slope_tests")
     md = _markdown(workflow_run)
     table3 = md[md.index("**Table 3**") : md.index("*Note.* Estimate")]
-    rows = [line for line in table3.splitlines() if line.startswith("|   Slope SD")]
+    rows = [line for line in table3.splitlines() if re.match(r"\|\s+Slope SD", line)]
     assert len(rows) == len(tests)
     paragraphs = " ".join(_paragraphs(workflow_run))
     for row, t in zip(rows, tests.itertuples(index=False), strict=True):
@@ -184,11 +190,11 @@ def test_variance_components_csv_holds_every_table3_model_unrounded(workflow_run
             & (variance["outcome"] == outcome)
             & (variance["process"] == process)
         ].iloc[0]
-        assert row["reml_loglik"] == pytest.approx(fit["loglik"], rel=1e-12)
+        assert row["reml_loglik"] == pytest.approx(fit["loglik"], rel=1e-10)
         assert row["residual_var"] == pytest.approx(
-            fit["variance_components"]["Residual||"], rel=1e-12
+            fit["variance_components"]["Residual||"], rel=1e-10
         )
-        assert row["aic"] == pytest.approx(-2 * fit["loglik"] + 2 * row["n_parameters"], rel=1e-12)
+        assert row["aic"] == pytest.approx(-2 * fit["loglik"] + 2 * row["n_parameters"], rel=1e-10)
     text = (workflow_run / "results/tables/variance_components.csv").read_text()
-    # unrounded: full double precision, not 2-3 printed decimals
+    # unrounded: the CSVs' 12 significant digits, not the 2-3 decimals printed
     assert re.search(r"\.\d{9,}", text)
