@@ -236,8 +236,8 @@ write_rows <- function() {
   out <- do.call(rbind, rows)
   out <- out[, c("source", "model", "resample", "singular", "criterion", "parameter",
                  "estimate", "lower", "upper", "lme4_default_lower", "lme4_default_upper")]
-  write.csv(out, file.path("tests", "data", "profile_reference.csv"), row.names = FALSE,
-            na = "")
+  write.csv(out, Sys.getenv("PROFILE_OUT", file.path("tests", "data", "profile_reference.csv")),
+            row.names = FALSE, na = "")
 }
 run <- function(spec, source, base, resample) {
   t0 <- Sys.time()

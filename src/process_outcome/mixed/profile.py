@@ -473,9 +473,13 @@ def _interval(problem: ProfileProblem, name: str, level: float) -> dict[str, obj
             f"the profile reached a {problem.criterion} deviance {-lowest[0]:.3g} below the "
             "fit's: the fit is not at its optimum"
         )
-    if not math.isfinite(upper):
+    if math.isinf(upper):
         problem_text = (problem_text + "; " if problem_text else "") + (
             "the deviance never rose by the cutoff: no finite upper bound"
+        )
+    if math.isnan(lower) or math.isnan(upper):
+        problem_text = (problem_text + "; " if problem_text else "") + (
+            f"the root search for a bound did not converge in {MAX_ROOT_ITER} iterations"
         )
     return {
         "parameter": name,
@@ -491,11 +495,19 @@ def _interval(problem: ProfileProblem, name: str, level: float) -> dict[str, obj
 
 
 def _root(zeta: Callable[[float], float], a: float, b: float, target: float, unit: float) -> float:
-    return float(
-        optimize.brentq(
-            lambda v: zeta(v) - target, a, b, xtol=1e-9 * unit, rtol=1e-9, maxiter=MAX_ROOT_ITER
-        )
+    """Brent's root of ``zeta = target`` in ``[a, b]``; NaN if it does not converge within
+    :data:`MAX_ROOT_ITER` iterations (reported as a problem, never hidden)."""
+    root, info = optimize.brentq(
+        lambda v: zeta(v) - target,
+        a,
+        b,
+        xtol=1e-9 * unit,
+        rtol=1e-9,
+        maxiter=MAX_ROOT_ITER,
+        full_output=True,
+        disp=False,
     )
+    return float(root) if info.converged else math.nan
 
 
 def _bound(

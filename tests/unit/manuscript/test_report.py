@@ -779,15 +779,28 @@ def test_docx_tables_equal_the_results_tables(workflow_run: Path):
                 row[1:], sel, ["estimate", "se", "df", "t", "p", "ci"], f"Table 3 {row[0]}"
             )
             n_fixed += 1
-        elif row[0] == "Slope SD":
+        elif row[0].startswith("Slope SD"):
             sel = tests[(tests.outcome == outcome.key) & (tests.process == process)].iloc[0]
             assert_printed(row[1], sel["slope_sd"], "slope SD")
+            _check_stats(
+                [row[6].rstrip("b")],
+                {"ci_low": sel["slope_sd_ci_low"], "ci_high": sel["slope_sd_ci_high"]},
+                ["ci"],
+                "slope SD profile CI",
+            )
+        elif row[0].startswith("95% range of therapists' slopes"):
+            sel = tests[(tests.outcome == outcome.key) & (tests.process == process)].iloc[0]
             _check_stats(
                 [row[6]],
                 {"ci_low": sel["slope_low"], "ci_high": sel["slope_high"]},
                 ["ci"],
                 "slope range",
             )
+        elif row[0] == "REML log-likelihood":
+            summary = json.loads(
+                (workflow_run / f"results/models/{aim}/{outcome.key}/{process}.json").read_text()
+            )
+            assert_printed(row[1], summary["fit"]["loglik"], f"Table 3 logLik {aim} {process}")
         elif row[0].startswith("LR test"):
             sel = tests[(tests.outcome == outcome.key) & (tests.process == process)].iloc[0]
             assert_printed(row[1], sel["lr"], "LR")
