@@ -20,7 +20,7 @@ from scipy import stats
 
 from process_outcome.files import json_float, json_records
 from process_outcome.mixed.fit import fit_mixed
-from process_outcome.mixed.profile import PROFILE_COLUMNS, profile_confint
+from process_outcome.mixed.profile import PROFILE_COLUMNS, parameter_names, profile_confint
 from process_outcome.mixed.results import NESTING_TOL, MixedFit
 from process_outcome.mixed.satterthwaite import CONTRAST_COLUMNS, contrast
 from process_outcome.mixed.testing import fdr_bh, mixture_lr_test
@@ -101,7 +101,7 @@ class Aim2Result:
     problems : tuple of str
         Human-readable problems found (nesting violation, non-convergence).
     variance_ci : pandas.DataFrame
-        Profile-likelihood CIs of the intercept SD, slope SD and sigma on the REML
+        Profile-likelihood CIs of the therapist intercept SD and slope SD on the REML
         deviance (:func:`process_outcome.mixed.profile.profile_confint`); empty when
         not requested.
     """
@@ -294,7 +294,7 @@ def fit_aim2(
     covariates : sequence of str
         Covariate columns, as in the nested model.
     profile_level : float, optional
-        Confidence level of profile-likelihood CIs of the SDs and sigma (REML
+        Confidence level of profile-likelihood CIs of the therapist SDs (REML
         deviance); None (default) skips them (a few dozen refits of the nuisance
         parameters per bound).
 
@@ -355,7 +355,10 @@ def fit_aim2(
     informative = slopes["n_patients"] >= MIN_EB_PATIENTS
     variance_ci = pd.DataFrame(columns=PROFILE_COLUMNS)
     if profile_level is not None:
-        variance_ci = profile_confint(patients, fit, level=profile_level)
+        # the two therapist SDs; sigma's CI would add a third of the time for a number
+        # the report does not print
+        sds = [n for n in parameter_names(GROUP, slope) if n.startswith("sd_")]
+        variance_ci = profile_confint(patients, fit, level=profile_level, parameters=sds)
         for text in variance_ci["problem"]:
             if text:
                 problems.append(f"aim 2 {outcome}/{process} profile: {text}")

@@ -61,8 +61,6 @@ VARIANCE_COLUMNS = [
     "slope_sd_ci_low",
     "slope_sd_ci_high",
     "residual_sd",
-    "residual_sd_ci_low",
-    "residual_sd_ci_high",
     "ci_level",
     "reml_loglik",
     "reml_deviance",
@@ -281,11 +279,7 @@ def variance_components(
         }
         row["aic"] = row["reml_deviance"] + 2.0 * row["n_parameters"]
         cis = {r["parameter"]: r for r in s.get("variance_ci") or []}
-        names = {
-            "intercept_sd": f"sd_(Intercept)|{group}",
-            "slope_sd": f"sd_{slope}|{group}",
-            "residual_sd": "sigma",
-        }
+        names = {"intercept_sd": f"sd_(Intercept)|{group}", "slope_sd": f"sd_{slope}|{group}"}
         for column, name in names.items():
             ci = cis.get(name)
             row[f"{column}_ci_low"] = ci["ci_low"] if ci else None

@@ -95,6 +95,10 @@ class ProfileProblem:
         The minimum deviance.
     units : numpy.ndarray
         Optimizer units of the rows of ``C`` (SD scale; a slope's unit where its SD is 0).
+    singular : bool
+        The fit is singular: its nuisance deviance can have a second basin on the other
+        side of a correlation of +/-1, so every profile point also starts from an
+        uncorrelated and a sign-flipped correlation (:func:`profiled_deviance`).
     """
 
     design: Design
@@ -104,6 +108,7 @@ class ProfileProblem:
     sigma: float
     deviance: float
     units: np.ndarray
+    singular: bool = False
 
     @property
     def estimates(self) -> np.ndarray:
@@ -254,7 +259,7 @@ def profile_problem(data: pd.DataFrame, fit: MixedFit, criterion: str = "REML") 
         chol, sigma = _ml_optimum(design, chol, sigma, units)
     dev = _deviance(design, criterion, chol, sigma)
     names = parameter_names(fit.group, fit.random_slope)
-    return ProfileProblem(design, criterion, names, chol, sigma, dev, units)
+    return ProfileProblem(design, criterion, names, chol, sigma, dev, units, bool(fit.singular))
 
 
 def _pack(chol: np.ndarray, sigma: float, units: np.ndarray) -> np.ndarray:
@@ -347,8 +352,25 @@ def profiled_deviance(
     """
     fun = _nuisance_deviance(problem, parameter, value)
     index = _index(problem, parameter)
-    u = _minimize(fun, list(starts) or [_nuisance_at_optimum(problem, index)], hess_inv0)
+    points = list(starts) or [_nuisance_at_optimum(problem, index)]
+    if problem.singular:
+        points += [v for u in points for v in _correlation_variants(u, index, problem.design.q)]
+    u = _minimize(fun, points, hess_inv0)
     return fun(u), u
+
+
+def _correlation_variants(u: np.ndarray, index: int, q: int) -> list[np.ndarray]:
+    """The nuisance ``u`` with the random-effects correlation set to 0 and sign-flipped."""
+    if q == 1:
+        return []
+    if index == 2:  # (c00, angle, log sigma): the angle's sine is the correlation
+        return [np.array([u[0], 0.0, u[2]]), np.array([u[0], -u[1], u[2]])]
+    # (c10, c11, log sigma) or (c00, c10, c11): c10 carries the covariance
+    k = 0 if index == 0 else 1
+    zero, flip = u.copy(), u.copy()
+    zero[k], zero[k + 1] = 0.0, math.hypot(u[k], u[k + 1])
+    flip[k] = -u[k]
+    return [zero, flip]
 
 
 def _nuisance_deviance(

@@ -109,22 +109,26 @@ def _compare(ours: pd.DataFrame, ref: pd.DataFrame, tol: float, skip=()) -> None
 
 def _cases(criterion: str) -> list[tuple[str, float]]:
     sel = PROFILES[PROFILES["criterion"] == criterion]
-    return list(dict.fromkeys(zip(sel["model"], sel["resample"], strict=True)))
+    # NaN != NaN, so deduplicate on a filled copy of the resample index
+    keys = dict.fromkeys(zip(sel["model"], sel["resample"].fillna(-1), strict=True))
+    return [(m, np.nan if r == -1 else r) for m, r in keys]
 
 
+# The study42 aim 2 models are profiled through the workflow's own call in
+# tests/unit/analysis/test_aim2_claims.py and compared with the same reference there.
 SLOPE_CASES = [
     (m, r)
     for m, r in _cases("REML")
-    if any(p.startswith("sd_") and "(Intercept)" not in p for p in _reference(m, r, "REML").index)
+    if "/" not in m
+    and any(p.startswith("sd_") and "(Intercept)" not in p for p in _reference(m, r, "REML").index)
 ]
 FULL_REML = [
     ("sleepstudy_ri", np.nan),
     ("orthodont_int", np.nan),
-    ("aim2/symptoms/alliance", np.nan),
+    ("aim1/symptoms/alliance", np.nan),
 ]
 FULL_ML = [
     ("sleepstudy_ri", np.nan),
-    ("sleepstudy_rs", np.nan),
     ("orthodont_rs", np.nan),
     ("sleepstudy_rs", 48.0),
     ("aim2/symptoms/expectation", np.nan),
