@@ -19,7 +19,8 @@ CONTRACT = {
     "results/tables/aim2_fixed_effects.csv": FIXED.split(),
     "results/tables/aim2_slope_tests.csv": (
         "outcome process slope_sd slope_low slope_high lr p_mixture share_beneficial singular "
-        "n_patients n_therapists"
+        "n_patients n_therapists slope_sd_ci_low slope_sd_ci_high share_implied "
+        "n_eb_therapists n_eb_beneficial"
     ).split(),
     "results/tables/aim2_therapist_slopes.csv": (
         "outcome process therapist slope se n_patients"

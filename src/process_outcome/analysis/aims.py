@@ -130,7 +130,8 @@ class Aim2Result:
     @property
     def slope_sd_ci(self) -> tuple[float, float]:
         """Profile-likelihood CI of the slope SD (NaN when not computed)."""
-        row = self.variance_ci[self.variance_ci["parameter"].str.startswith(f"sd_{self.process}")]
+        name = f"sd_{self.process}_within|{GROUP}"
+        row = self.variance_ci[self.variance_ci["parameter"] == name]
         if row.empty:
             return math.nan, math.nan
         return float(row["ci_low"].iloc[0]), float(row["ci_high"].iloc[0])
@@ -358,7 +359,12 @@ def fit_aim2(
         # the two therapist SDs; sigma's CI would add a third of the time for a number
         # the report does not print
         sds = [n for n in parameter_names(GROUP, slope) if n.startswith("sd_")]
-        variance_ci = profile_confint(patients, fit, level=profile_level, parameters=sds)
+        try:
+            variance_ci = profile_confint(patients, fit, level=profile_level, parameters=sds)
+        except (RuntimeError, ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
+            # reported (JSON 'problems', log), not fatal: the CI is then left empty
+            problems.append(f"aim 2 {outcome}/{process} profile failed: {err}")
+            warnings.warn(problems[-1], RuntimeWarning, stacklevel=2)
         for text in variance_ci["problem"]:
             if text:
                 problems.append(f"aim 2 {outcome}/{process} profile: {text}")

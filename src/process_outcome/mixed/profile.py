@@ -283,7 +283,10 @@ def _ml_optimum(
     """The ML optimum over every variance parameter, from the REML one."""
 
     def fun(x: np.ndarray) -> float:
-        c, s = _unpack(x, units)
+        try:
+            c, s = _unpack(x, units)
+        except OverflowError:  # a line search far out in log sigma
+            return math.inf
         return _deviance(design, "ML", c, s)
 
     x = _minimize(fun, [_pack(chol, sigma, units)])
@@ -379,7 +382,10 @@ def _nuisance_deviance(
     index = _index(problem, parameter)
 
     def fun(u: np.ndarray) -> float:
-        chol, sigma = _with_fixed(problem, index, value, u)
+        try:
+            chol, sigma = _with_fixed(problem, index, value, u)
+        except OverflowError:  # a line search far out in log sigma
+            return math.inf
         return _deviance(problem.design, problem.criterion, chol, sigma)
 
     return fun
