@@ -56,10 +56,21 @@ PATIENTS = pd.read_csv(
 )
 REML_TOL = 1e-5
 ML_TOL = 1e-3
-# lme4's sigma profile is broken on these fits: its interval for orthodont_rs,
-# [1.3088, 1.3229] around 1.3100, is far narrower than the REML one ([1.097, 1.601]);
-# test_lme4_sigma_failures shows its bounds are no 1.96 crossings of the ML profile.
-LME4_FAILURES = {("orthodont_rs", "sigma"), ("orthodont_int", "sigma")}
+# lme4's bounds that are no 1.96 crossings of the ML profile (test_lme4_failures): its sigma
+# profile of the orthodont fits (for orthodont_rs [1.3088, 1.3229] around 1.3100, far
+# narrower than the REML [1.097, 1.601]) and its spline through a singular fit's profile
+# (study42 aim2/symptoms/expectation, intercept-slope correlation -1) or through a
+# profile that bends near an SD of zero (sleepstudy_rs resample 0). Resample -1: none.
+LME4_FAILURES = {
+    ("orthodont_rs", -1, "sigma"),
+    ("orthodont_int", -1, "sigma"),
+    ("aim2/symptoms/expectation", -1, "sd_(Intercept)|therapist"),
+    ("aim2/symptoms/expectation", -1, "sigma"),
+    ("sleepstudy_rs", 0, "sd_(Intercept)|Subject"),  # spline near 0: 2.407 vs 2.230
+}
+# R's REML optimum of bootstrap resample 48 of sleepstudy_rs (a singular fit) stays 0.33
+# deviance units above ours even after its re-optimization (test_r_reference_optimum...).
+R_SUBOPTIMAL = ("sleepstudy_rs", 48.0)
 
 
 def _case(model: str, resample: float) -> str:
@@ -120,6 +131,7 @@ SLOPE_CASES = [
     (m, r)
     for m, r in _cases("REML")
     if "/" not in m
+    and (m, r) != R_SUBOPTIMAL
     and any(p.startswith("sd_") and "(Intercept)" not in p for p in _reference(m, r, "REML").index)
 ]
 FULL_REML = [
@@ -130,7 +142,7 @@ FULL_REML = [
 FULL_ML = [
     ("sleepstudy_ri", np.nan),
     ("orthodont_rs", np.nan),
-    ("sleepstudy_rs", 48.0),
+    ("sleepstudy_rs", 0.0),
     ("aim2/symptoms/expectation", np.nan),
 ]
 
@@ -165,19 +177,32 @@ def test_reml_every_sd_and_sigma_match_r(model, resample):
 def test_ml_profile_matches_lme4_confint(model, resample):
     data, fit = _data_and_fit(model, resample)
     ours = profile_confint(data, fit, criterion="ML")
-    skip = {p for m, p in LME4_FAILURES if m == model}
+    key = -1 if pd.isna(resample) else int(resample)
+    skip = {p for m, r, p in LME4_FAILURES if m == model and r == key}
     _compare(ours, _reference(model, resample, "ML"), ML_TOL, skip)
 
 
-@pytest.mark.parametrize(("model", "parameter"), sorted(LME4_FAILURES))
-def test_lme4_sigma_failures(model, parameter):
-    # At lme4's reported bounds the ML profile deviance has not risen by 1.96^2 = 3.84:
-    # they are not profile-likelihood bounds, so those rows are not compared.
-    data, fit = _data_and_fit(model, np.nan)
+@pytest.mark.parametrize(("model", "resample", "parameter"), sorted(LME4_FAILURES))
+def test_lme4_failures(model, resample, parameter):
+    # At lme4's reported lower bound the ML profile deviance is not 1.96^2 = 3.84 above
+    # the optimum (ours is, by test_bounds_are_crossings_of_the_profile), so those rows
+    # are not compared.
+    resample = np.nan if resample == -1 else float(resample)
+    data, fit = _data_and_fit(model, resample)
     problem = profile_problem(data, fit, "ML")
-    ref = _reference(model, np.nan, "ML").loc[parameter]
+    ref = _reference(model, resample, "ML").loc[parameter]
     low, _ = profiled_deviance(problem, parameter, float(ref["lower"]))
-    assert low - problem.deviance < 1.0
+    assert abs(low - problem.deviance - 1.959963984540054**2) > 0.05
+
+
+def test_r_reference_optimum_of_a_singular_resample_is_not_the_optimum():
+    # Our REML optimum lies below R's: at R's slope SD the profile is 0.33 above it.
+    model, resample = R_SUBOPTIMAL
+    data, fit = _data_and_fit(model, resample)
+    problem = profile_problem(data, fit)
+    ref = _reference(model, resample, "REML").loc["sd_Days|Subject"]
+    dev, _ = profiled_deviance(problem, "sd_Days|Subject", float(ref["estimate"]))
+    assert dev - problem.deviance > 0.1
 
 
 def test_bounds_are_crossings_of_the_profile():
