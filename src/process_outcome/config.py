@@ -14,6 +14,17 @@ import yaml
 
 from process_outcome.errors import InputError
 
+__all__ = [
+    "KINDS",
+    "RESERVED_KEYS",
+    "TABLE_ROLES",
+    "Measure",
+    "load_config",
+    "measures",
+    "measures_of",
+    "validate_config",
+]
+
 MeasureKind = Literal["outcome", "process", "moderator", "covariate"]
 
 

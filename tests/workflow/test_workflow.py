@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from process_outcome.outputs import OUTPUTS
 from tests.conftest import STUDY42_CONFIG, run_snakemake
 
 pytestmark = pytest.mark.e2e
@@ -47,6 +48,18 @@ def test_outputs_follow_the_public_contract(workflow_run: Path):
             assert {"variance_components", "loglik", "optimizer", "converged", "singular"} <= set(
                 fit
             )
+
+
+def test_run_writes_exactly_the_registered_outputs(workflow_run: Path):
+    # The run simulates its data, so the simulated-only outputs are written too.
+    registered = {path for o in OUTPUTS for path in o.paths}
+    written = {
+        str(p.relative_to(workflow_run))
+        for folder in ("tables", "figures", "report")
+        for p in (workflow_run / "results" / folder).rglob("*")
+        if p.is_file()
+    }
+    assert written == registered
 
 
 def test_therapist_ids_stay_private(workflow_run: Path):

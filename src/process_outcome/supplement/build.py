@@ -70,7 +70,8 @@ from process_outcome.supplement.readme import (
     describe_workflow_file,
     readme,
 )
-from process_outcome.supplement.synthetic import synthetic_parameters, synthetic_tables
+from process_outcome.supplement.replica import synthetic_parameters
+from process_outcome.supplement.synthetic import synthetic_tables
 
 __all__ = ["build", "read_inputs"]
 
