@@ -37,7 +37,15 @@ __all__ = [
 
 # The manuscript's parts in the order they are printed; also the categories of
 # ``snakemake --report``.
-PARTS = ("Descriptives", "Aim 1", "Aim 2", "Aim 3", "Simulation check", "Manuscript")
+PARTS = (
+    "Descriptives",
+    "Aim 1",
+    "Aim 2",
+    "Aim 3",
+    "Robustness",
+    "Simulation check",
+    "Manuscript",
+)
 
 
 @dataclass(frozen=True)
@@ -204,6 +212,12 @@ OUTPUTS: tuple[Output, ...] = (
         "aim 3 simple slopes at moderator levels",
     ),
     _table(
+        "robustness",
+        "robustness_table",
+        "Robustness",
+        "key estimates of aims 1-3 in the main analysis and each robustness variant",
+    ),
+    _table(
         "truth_recovery",
         "results_tables",
         "Simulation check",
@@ -219,6 +233,7 @@ OUTPUTS: tuple[Output, ...] = (
     _printed("table2_correlations", "Descriptives"),
     _printed("table3_aims12", "Aim 2"),
     _printed("table4_moderation", "Aim 3"),
+    _printed("table5_robustness", "Robustness"),
     Output(
         "manuscript",
         "report",

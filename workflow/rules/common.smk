@@ -63,9 +63,13 @@ TEMPLATE_DIR = str(WORKFLOW_ROOT / "workflow" / "templates")
 TEMPLATES = sorted(str(p) for p in Path(TEMPLATE_DIR).glob("*.j2"))
 
 
+VARIANTS = [v["name"] for v in config["robustness"]]
+
+
 wildcard_constraints:
     outcome="|".join(OUTCOMES),
     process="|".join([*PROCESSES, "joint"]),
+    variant="|".join(VARIANTS) or "(?!)",
 
 
 # Measure fields that change the cleaned data (labels and directions do not).
@@ -123,6 +127,20 @@ def aim3_settings(wildcards):
     return aim2_settings(wildcards) | {"moderators": config["measures"]["moderators"]}
 
 
+def robustness_settings(wildcards):
+    """What a robustness variant's job depends on: the variant, the measures and the
+    cleaning and analysis settings it starts from (not the other variants)."""
+    return {
+        "variant": next(
+            v for v in config["robustness"] if v["name"] == wildcards.variant
+        ),
+        "data": config["data"],
+        "measures": config["measures"],
+        "cleaning": config["cleaning"],
+        "analysis": config["analysis"],
+    }
+
+
 def input_table(name):
     """Path of one input table: the simulated study or the user's file."""
     if SIMULATED:
@@ -154,7 +172,9 @@ def registry_outputs(rule):
             fmt = Path(path).suffix[1:]
             files[key] = path
             if fmt in o.reported:
-                files[key] = report(path, caption=f"../{o.caption(fmt)}", category=o.part)
+                files[key] = report(
+                    path, caption=f"../{o.caption(fmt)}", category=o.part
+                )
     return files
 
 

@@ -33,6 +33,7 @@ from process_outcome.manuscript.power import with_power_section
 from process_outcome.manuscript.results import aim1_results, descriptive_results
 from process_outcome.manuscript.results_aim2 import aim2_results
 from process_outcome.manuscript.results_aim3 import aim3_results
+from process_outcome.manuscript.robustness import robustness_method, robustness_results
 from process_outcome.manuscript.simulation import simulation_section
 from process_outcome.manuscript.tables import TABLE_FUNCTIONS
 from process_outcome.outputs import outputs
@@ -47,6 +48,7 @@ RESULTS_PARTS: dict[str, Callable[[Design, Results], list[Block]]] = {
     "Aim 1": aim1_results,
     "Aim 2": aim2_results,
     "Aim 3": aim3_results,
+    "Robustness": robustness_results,
 }
 
 
@@ -78,6 +80,7 @@ def build_manuscript(
         *participants(design, results),
         *measures_blocks(design, results),
         *analytic_strategy(design, results),
+        *robustness_method(design),
         *software_blocks(provenance),
     ]
     printed = all_tables(config, results)

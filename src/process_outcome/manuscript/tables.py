@@ -30,6 +30,7 @@ from process_outcome.document import (
 from process_outcome.manuscript.inputs import GROUP, Design, Results
 from process_outcome.manuscript.quoting import count_value, select_row, slope_correlation, truthy
 from process_outcome.manuscript.results import correlation_pair
+from process_outcome.manuscript.robustness import table5
 
 __all__ = [
     "TABLE_FUNCTIONS",
@@ -445,4 +446,5 @@ TABLE_FUNCTIONS: dict[str, Callable[[Design, Results], Table]] = {
     "table2_correlations": table2,
     "table3_aims12": table3,
     "table4_moderation": table4,
+    "table5_robustness": table5,
 }

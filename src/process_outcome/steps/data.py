@@ -70,7 +70,7 @@ def _simulated_tables(config: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def _read_inputs(
+def read_inputs(
     config: Mapping[str, Any], sessions: str, therapists: str, patients: str | None
 ) -> dict[str, pd.DataFrame]:
     cols = config["data"]["columns"]
@@ -120,7 +120,7 @@ def validate_data(
     if sessions is None or therapists is None:
         tables = _simulated_tables(config)
     else:
-        tables = _read_inputs(config, sessions, therapists, patients)
+        tables = read_inputs(config, sessions, therapists, patients)
     data, _ = _analysis_sample(tables, config)
     text = validation_summary(data, tables, config)
     sys.stdout.write(text)
@@ -146,7 +146,7 @@ def clean_data(
     out_reliability: str,
 ) -> None:
     """Read and clean the input tables and write the analysis sample."""
-    tables = _read_inputs(config, sessions, therapists, patients)
+    tables = read_inputs(config, sessions, therapists, patients)
     data, table = _analysis_sample(tables, config)
     write_csv(data.sessions, out_sessions)
     write_csv(data.therapists, out_therapists)
