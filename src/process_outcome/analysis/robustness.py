@@ -40,6 +40,7 @@ __all__ = [
     "SESSIONS_TERM",
     "fit_variant",
     "key_estimates",
+    "variant_sample",
     "variant_sessions",
     "variant_table",
 ]
@@ -161,6 +162,35 @@ def _summaries(table: pd.DataFrame, config: Mapping[str, Any], covariates: list[
     return out
 
 
+def variant_sample(
+    input_tables: Mapping[str, pd.DataFrame],
+    config: Mapping[str, Any],
+    variant: Mapping[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
+    """A variant's patient table, config and covariate terms, checked that every model
+    can be fitted to it.
+
+    Raises
+    ------
+    InputError
+        When the variant's cleaning fails (a covariate column missing, say) or its
+        sample cannot be modelled.
+    """
+    vconfig = variant_config(config, variant)
+    data = clean(
+        input_tables["sessions"],
+        input_tables["therapists"],
+        vconfig,
+        patients=input_tables.get("patients"),
+    )
+    table = variant_table(data, vconfig, variant)
+    covariates = covariate_terms(table, measures_of(vconfig, "covariate"))
+    if variant.get("adjust_sessions"):
+        covariates.append(SESSIONS_TERM)
+    check_feasibility(table, vconfig, covariates)
+    return table, vconfig, covariates
+
+
 def fit_variant(
     input_tables: Mapping[str, pd.DataFrame],
     config: Mapping[str, Any],
@@ -184,19 +214,8 @@ def fit_variant(
         therapists left, say) gives one row whose ``problem`` says why, so the manuscript
         reports it instead of the workflow stopping.
     """
-    vconfig = variant_config(config, variant)
     try:
-        data = clean(
-            input_tables["sessions"],
-            input_tables["therapists"],
-            vconfig,
-            patients=input_tables.get("patients"),
-        )
-        table = variant_table(data, vconfig, variant)
-        covariates = covariate_terms(table, measures_of(vconfig, "covariate"))
-        if variant.get("adjust_sessions"):
-            covariates.append(SESSIONS_TERM)
-        check_feasibility(table, vconfig, covariates)
+        table, vconfig, covariates = variant_sample(input_tables, config, variant)
         summaries = _summaries(table, vconfig, covariates)
     except InputError as exc:
         problem = pd.DataFrame([{"variant": variant["name"], "problem": str(exc)}])

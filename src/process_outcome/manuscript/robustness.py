@@ -72,9 +72,7 @@ def variant_description(variant: Mapping[str, Any]) -> str:
             f"patients with at least {variant['min_outcome_assessments']} outcome assessments"
         )
     if variant.get("completers_only"):
-        parts.append(
-            "only patients whose outcome was assessed at the study's final session"
-        )
+        parts.append("only patients whose outcome was assessed at the study's final session")
     adjust = []
     if variant.get("covariates"):
         adjust += [

@@ -160,3 +160,21 @@ def test_robustness_config_mistakes_are_named(variants, message):
     config["robustness"] = variants
     with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")):
         validate_config(config, SCHEMA)
+
+
+def test_validate_warns_about_a_variant_that_cannot_be_fitted(capsys):
+    from process_outcome.steps.data import validate_data
+
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["simulate"].update(n_therapists=12, n_patients=60)
+    config["robustness"] = [
+        {
+            "name": "typo",
+            "label": "Typo",
+            "covariates": {"site": {"column": "clinic_site", "type": "categorical"}},
+        }
+    ]
+    validate_data(validate_config(config, SCHEMA))
+    out = capsys.readouterr().out
+    assert "WARNING: robustness variant 'typo' cannot be fitted" in out
+    assert "clinic_site" in out
