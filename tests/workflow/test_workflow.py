@@ -64,6 +64,15 @@ def test_run_writes_exactly_the_registered_outputs(workflow_run: Path):
     assert written == registered
 
 
+def test_supplement_leaves_out_tables_without_rows(workflow_run: Path):
+    # The default study scores no measure from items: its reliability table is empty.
+    assert pd.read_csv(workflow_run / "results/tables/reliability.csv").empty
+    supplement = workflow_run / "results/supplement"
+    assert not (supplement / "tables/reliability.csv").exists()
+    assert (supplement / "tables/robustness.csv").exists()
+    assert "reliability.csv" not in (supplement / "README.md").read_text()
+
+
 def test_therapist_ids_stay_private(workflow_run: Path):
     ids = pd.read_csv(workflow_run / "results/private/therapist_codes.csv")["therapist"]
     for path in [

@@ -222,6 +222,11 @@ def _write_package(
     git = git_state(basedir)
     released = study_date(config, git)
     for path in result_files:
+        if path.endswith(".csv") and len(pd.read_csv(path, nrows=1)) == 0:
+            # A table with a header only (reliability.csv when no measure is scored from
+            # items) is not a result; packaging it would only puzzle a reviewer.
+            log.info("supplement: %s has no rows and is not packaged", path)
+            continue
         rel = result_path_in_package(path)
         copy_result(path, out / rel, released)
         files[rel] = describe_result(rel)
