@@ -140,9 +140,7 @@ def _fit(
         # the random-intercept model on the same rows: start and floor (it is nested)
         rows = data.loc[data[slope].notna()]
         intercept_design = build_design(rows, response, fixed_terms, group, None)
-        search0 = search_optimum(intercept_design, [("default", np.ones(1))], None, False)
-        theta0 = search0.theta
-        loglik0 = -0.5 * deviance_scaled(theta0, intercept_design)
+        theta0, loglik0 = _intercept_optimum(intercept_design, start, response, fixed_terms)
         floor = loglik0 if floor is None else max(floor, loglik0)
         starts.insert(0, ("intercept-only", np.array([abs(theta0[0]), 0.0, 0.1])))
         starts.append(("default", np.array([1.0, 0.0, 1.0])))
@@ -162,6 +160,33 @@ def _fit(
         check=search.check,
         escalation=tuple(search.reasons),
     )
+
+
+def _intercept_optimum(
+    d: Design, start: MixedFit | None, response: str, fixed_terms: tuple[str, ...]
+) -> tuple[np.ndarray, float]:
+    """Scaled theta and REML log-likelihood of the random-intercept model on design ``d``.
+
+    A caller often holds this very fit already (aim 2 passes its aim 1 model as
+    ``start``): it is reused when it is a confirmed random-intercept optimum of the same
+    model and its log-likelihood is reproduced on ``d`` (the same rows, by value);
+    otherwise the model is fitted here.
+    """
+    if (
+        start is not None
+        and start.random_slope is None
+        and start.converged
+        and start.response == response
+        and start.terms == (INTERCEPT, *fixed_terms)
+        and start.n_obs == d.n
+        and start.n_groups == len(d.groups)
+    ):
+        theta0 = np.asarray(start.theta, dtype=float)[:1]
+        loglik0 = -0.5 * deviance_scaled(theta0, d)
+        if abs(loglik0 - start.loglik) <= 1e-9 * max(1.0, abs(start.loglik)):
+            return theta0, loglik0
+    search0 = search_optimum(d, [("default", np.ones(1))], None, False)
+    return search0.theta, -0.5 * deviance_scaled(search0.theta, d)
 
 
 def fit_at_theta(

@@ -253,8 +253,16 @@ def search_optimum(
         s.attempts.append(att)
         s.thetas.append(theta if theta is not None else np.full(n_theta, np.nan))
 
+    solved: dict[bytes, tuple[np.ndarray, bool, str]] = {}
+
     def slsqp(t: np.ndarray, dd: Design) -> tuple[np.ndarray, bool, str]:
-        return _run_scipy("SLSQP", t, dd)
+        # SLSQP is deterministic: a start equal to an earlier one (aim 2's nested fit is
+        # both the intercept-only start and the given start) is recorded, not rerun
+        key = _canonical(np.asarray(t, dtype=float)).tobytes()
+        if key not in solved:
+            solved[key] = _run_scipy("SLSQP", t, dd)
+        theta, ok, msg = solved[key]
+        return theta.copy(), ok, msg
 
     def statsmodels_then_polish(theta0: np.ndarray) -> None:
         record("statsmodels-lbfgs", _run_statsmodels, theta0)

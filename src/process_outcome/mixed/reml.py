@@ -24,7 +24,7 @@ function here returns lme4's deviance of the *original* data:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,7 @@ __all__ = [
     "scaled_factor",
     "theta_from_factor",
     "used_columns",
+    "varpar_functions",
 ]
 
 
@@ -129,10 +130,10 @@ def used_columns(response: str, terms: Sequence[str], group: str, slope: str | N
     return list(dict.fromkeys(names))
 
 
-def _term_column(data: pd.DataFrame, term: str) -> np.ndarray:
-    values = np.ones(len(data))
+def _term_column(columns: dict[str, np.ndarray], term: str) -> np.ndarray:
+    values = np.ones(len(next(iter(columns.values()))))
     for part in term.split(":"):
-        values = values * data[part].to_numpy(dtype=float)
+        values = values * columns[part]
     return values
 
 
@@ -175,11 +176,20 @@ def build_design(
     missing = [c for c in columns if c not in data.columns]
     if missing:
         raise KeyError(f"columns not in the data: {missing}")
-    used = data.loc[data[columns].notna().all(axis=1), columns]
-    if used.empty:
+    # numpy columns, not a filtered DataFrame: pandas' row selection (string columns
+    # especially) cost more than the whole design here
+    group_values = data[group].to_numpy()
+    keep = ~pd.isna(group_values)
+    numeric = {}
+    for name in columns:
+        if name != group:
+            numeric[name] = data[name].to_numpy(dtype=float, na_value=np.nan)
+            keep &= ~np.isnan(numeric[name])
+    if not keep.any():
         raise ValueError("no rows without missing values in the model's columns")
-    n = len(used)
-    y_raw = used[response].to_numpy(dtype=float)
+    used = {name: values[keep] for name, values in numeric.items()}
+    n = int(keep.sum())
+    y_raw = used[response]
     x_raw = np.column_stack([np.ones(n), *(_term_column(used, t) for t in terms)])
     p = x_raw.shape[1]
     a_mat = np.eye(p)
@@ -198,13 +208,13 @@ def build_design(
     b_mat = np.eye(q)
     z = np.ones((n, q))
     if slope is not None:
-        s_raw = used[slope].to_numpy(dtype=float)
+        s_raw = used[slope]
         centre, scale = _centre_scale(s_raw)
         z[:, 1] = (s_raw - centre) / scale
         b_mat[0, 1] = -centre / scale
         b_mat[1, 1] = 1.0 / scale
     # lme4 orders factor levels by sorted label; conditional modes follow that order
-    groups, codes = np.unique(used[group].to_numpy(), return_inverse=True)
+    groups, codes = np.unique(group_values[keep], return_inverse=True)
     n_groups = len(groups)
     ztz = np.ascontiguousarray(
         _group_sums(codes, n_groups, z[:, :, None] * z[:, None, :]).transpose(1, 2, 0)
@@ -387,6 +397,14 @@ def _reml(logdet_m: float, logdet_xax: float, pwrss: float, d: Design) -> float:
     return logdet_m + logdet_xax + dof * (1.0 + math.log(2.0 * math.pi * pwrss / dof))
 
 
+def _inverse(chol: np.ndarray) -> np.ndarray:
+    """Symmetric inverse of ``C C'`` from its lower Cholesky factor ``C`` (LAPACK potri)."""
+    inv, info = lapack.dpotri(chol, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError("singular Cholesky factor")
+    return np.tril(inv) + np.tril(inv, -1).T
+
+
 def _gradient_matrix(
     d: Design, pwrss: float, chol_x: np.ndarray, beta: np.ndarray, parts: tuple[Any, ...]
 ) -> np.ndarray:
@@ -397,8 +415,7 @@ def _gradient_matrix(
     ``(Z'V^-1 X)_j = Z_j'X_j - E_j w_j`` with ``E_j = S_j L C_j^-T``, ``w_j = C_j^-1 L' Z_j'X_j``.
     """
     s, zx, zy = d.ztz, d.ztx, d.zty
-    xax_inv, _ = lapack.dpotri(chol_x, lower=1)
-    xax_inv = np.tril(xax_inv) + np.tril(xax_inv, -1).T
+    xax_inv = _inverse(chol_x)
     fitted = [zx[i] @ beta for i in range(d.q)]
     if d.q == 1:
         sl, l00, w0, r0 = parts
@@ -502,17 +519,60 @@ def deviance(theta: np.ndarray, d: Design) -> float:
     return deviance_at_factor(scaled_factor(theta, d), d)
 
 
-def deviance_varpar(varpar: np.ndarray, d: Design) -> float:
-    """lmerTest's ``devfun_vp``: REML deviance as a function of ``(theta, sigma)``."""
-    logdet_m, logdet_xax, pwrss, *_ = _penalized(scaled_factor(varpar[:-1], d), d)
-    sigma2 = varpar[-1] ** 2
+def _deviance_vp(parts: tuple[Any, ...], sigma: float, d: Design) -> float:
+    logdet_m, logdet_xax, pwrss = parts[:3]
+    sigma2 = sigma**2
     pwrss = pwrss * d.y_scale**2
     logdet_xax = logdet_xax - 2.0 * math.log(abs(np.linalg.det(d.x_transform)))
     return logdet_m + logdet_xax + pwrss / sigma2 + (d.n - d.p) * math.log(2.0 * math.pi * sigma2)
 
 
+def _covbeta(parts: tuple[Any, ...], sigma: float, d: Design) -> np.ndarray:
+    a_mat = d.x_transform
+    return (sigma**2 * a_mat @ _inverse(parts[3]) @ a_mat.T).ravel()
+
+
+def deviance_varpar(varpar: np.ndarray, d: Design) -> float:
+    """lmerTest's ``devfun_vp``: REML deviance as a function of ``(theta, sigma)``."""
+    return _deviance_vp(_penalized(scaled_factor(varpar[:-1], d), d), varpar[-1], d)
+
+
 def covbeta_varpar(varpar: np.ndarray, d: Design) -> np.ndarray:
     """lmerTest's ``get_covbeta``: ``sigma^2 (X' A^-1 X)^-1`` (original scale), flattened."""
-    s = reml_state(scaled_factor(varpar[:-1], d), d)
-    a_mat = d.x_transform
-    return (varpar[-1] ** 2 * a_mat @ np.linalg.inv(s.xax) @ a_mat.T).ravel()
+    return _covbeta(_penalized(scaled_factor(varpar[:-1], d), d), varpar[-1], d)
+
+
+def varpar_functions(
+    d: Design,
+) -> tuple[Callable[[np.ndarray], float], Callable[[np.ndarray], np.ndarray]]:
+    """:func:`deviance_varpar` and :func:`covbeta_varpar` of one design, sharing work.
+
+    Both depend on theta only through one penalized least-squares solution; numerical
+    derivatives visit the same theta with many values of sigma, so the solution is kept
+    per theta (in these closures only) and each function returns exactly what its
+    stand-alone version returns.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> df = pd.DataFrame({"y": [1.0, 2, 3, 5, 4, 4], "g": list("aabbcc")})
+    >>> d = build_design(df, "y", [], "g", None)
+    >>> dev, cov = varpar_functions(d)
+    >>> dev(np.array([0.5, 1.2])) == deviance_varpar(np.array([0.5, 1.2]), d)
+    True
+    """
+    solutions: dict[bytes, tuple[Any, ...]] = {}
+
+    def parts(theta: np.ndarray) -> tuple[Any, ...]:
+        key = np.asarray(theta, dtype=float).tobytes()
+        if key not in solutions:
+            solutions[key] = _penalized(scaled_factor(theta, d), d)
+        return solutions[key]
+
+    def dev(varpar: np.ndarray) -> float:
+        return _deviance_vp(parts(varpar[:-1]), varpar[-1], d)
+
+    def cov(varpar: np.ndarray) -> np.ndarray:
+        return _covbeta(parts(varpar[:-1]), varpar[-1], d)
+
+    return dev, cov
