@@ -7,11 +7,13 @@ triangular relative Cholesky factor whose entries (column-major) form ``theta``.
 
 The objective is lme4's profiled REML deviance (:mod:`process_outcome.mixed.reml`: per-group
 blocks vectorised over groups, on a centred and scaled design, O(n + groups) per
-evaluation). The optimizer works on the scaled design:
+evaluation, with its exact gradient). The optimizer works on the scaled design:
 
-1. a random-slope model first fits its random-intercept model on the same rows and
-   starts from it (and from lme4's default start, and a given ``start``); its REML
-   log-likelihood is a floor the slope model must reach (it nests it);
+1. a random-slope model starts from its random-intercept model on the same rows (and
+   from lme4's default start, and a given ``start``); that model's REML log-likelihood
+   is a floor the slope model must reach (it nests it). A ``start`` that *is* that
+   random-intercept fit (aim 2 passes its aim 1 model; recognised by value) is reused
+   instead of fitted again;
 2. bounded SLSQP from every start, then restarts off any zero variance (with the
    off-diagonal element's sign flipped too: on the boundary the sign of the covariance
    is not identified, and a bounded optimizer can stop on the wrong side) and along any
@@ -21,9 +23,14 @@ evaluation). The optimizer works on the scaled design:
    scale) must be below 1e-6 and the Hessian positive semi-definite, which a saddle on
    the boundary fails;
 4. escalation when the optimum is in doubt (not confirmed, below the floor, starts
-   disagreeing, or a boundary solution with a nonzero off-diagonal theta): L-BFGS-B,
-   unconstrained BFGS and Nelder-Mead, then statsmodels ``MixedLM``. The reasons are
-   kept in :attr:`MixedFit.escalation` and the model JSON.
+   ending at distinct confirmed local optima, or a boundary solution with a nonzero
+   off-diagonal theta): L-BFGS-B and unconstrained BFGS from the best solution and
+   every start; Nelder-Mead and Powell when these leave the optimum unconfirmed, below
+   the floor, or moved it; then statsmodels ``MixedLM`` if still in doubt. A start
+   that stops short of the best at a point that is not a local optimum (lme4's
+   default start often lands on a boundary saddle) is not a doubt: the restarts and
+   the check cover it. The reasons are kept in :attr:`MixedFit.escalation` and the
+   model JSON.
 
 Fixed effects, their covariance, log-likelihood, variance components and conditional
 modes are reported on the original scale as lme4 computes them, and the Satterthwaite

@@ -1,9 +1,10 @@
 """The optimizer of the profiled REML deviance and its escalation.
 
-Bounded SLSQP from every start, restarts off zero variances and along negative curvature,
-a scale-free second-order check of the best solution (:func:`check_optimum`), and
-escalation (L-BFGS-B, BFGS, Nelder-Mead, Powell, statsmodels ``MixedLM``) when the optimum
-is in doubt; see :mod:`process_outcome.mixed.fit` for the whole procedure.
+Bounded SLSQP from every start (exact gradient), restarts off zero variances and along
+negative curvature, a scale-free second-order check of the best solution
+(:func:`check_optimum`), and escalation (L-BFGS-B and BFGS; Nelder-Mead and Powell if
+those leave a doubt; statsmodels ``MixedLM``) when the optimum is in doubt; see
+:mod:`process_outcome.mixed.fit` for the whole procedure.
 """
 
 from __future__ import annotations

@@ -524,7 +524,9 @@ def _deviance_vp(parts: tuple[Any, ...], sigma: float, d: Design) -> float:
     sigma2 = sigma**2
     pwrss = pwrss * d.y_scale**2
     logdet_xax = logdet_xax - 2.0 * math.log(abs(np.linalg.det(d.x_transform)))
-    return logdet_m + logdet_xax + pwrss / sigma2 + (d.n - d.p) * math.log(2.0 * math.pi * sigma2)
+    return float(
+        logdet_m + logdet_xax + pwrss / sigma2 + (d.n - d.p) * math.log(2.0 * math.pi * sigma2)
+    )
 
 
 def _covbeta(parts: tuple[Any, ...], sigma: float, d: Design) -> np.ndarray:
