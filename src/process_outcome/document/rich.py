@@ -15,6 +15,7 @@ from typing import Any
 from process_outcome.document.apa import (
     ALPHA,
     apa_df,
+    apa_interval,
     apa_number,
     apa_p,
     apa_r,
@@ -30,6 +31,7 @@ __all__ = [
     "bold",
     "ci_text",
     "code",
+    "interval",
     "it",
     "join",
     "number",
@@ -204,11 +206,36 @@ def p_text(p: float, source: Ref | None, symbol: str = "p") -> Rich:
     return it(symbol) + " " + value(apa_p(p), source)
 
 
+def interval(
+    low: float,
+    high: float,
+    digits: int,
+    src: Ref | None,
+    lz: bool = True,
+    columns: tuple[str, str] = ("ci_low", "ci_high"),
+) -> Rich:
+    """``[−0.79, −0.42]``: an interval's bounds, tied to their cells (``columns`` of
+    ``src``'s row), with more decimals where a nonzero bound would print as zero
+    (:func:`~process_outcome.document.apa.apa_interval`).
+
+    Examples
+    --------
+    >>> interval(-0.42, -0.0035, 2, None).plain
+    '[\u22120.420, \u22120.004]'
+    """
+    lo, hi = apa_interval(low, high, digits, lz)
+    return rich(
+        "[",
+        value(lo, src.at(columns[0]) if src else None),
+        ", ",
+        value(hi, src.at(columns[1]) if src else None),
+        "]",
+    )
+
+
 def ci_text(low: float, high: float, digits: int, src: Ref | None, lz: bool = True) -> Rich:
-    """``95% CI [−0.79, −0.42]``."""
-    lo = number(low, digits, src.at("ci_low") if src else None, lz)
-    hi = number(high, digits, src.at("ci_high") if src else None, lz)
-    return rich("95% CI [", lo, ", ", hi, "]")
+    """``95% CI [−0.79, −0.42]`` (see :func:`interval`)."""
+    return rich("95% CI ", interval(low, high, digits, src, lz))
 
 
 def t_test_text(row: Mapping[str, Any], src: Ref | None, symbol: Rich | str = "γ") -> Rich:

@@ -14,6 +14,7 @@ from process_outcome.document import (
     Ref,
     apa_df,
     apa_r,
+    ci_text,
     it,
     join,
     lower_first,
@@ -100,13 +101,7 @@ def descriptive_results(design: Design, results: Results) -> list[Block]:
                 ") = ",
                 value(apa_r(row["r"]), src.at("r")),
                 ", ",
-                rich(
-                    "95% CI [",
-                    value(apa_r(row["ci_low"]), src.at("ci_low")),
-                    ", ",
-                    value(apa_r(row["ci_high"]), src.at("ci_high")),
-                    "]",
-                ),
+                ci_text(row["ci_low"], row["ci_high"], 2, src, lz=False),
                 ", ",
                 p_text(row["p"], src.at("p")),
             )

@@ -19,6 +19,7 @@ from process_outcome.document import (
     bold,
     count_word,
     digits_for,
+    interval,
     it,
     number,
     ref,
@@ -160,8 +161,7 @@ def coefficient_cells(r: Any, d: int, src: Any, fdr: bool = False) -> tuple[Any,
     ]
     if fdr:
         cells.append(value(apa_p_value(r.p_fdr), src.at("p_fdr")))
-    low, high = number(r.ci_low, d, src.at("ci_low")), number(r.ci_high, d, src.at("ci_high"))
-    cells.append(rich("[", low, ", ", high, "]"))
+    cells.append(interval(r.ci_low, r.ci_high, d, src))
     return tuple(cells)
 
 
