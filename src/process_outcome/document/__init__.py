@@ -29,6 +29,7 @@ from process_outcome.document.html import environment, html_rich, render, render
 from process_outcome.document.latex import latex_rich, render_latex_table, tex_escape
 from process_outcome.document.markdown import markdown_rich, render_markdown
 from process_outcome.document.model import (
+    LONG_TABLE_ROWS,
     Block,
     Code,
     Figure,
@@ -66,6 +67,7 @@ from process_outcome.document.rich import (
 __all__ = [
     "ALPHA",
     "EN_DASH",
+    "LONG_TABLE_ROWS",
     "MINUS",
     "STYLES",
     "Block",
