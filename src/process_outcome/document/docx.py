@@ -270,7 +270,7 @@ def render_docx(manuscript: Manuscript) -> bytes:
         p = doc.add_paragraph(", ".join(manuscript.authors))
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
     for section in manuscript.sections:
-        if section.key in ("simulation", "appendix"):
+        if section.key in ("references", "simulation", "appendix"):
             doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
         if section.title:
             doc.add_heading(section.title, level=1)

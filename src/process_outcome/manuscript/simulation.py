@@ -102,9 +102,8 @@ def simulation_section(design: Design, results: Results) -> Section:
         align="llrrrc",
     )
     banner = rich(
-        "Simulated data: this section exists only because the data were simulated ",
-        "(data.source: simulate). It is a check of the workflow, not part of a manuscript "
-        "about real data.",
+        "Simulated data: this section exists only because the data were simulated. It is "
+        "a check of the workflow, not part of a manuscript about real data.",
     )
     return Section(
         "simulation",
