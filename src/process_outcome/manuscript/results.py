@@ -154,24 +154,26 @@ def aim1_results(design: Design, results: Results) -> list[Block]:
             b, bsrc = fixed_row(results.aim1, src, o.key, p.key, f"{p.key}_between")
             if significant(w["p"]):
                 s = rich(
-                    f"Within therapists, patients whose {lower_first(p.label)} ratings were "
-                    "higher than those of their therapist's other patients ended treatment "
-                    f"with {outcome_words(o, w['estimate'])}, ",
+                    f"Within therapists and controlling for baseline {lower_first(o.label)}, "
+                    f"patients whose {lower_first(p.label)} ratings were higher than those of "
+                    "their therapist's other patients ended treatment with "
+                    f"{outcome_words(o, w['estimate'])}, ",
                     t_test_text(w, wsrc),
                     ".",
                 )
             else:
                 s = rich(
                     f"The within-therapist (patient-level) association of "
-                    f"{lower_first(p.label)} with {post_label(o)} was not statistically "
-                    "significant, ",
+                    f"{lower_first(p.label)} with {post_label(o)}, controlling for baseline "
+                    f"{lower_first(o.label)}, was not statistically significant, ",
                     t_test_text(w, wsrc),
                     ".",
                 )
             sentences.append(s)
             if significant(b["p"]):
                 s = rich(
-                    "Between therapists, patients of therapists whose patients gave higher "
+                    f"Between therapists and controlling for baseline {lower_first(o.label)}, "
+                    "patients of therapists whose patients gave higher "
                     f"{lower_first(p.label)} ratings on average ended treatment with "
                     f"{outcome_words(o, b['estimate'])}, ",
                     t_test_text(b, bsrc),
@@ -180,8 +182,8 @@ def aim1_results(design: Design, results: Results) -> list[Block]:
             else:
                 s = rich(
                     f"The between-therapist (therapist-level) association of "
-                    f"{lower_first(p.label)} with {post_label(o)} was not statistically "
-                    "significant, ",
+                    f"{lower_first(p.label)} with {post_label(o)}, controlling for baseline "
+                    f"{lower_first(o.label)}, was not statistically significant, ",
                     t_test_text(b, bsrc),
                     ".",
                 )
@@ -213,7 +215,12 @@ def aim1_results(design: Design, results: Results) -> list[Block]:
                 else:
                     text += rich("not statistically significant for ", join(ns, ", ", " or "))
                 parts.append(text)
-            s = rich("With all processes in one model, ", join(parts, "; "), ".")
+            s = rich(
+                f"With all processes in one model, controlling for baseline "
+                f"{lower_first(o.label)}, ",
+                join(parts, "; "),
+                ".",
+            )
             joint = results.models[f"aim1/{o.key}/joint"]
             if joint["fit"]["singular"]:
                 reason = singular_reason(joint["fit"], f"aim1/{o.key}/joint")

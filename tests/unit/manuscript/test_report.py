@@ -716,6 +716,13 @@ def test_docx_tables_equal_the_results_tables(workflow_run: Path):
             level = levels[row[0]]
             continue
         sel = desc[(desc["level"] == level) & (desc["label"] == row[0])].iloc[0]
+        if "%" in row[2]:  # a binary characteristic: n (%) coded 1, no SD or range
+            ones, share = re.fullmatch(r"(\d+) \((\d+)%\)", row[2]).groups()
+            assert int(ones) == round(sel["mean"] * sel["n"]), row
+            assert_printed(share, 100 * sel["mean"], f"Table 1 {row[0]} %")
+            assert row[3:6] == ["\u2013"] * 3, row
+            checked += 1
+            continue
         _check_stats(row[1:6], sel, ["n", "mean", "sd", "min", "max"], f"Table 1 {row[0]}")
         if not pd.isna(sel["icc"]):
             assert_printed(row[6], sel["icc"], f"Table 1 {row[0]} icc")
