@@ -9,5 +9,6 @@ run(
     aim2_tests=snakemake.input.aim2_tests,
     aim2_slopes=snakemake.input.aim2_slopes,
     aim3_simple=snakemake.input.aim3_simple,
+    aim3=snakemake.input.aim3,
     out=dict(snakemake.output),
 )

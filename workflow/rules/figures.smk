@@ -4,6 +4,7 @@ rule figures:
         aim2_tests="results/tables/aim2_slope_tests.csv",
         aim2_slopes="results/tables/aim2_therapist_slopes.csv",
         aim3_simple="results/tables/aim3_simple_slopes.csv",
+        aim3="results/tables/aim3_moderation.csv",
     output:
         forest_pdf="results/figures/figure1_aim1_forest.pdf",
         forest_png=report(

@@ -182,8 +182,10 @@ def make_figures(
     aim2_slopes: str,
     aim3_simple: str,
     out: Mapping[str, str],
+    aim3: str | None = None,
 ) -> None:
-    """Draw the aim 1 forest plot, aim 2 caterpillar plot and aim 3 simple-slopes plot."""
+    """Draw the aim 1 forest plot, aim 2 caterpillar plot and aim 3 simple-slopes plot
+    (``aim3``, the moderation table, flags its singular fits)."""
     from process_outcome.analysis import figures
     from process_outcome.config import measures
 
@@ -197,4 +199,7 @@ def make_figures(
         out["caterpillar_png"],
     )
     simple = pd.read_csv(aim3_simple)
-    figures.save(figures.simple_slopes_plot(simple, labels), out["simple_pdf"], out["simple_png"])
+    moderation = pd.read_csv(aim3) if aim3 else None
+    figures.save(
+        figures.simple_slopes_plot(simple, labels, moderation), out["simple_pdf"], out["simple_png"]
+    )
