@@ -17,6 +17,7 @@ from process_outcome.document import (
     Block,
     Heading,
     Paragraph,
+    Ref,
     Rich,
     apa_number,
     apa_r,
@@ -33,7 +34,7 @@ from process_outcome.document import (
     value,
 )
 from process_outcome.manuscript.inputs import Design, Provenance, Results
-from process_outcome.manuscript.quoting import count_value, fill, select_row
+from process_outcome.manuscript.quoting import count_value, fill, percent_value, select_row
 from process_outcome.manuscript.references import PACKAGE_REFERENCES, cite, cite_narrative
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "measures_blocks",
     "participants",
     "patient_reason",
+    "post_text",
     "range_text",
     "reliability_text",
     "scoring_text",
@@ -223,6 +225,41 @@ def exclusion_text(design: Design, reasons: Mapping[str, int]) -> Rich:
     return rich("The exclusion log recorded ", series(parts), ".")
 
 
+def post_text(design: Design, results: Results) -> Rich:
+    """What "post-treatment" means: each patient's last available assessment, and for how
+    many patients it came before the study's last occasion (from ``descriptives.csv``)."""
+    text = rich(
+        "For each patient, the first available assessment served as the baseline score and "
+        "the last available assessment as the post-treatment outcome, whenever it took "
+        "place."
+    )
+    d = results.descriptives
+    parts = []
+    for o in design.outcomes:
+        if f"post_early_{o.key}" not in set(d["variable"]):
+            continue  # results of an earlier version of the workflow
+        occ, osrc = select_row(d, "descriptives", variable=f"post_occasion_{o.key}")
+        early, esrc = select_row(d, "descriptives", variable=f"post_early_{o.key}")
+        count = Ref(esrc.source, esrc.key, "mean", float(early["n"]))
+        parts.append(
+            fill(
+                "for {outcome}, the last assessment came before the last occasion of the "
+                "study (occasion {last}) for {n} of {total} patients ({share}%) and at "
+                "occasion {low} at the earliest",
+                outcome=lower_first(o.label),
+                last=count_value(occ["max"], osrc.at("max")),
+                n=value(f"{round(early['mean'] * early['n']):d}", count),
+                total=count_value(early["n"], esrc.at("n")),
+                share=percent_value(early["mean"], esrc.at("mean")),
+                low=count_value(occ["min"], osrc.at("min")),
+            )
+        )
+    if parts:
+        text += rich(" Post-treatment therefore did not always mean the end of treatment: ")
+        text += rich(join(parts, "; "), " (Table 1).")
+    return text
+
+
 def range_text(m: Measure) -> str:
     """A measure's possible score range in words."""
     if m.range is None:
@@ -325,10 +362,7 @@ def measures_blocks(design: Design, results: Results) -> list[Block]:
                 f"{state} state.",
             )
         )
-    text = join(parts, " ") + (
-        " For each patient, the first non-missing assessment served as the baseline score "
-        "and the last non-missing assessment as the post-treatment outcome."
-    )
+    text = join(parts, " ") + rich(" ", post_text(design, results))
     blocks.append(Paragraph(rich(it("Outcomes. "), text)))
     parts = []
     for p in design.processes:

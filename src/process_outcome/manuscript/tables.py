@@ -66,7 +66,8 @@ def table1_cells(r: Any, binary: bool) -> tuple[Rich, ...]:
         ones = value(f"{round(r.mean * r.n):d}", Ref(src.source, src.key, "mean", float(r.n)))
         share = percent_value(r.mean, src.at("mean"))
         return (count_value(r.n, src.at("n")), rich(ones, " (", share, "%)"), dash, dash, dash, icc)
-    whole = r.variable == "caseload"
+    # Counts and occasions range over whole numbers.
+    whole = r.variable == "caseload" or r.variable.startswith("post_occasion_")
     low, high = (
         (count_value(r.min, src.at("min")), count_value(r.max, src.at("max")))
         if whole
@@ -94,7 +95,9 @@ def table1(design: Design, results: Results) -> Table:
             continue
         rows.append(Row((rich(title),), "panel"))
         for r in part.itertuples(index=False):
-            is_binary = level == "therapist" and r.variable in binary
+            is_binary = (level == "therapist" and r.variable in binary) or r.variable.startswith(
+                "post_early_"
+            )
             rows.append(Row((rich(str(r.label)), *table1_cells(r, is_binary)), indent=1))
     note = rich(
         "Session level: every assessment of the analysis sample. Patient level: one value "
@@ -102,6 +105,15 @@ def table1(design: Design, results: Results) -> Table:
         "= mean of the patient's ratings). Therapist level: one value per therapist, "
         "characteristics on their original (uncentered) scale",
     )
+    if any(v.startswith("post_early_") for v in d["variable"]):
+        note += rich(
+            "; occasion of post = assessment occasion of the post score; post before "
+            "occasion: the ",
+            it("M"),
+            " column gives ",
+            it("n"),
+            " (%) of patients whose last assessment came before the study's last occasion",
+        )
     if binary & set(d["variable"]):
         note += rich("; for a binary characteristic, the ", it("M"), " column gives ")
         note += rich(it("n"), " (%) of therapists coded 1")
