@@ -26,7 +26,12 @@ from process_outcome.document.apa import (
 )
 from process_outcome.document.docx import column_widths, render_docx
 from process_outcome.document.html import environment, html_rich, render, render_html
-from process_outcome.document.latex import latex_rich, render_latex_table, tex_escape
+from process_outcome.document.latex import (
+    latex_rich,
+    render_latex_references,
+    render_latex_table,
+    tex_escape,
+)
 from process_outcome.document.markdown import markdown_rich, render_markdown
 from process_outcome.document.model import (
     LONG_TABLE_ROWS,
@@ -61,6 +66,7 @@ from process_outcome.document.rich import (
     sub,
     sup,
     t_test_text,
+    url,
     value,
 )
 
@@ -113,6 +119,7 @@ __all__ = [
     "render",
     "render_docx",
     "render_html",
+    "render_latex_references",
     "render_latex_table",
     "render_markdown",
     "rich",
@@ -122,5 +129,6 @@ __all__ = [
     "sup",
     "t_test_text",
     "tex_escape",
+    "url",
     "value",
 ]

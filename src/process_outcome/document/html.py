@@ -19,6 +19,8 @@ __all__ = ["environment", "html_rich", "render", "render_html"]
 _HTML_TAGS = {"i": ("<em>", "</em>"), "b": ("<strong>", "</strong>")}
 _HTML_TAGS |= {"bi": ("<strong><em>", "</em></strong>"), "sub": ("<sub>", "</sub>")}
 _HTML_TAGS |= {"sup": ("<sup>", "</sup>"), "code": ("<code>", "</code>"), "": ("", "")}
+# Addresses stay text: the report is self-contained and links nowhere.
+_HTML_TAGS |= {"url": ("", "")}
 
 
 def html_rich(text: Rich | str) -> Markup:

@@ -44,6 +44,7 @@ __all__ = [
     "sub",
     "sup",
     "t_test_text",
+    "url",
     "value",
 ]
 
@@ -92,7 +93,7 @@ def ref(source: str, column: str = "", **key: Any) -> Ref:
     return Ref(source, tuple((k, str(v)) for k, v in key.items()), column)
 
 
-STYLES = ("", "i", "b", "bi", "sub", "sup", "code")
+STYLES = ("", "i", "b", "bi", "sub", "sup", "code", "url")
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,12 @@ def sup(text: str) -> Rich:
 def code(text: str) -> Rich:
     """Monospaced text (config keys, file names)."""
     return Rich([Run(text, "code")])
+
+
+def url(text: str) -> Rich:
+    """A web address (a reference's DOI): plain text in HTML, Markdown and Word (the
+    report links to nothing outside itself), ``\\url`` in LaTeX."""
+    return Rich([Run(text, "url")])
 
 
 def value(text: str, source: Ref | None) -> Rich:

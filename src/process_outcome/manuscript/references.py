@@ -32,6 +32,7 @@ from process_outcome.document import (
     Table,
     it,
     rich,
+    url,
 )
 from process_outcome.supplement.metadata import ORIGINAL_STUDY
 
@@ -118,19 +119,20 @@ class Reference:
         byline = self.byline()
         # A group author ends without the period that initials give a person's name.
         head = rich(f"{byline}{'' if byline.endswith('.') else '.'} ({self.year}). ")
-        doi = f" https://doi.org/{self.doi}" if self.doi else ""
+        doi = rich(" ", url(f"https://doi.org/{self.doi}")) if self.doi else Rich()
         if self.editors:
             # A paper in edited proceedings: the proceedings' title in italics.
             return rich(
                 head,
                 f"{self.title}. In {self.editors} (Eds.), ",
                 it(self.source),
-                f" (pp. {self.pages}).{doi}",
+                f" (pp. {self.pages}).",
+                doi,
             )
         volume = it(self.volume) if self.volume else Rich()
         issue = f"({self.issue})" if self.issue else ""
         pages = f", {self.pages}" if self.pages else ""
-        return rich(head, f"{self.title}. ", it(self.source), ", ", volume, issue, pages, f".{doi}")
+        return rich(head, f"{self.title}. ", it(self.source), ", ", volume, issue, pages, ".", doi)
 
 
 def _original_study() -> Reference:
