@@ -111,7 +111,7 @@ class Reference:
         if len(a) == 1:
             return a[0]
         if len(a) + self.omitted > 20:
-            return ", ".join(a[:19]) + ", . . . " + a[-1]
+            return ", ".join(a[:-1][:19]) + ", . . . " + a[-1]
         return ", ".join(a[:-1]) + ", & " + a[-1]
 
     def entry(self) -> Rich:
@@ -130,9 +130,11 @@ class Reference:
                 doi,
             )
         volume = it(self.volume) if self.volume else Rich()
-        issue = f"({self.issue})" if self.issue else ""
-        pages = f", {self.pages}" if self.pages else ""
-        return rich(head, f"{self.title}. ", it(self.source), ", ", volume, issue, pages, ".", doi)
+        locator = rich(volume, f"({self.issue})" if self.issue else "")
+        if self.pages:
+            locator = rich(locator, ", " if locator else "", self.pages)
+        where = rich(", ", locator) if locator else Rich()
+        return rich(head, f"{self.title}. ", it(self.source), where, ".", doi)
 
 
 def _original_study() -> Reference:
