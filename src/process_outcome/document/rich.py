@@ -177,7 +177,13 @@ def code(text: str) -> Rich:
 
 def url(text: str) -> Rich:
     """A web address (a reference's DOI): plain text in HTML, Markdown and Word (the
-    report links to nothing outside itself), ``\\url`` in LaTeX."""
+    report links to nothing outside itself), ``\\url`` in LaTeX.
+
+    Examples
+    --------
+    >>> url("https://doi.org/10.2307/3002019")[0].style
+    'url'
+    """
     return Rich([Run(text, "url")])
 
 

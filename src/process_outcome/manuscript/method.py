@@ -174,8 +174,14 @@ _COVARIATE = re.compile(r"covariate (?P<key>\w+) missing")
 
 
 def patient_reason(part: str, labels: Mapping[str, str]) -> str:
-    """One reason a patient was excluded, in words (``fewer than 2 assessments of
-    symptom severity``); an unknown reason with its measure keys replaced by labels."""
+    """One reason a patient was excluded, in words; an unknown reason with its measure
+    keys replaced by labels.
+
+    Examples
+    --------
+    >>> patient_reason("fewer than 2 non-missing sx assessments", {"sx": "symptom severity"})
+    'fewer than 2 assessments of symptom severity'
+    """
     if m := _FEW.fullmatch(part):
         return f"fewer than {m['k']} assessments of {labels.get(m['key'], m['key'])}"
     if m := _NO_RATING.fullmatch(part):
