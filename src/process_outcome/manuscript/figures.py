@@ -79,7 +79,7 @@ def figures(design: Design, images: Mapping[str, bytes]) -> dict[str, Figure]:
             "the mean, at the mean and at 1 SD above the mean of each continuous therapist "
             "characteristic (SD over therapists), or at 0 and 1 for binary ones. Slopes "
             "that diverge within a row indicate moderation; Table 4 gives the tests. Hollow "
-            "markers and the label \u201csingular fit\u201d mark a characteristic whose "
+            "markers and the label \u201csingular fit\u201d identify a characteristic whose "
             "model's fit was singular, as in Table 4.",
         )
         key = FIGURE_KEYS[2]
