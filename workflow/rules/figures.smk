@@ -7,6 +7,7 @@ rule figures:
                 "aim2_slope_tests",
                 "aim2_therapist_slopes",
                 "aim3_simple_slopes",
+                "aim3_moderation",
             )
         },
     output:

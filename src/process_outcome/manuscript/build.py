@@ -15,6 +15,7 @@ from typing import Any
 
 from process_outcome.document import (
     Block,
+    Heading,
     Manuscript,
     Section,
     Table,
@@ -27,9 +28,15 @@ from process_outcome.files import atomic_write_text
 from process_outcome.manuscript.appendix import appendix_section, collect_provenance
 from process_outcome.manuscript.figures import figures
 from process_outcome.manuscript.inputs import Design, Provenance, Results, read_results
-from process_outcome.manuscript.method import measures_blocks, participants, software_blocks
+from process_outcome.manuscript.method import (
+    descriptive_methods,
+    measures_blocks,
+    participants,
+    software_blocks,
+)
 from process_outcome.manuscript.method_analysis import analytic_strategy
 from process_outcome.manuscript.power import with_power_section
+from process_outcome.manuscript.references import with_references
 from process_outcome.manuscript.results import aim1_results, descriptive_results
 from process_outcome.manuscript.results_aim2 import aim2_results
 from process_outcome.manuscript.results_aim3 import aim3_results
@@ -76,19 +83,27 @@ def build_manuscript(
     """
     design = Design.from_config(config)
     figs = figures(design, images)
+    # The descriptive analyses open the analytic strategy, under its heading.
+    strategy = analytic_strategy(design, results)
+    head = 1 if strategy and isinstance(strategy[0], Heading) else 0
     method: list[Block] = [
         *participants(design, results),
         *measures_blocks(design, results),
-        *analytic_strategy(design, results),
+        *strategy[:head],
+        *descriptive_methods(design),
+        *strategy[head:],
         *robustness_method(design),
         *software_blocks(provenance),
     ]
     printed = all_tables(config, results)
     res: list[Block] = []
     for part, prose in RESULTS_PARTS.items():
-        res += prose(design, results)
-        if part == "Aim 3" and not design.moderators:
-            continue  # Aim 3 was not run: its prose says so, and it has no table or figure.
+        blocks = prose(design, results)
+        res += blocks
+        # A part that was not run has no table or figure: Aim 3 without moderators (its
+        # prose says so), robustness analyses without variants (no prose at all).
+        if not blocks or (part == "Aim 3" and not design.moderators):
+            continue
         res += [printed[o.name] for o in outputs(folder="report/tables", part=part)]
         res += [figs[o.name] for o in outputs(folder="figures", part=part)]
     sections = [
@@ -102,13 +117,14 @@ def build_manuscript(
         " ".join(x for x in (a.get("given_names"), a.get("family_names")) if x)
         for a in config["study"].get("authors", [])
     )
-    return Manuscript(
+    manuscript = Manuscript(
         title=config["study"]["title"],
         authors=authors,
         description=config["study"].get("description", ""),
         date=provenance.date,
         sections=tuple(sections),
     )
+    return with_references(manuscript)
 
 
 def all_tables(config: Mapping[str, Any], results: Results) -> dict[str, Table]:

@@ -59,7 +59,10 @@ def figures(design: Design, images: Mapping[str, bytes]) -> dict[str, Figure]:
         "Each point is one therapist's empirical-Bayes within-therapist slope (average slope "
         "plus the therapist's predicted deviation) with a 95% interval (±1.96 conditional "
         "SE); therapists are ranked by slope and shown without codes. The solid line marks "
-        "the average slope, the dashed line zero. ",
+        "the average slope, the dashed line zero. Each panel has its own vertical scale, "
+        "fitted to its slopes, so compare slopes across panels by their values, not their "
+        "heights. A panel title ending in \u201csingular fit\u201d marks a model whose "
+        "therapist slopes are not identified apart from the intercepts. ",
         direction_note(design),
     )
     key = "figure2_aim2_caterpillar"
@@ -76,7 +79,9 @@ def figures(design: Design, images: Mapping[str, bytes]) -> dict[str, Figure]:
             "Within-therapist slope of each process (points, with 95% CIs) at 1 SD below "
             "the mean, at the mean and at 1 SD above the mean of each continuous therapist "
             "characteristic (SD over therapists), or at 0 and 1 for binary ones. Slopes "
-            "that diverge within a row indicate moderation; Table 4 gives the tests.",
+            "that diverge within a row indicate moderation; Table 4 gives the tests. Hollow "
+            "markers and the label \u201csingular fit\u201d identify a characteristic whose "
+            "model's fit was singular, as in Table 4.",
         )
         key = "figure3_aim3_simple_slopes"
         out[key] = Figure(

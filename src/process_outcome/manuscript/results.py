@@ -14,6 +14,7 @@ from process_outcome.document import (
     Ref,
     apa_df,
     apa_r,
+    ci_text,
     it,
     join,
     lower_first,
@@ -102,13 +103,7 @@ def descriptive_results(design: Design, results: Results) -> list[Block]:
                 ") = ",
                 value(apa_r(row["r"]), src.at("r")),
                 ", ",
-                rich(
-                    "95% CI [",
-                    value(apa_r(row["ci_low"]), src.at("ci_low")),
-                    ", ",
-                    value(apa_r(row["ci_high"]), src.at("ci_high")),
-                    "]",
-                ),
+                ci_text(row["ci_low"], row["ci_high"], 2, src, lz=False),
                 ", ",
                 p_text(row["p"], src.at("p")),
             )
@@ -165,24 +160,26 @@ def aim1_results(design: Design, results: Results) -> list[Block]:
             )
             if significant(w["p"]):
                 s = rich(
-                    f"Within therapists, patients whose {lower_first(p.label)} ratings were "
-                    "higher than those of their therapist's other patients ended treatment "
-                    f"with {outcome_words(o, w['estimate'])}, ",
+                    f"Within therapists and controlling for baseline {lower_first(o.label)}, "
+                    f"patients whose {lower_first(p.label)} ratings were higher than those of "
+                    "their therapist's other patients ended treatment with "
+                    f"{outcome_words(o, w['estimate'])}, ",
                     t_test_text(w, wsrc),
                     ".",
                 )
             else:
                 s = rich(
                     f"The within-therapist (patient-level) association of "
-                    f"{lower_first(p.label)} with {post_label(o)} was not statistically "
-                    "significant, ",
+                    f"{lower_first(p.label)} with {post_label(o)}, controlling for baseline "
+                    f"{lower_first(o.label)}, was not statistically significant, ",
                     t_test_text(w, wsrc),
                     ".",
                 )
             sentences.append(s)
             if significant(b["p"]):
                 s = rich(
-                    "Between therapists, patients of therapists whose patients gave higher "
+                    f"Between therapists and controlling for baseline {lower_first(o.label)}, "
+                    "patients of therapists whose patients gave higher "
                     f"{lower_first(p.label)} ratings on average ended treatment with "
                     f"{outcome_words(o, b['estimate'])}, ",
                     t_test_text(b, bsrc),
@@ -191,8 +188,8 @@ def aim1_results(design: Design, results: Results) -> list[Block]:
             else:
                 s = rich(
                     f"The between-therapist (therapist-level) association of "
-                    f"{lower_first(p.label)} with {post_label(o)} was not statistically "
-                    "significant, ",
+                    f"{lower_first(p.label)} with {post_label(o)}, controlling for baseline "
+                    f"{lower_first(o.label)}, was not statistically significant, ",
                     t_test_text(b, bsrc),
                     ".",
                 )
@@ -226,7 +223,12 @@ def aim1_results(design: Design, results: Results) -> list[Block]:
                 else:
                     text += rich("not statistically significant for ", join(ns, ", ", " or "))
                 parts.append(text)
-            s = rich("With all processes in one model, ", join(parts, "; "), ".")
+            s = rich(
+                f"With all processes in one model, controlling for baseline "
+                f"{lower_first(o.label)}, ",
+                join(parts, "; "),
+                ".",
+            )
             joint = results.models[f"aim1/{o.key}/joint"]
             if joint["fit"]["singular"]:
                 reason = singular_reason(joint["fit"], f"aim1/{o.key}/joint")

@@ -118,19 +118,26 @@ def aim3_results(design: Design, results: Results) -> list[Block]:
                 n = len(names)
                 models, verb = plural(n, "model"), plural(n, "was", "were")
                 tests = plural(n, "its test is", "their tests are")
+                # All of a family's models: a count, not the list of names again.
+                which = (
+                    f"All {count_word(n)} models"
+                    if n == k and n > 1
+                    else f"The {models} with {series(names).plain}"
+                )
                 parts.append(
                     rich(
-                        f"The {models} with {series(names).plain} {verb} singular ({reason}); "
-                        f"{tests} reported and marked in Table 4."
+                        f"{which} {verb} singular ({reason}); {tests} reported and marked in "
+                        "Table 4."
                     )
                 )
             blocks.append(Paragraph(join(parts, " ")))
     blocks.append(
         Paragraph(
             rich(
-                "Table 4 lists every interaction with raw and FDR-adjusted p values; Figure 3 "
-                "shows the within-therapist slopes at low, average and high values of each "
-                "characteristic."
+                "Table 4 lists every interaction with raw and FDR-adjusted ",
+                it("p"),
+                " values; Figure 3 shows the within-therapist slopes at low, average and high "
+                "values of each characteristic.",
             )
         )
     )

@@ -10,6 +10,7 @@ import pandas as pd
 from process_outcome.document import (
     ALPHA,
     EN_DASH,
+    Ref,
     Rich,
     Row,
     Table,
@@ -19,6 +20,7 @@ from process_outcome.document import (
     bold,
     count_word,
     digits_for,
+    interval,
     it,
     number,
     ref,
@@ -28,7 +30,13 @@ from process_outcome.document import (
     value,
 )
 from process_outcome.manuscript.inputs import GROUP, Design, Results
-from process_outcome.manuscript.quoting import count_value, select_row, slope_correlation, truthy
+from process_outcome.manuscript.quoting import (
+    count_value,
+    percent_value,
+    select_row,
+    slope_correlation,
+    truthy,
+)
 from process_outcome.manuscript.results import correlation_pair
 from process_outcome.manuscript.robustness import table5
 
@@ -38,6 +46,7 @@ __all__ = [
     "fixed_rows",
     "stars",
     "table1",
+    "table1_cells",
     "table2",
     "table3",
     "table4",
@@ -45,9 +54,41 @@ __all__ = [
 ]
 
 
+def table1_cells(r: Any, binary: bool) -> tuple[Rich, ...]:
+    """Table 1 cells of one variable: n, M, SD, min, max and ICC.
+
+    Counts (the caseload) print their minimum and maximum as whole numbers; a binary
+    therapist characteristic prints n (%) of therapists coded 1 in the M column, not a
+    mean and SD of a 0/1 variable.
+    """
+    src = ref("descriptives", variable=r.variable)
+    dash = rich(EN_DASH)
+    icc = value(apa_r(r.icc), src.at("icc")) if not pd.isna(r.icc) else dash
+    if binary:
+        ones = value(f"{round(r.mean * r.n):d}", Ref(src.source, src.key, "mean", float(r.n)))
+        share = percent_value(r.mean, src.at("mean"))
+        return (count_value(r.n, src.at("n")), rich(ones, " (", share, "%)"), dash, dash, dash, icc)
+    # Counts and occasions range over whole numbers.
+    whole = r.variable == "caseload" or r.variable.startswith("post_occasion_")
+    low, high = (
+        (count_value(r.min, src.at("min")), count_value(r.max, src.at("max")))
+        if whole
+        else (number(r.min, 2, src.at("min")), number(r.max, 2, src.at("max")))
+    )
+    return (
+        count_value(r.n, src.at("n")),
+        number(r.mean, 2, src.at("mean")),
+        number(r.sd, 2, src.at("sd")),
+        low,
+        high,
+        icc,
+    )
+
+
 def table1(design: Design, results: Results) -> Table:
     """Table 1: descriptive statistics and ICCs at the session, patient and therapist level."""
     d = results.table("descriptives")
+    binary = {m.key for m in design.moderators if m.type == "binary"}
     rows: list[Row] = []
     names = {"session": "Session level", "patient": "Patient level", "therapist": "Therapist level"}
     for level, title in names.items():
@@ -56,26 +97,30 @@ def table1(design: Design, results: Results) -> Table:
             continue
         rows.append(Row((rich(title),), "panel"))
         for r in part.itertuples(index=False):
-            src = ref("descriptives", variable=r.variable)
-            rows.append(
-                Row(
-                    (
-                        rich(str(r.label)),
-                        count_value(r.n, src.at("n")),
-                        number(r.mean, 2, src.at("mean")),
-                        number(r.sd, 2, src.at("sd")),
-                        number(r.min, 2, src.at("min")),
-                        number(r.max, 2, src.at("max")),
-                        value(apa_r(r.icc), src.at("icc")) if not pd.isna(r.icc) else rich(EN_DASH),
-                    ),
-                    indent=1,
-                )
+            is_binary = (level == "therapist" and r.variable in binary) or r.variable.startswith(
+                "post_early_"
             )
+            rows.append(Row((rich(str(r.label)), *table1_cells(r, is_binary)), indent=1))
     note = rich(
         "Session level: every assessment of the analysis sample. Patient level: one value "
         "per patient (baseline = first and post = last non-missing assessment; patient mean "
         "= mean of the patient's ratings). Therapist level: one value per therapist, "
-        "characteristics on their original (uncentered) scale. ",
+        "characteristics on their original (uncentered) scale",
+    )
+    if any(v.startswith("post_early_") for v in d["variable"]):
+        note += rich(
+            "; occasion of post = assessment occasion of the post score; post before "
+            "occasion: the ",
+            it("M"),
+            " column gives ",
+            it("n"),
+            " (%) of patients whose last assessment came before the study's last occasion",
+        )
+    if binary & set(d["variable"]):
+        note += rich("; for a binary characteristic, the ", it("M"), " column gives ")
+        note += rich(it("n"), " (%) of therapists coded 1")
+    note += rich(
+        ". ",
         it("n"),
         " = number of observations; ",
         it("M"),
@@ -166,8 +211,7 @@ def coefficient_cells(r: Any, d: int, src: Any, fdr: bool = False) -> tuple[Any,
     ]
     if fdr:
         cells.append(value(apa_p_value(r.p_fdr), src.at("p_fdr")))
-    low, high = number(r.ci_low, d, src.at("ci_low")), number(r.ci_high, d, src.at("ci_high"))
-    cells.append(rich("[", low, ", ", high, "]"))
+    cells.append(interval(r.ci_low, r.ci_high, d, src))
     return tuple(cells)
 
 

@@ -193,8 +193,9 @@ def make_figures(
         "figure2_aim2_caterpillar": figures.caterpillar_plot(
             read["aim2_therapist_slopes"], read["aim2_slope_tests"], labels
         ),
+        # The moderation table flags Figure 3's singular fits.
         "figure3_aim3_simple_slopes": figures.simple_slopes_plot(
-            read["aim3_simple_slopes"], labels
+            read["aim3_simple_slopes"], labels, read["aim3_moderation"]
         ),
     }
     for name, figure in drawn.items():

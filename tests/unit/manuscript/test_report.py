@@ -634,8 +634,13 @@ def test_html_is_self_contained(workflow_run: Path, manuscript_html):
     assert manuscript_html.urls and all(
         u.startswith("data:image/png;base64,") for u in manuscript_html.urls
     )
+    # The reference list prints DOIs as APA 7 asks (https://doi.org/...), as text, never
+    # as a link or a resource; nothing else may name a web address.
+    refs = re.findall(r'<p class="reference">(.*?)</p>', html)
+    assert refs and all("<a" not in r for r in refs)
+    rest = re.sub(r'<p class="reference">.*?</p>', "", html)
     for needle in ("@import", "url(", "http://", "https://", "@font-face"):
-        assert needle not in html, needle
+        assert needle not in rest, needle
     assert html.count("<figure") == 3
     for n in "1234":
         assert f'<span class="number">Table {n}</span>' in html
@@ -717,6 +722,13 @@ def test_docx_tables_equal_the_results_tables(workflow_run: Path):
             level = levels[row[0]]
             continue
         sel = desc[(desc["level"] == level) & (desc["label"] == row[0])].iloc[0]
+        if "%" in row[2]:  # a binary characteristic: n (%) coded 1, no SD or range
+            ones, share = re.fullmatch(r"(\d+) \((\d+)%\)", row[2]).groups()
+            assert int(ones) == round(sel["mean"] * sel["n"]), row
+            assert_printed(share, 100 * sel["mean"], f"Table 1 {row[0]} %")
+            assert row[3:6] == ["\u2013"] * 3, row
+            checked += 1
+            continue
         _check_stats(row[1:6], sel, ["n", "mean", "sd", "min", "max"], f"Table 1 {row[0]}")
         if not pd.isna(sel["icc"]):
             assert_printed(row[6], sel["icc"], f"Table 1 {row[0]} icc")
