@@ -18,6 +18,17 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+__all__ = [
+    "LEVEL_NAMES",
+    "LEVEL_POSITION",
+    "OKABE_ITO",
+    "STYLE",
+    "caterpillar_plot",
+    "forest_plot",
+    "save",
+    "simple_slopes_plot",
+]
+
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 # Binary moderators' levels 0/1 share the positions of -1 SD/+1 SD.
 LEVEL_POSITION = {"-1 SD": 0, "0": 0, "mean": 1, "+1 SD": 2, "1": 2}

@@ -6,7 +6,7 @@ import struct
 from collections.abc import Mapping
 
 from process_outcome.document import Figure, it, lower_first, rich
-from process_outcome.manuscript.inputs import FIGURE_KEYS, Design
+from process_outcome.manuscript.inputs import Design
 from process_outcome.manuscript.quoting import beneficial_sign
 
 __all__ = ["direction_note", "figures", "png_width_inches"]
@@ -34,7 +34,8 @@ def direction_note(design: Design) -> str:
 
 
 def figures(design: Design, images: Mapping[str, bytes]) -> dict[str, Figure]:
-    """Figures 1–3 with APA captions (Figure 3 only when moderators are configured)."""
+    """Figures 1–3 with APA captions, keyed by their registered names (Figure 3 only when
+    moderators are configured)."""
     out = {}
     note = rich(
         "Fixed effects (points) with 95% CIs (bars; Satterthwaite ",
@@ -44,7 +45,7 @@ def figures(design: Design, images: Mapping[str, bytes]) -> dict[str, Figure]:
         "association. The dashed line marks zero. ",
         direction_note(design),
     )
-    key = FIGURE_KEYS[0]
+    key = "figure1_aim1_forest"
     out[key] = Figure(
         key,
         "1",
@@ -61,7 +62,7 @@ def figures(design: Design, images: Mapping[str, bytes]) -> dict[str, Figure]:
         "the average slope, the dashed line zero. ",
         direction_note(design),
     )
-    key = FIGURE_KEYS[1]
+    key = "figure2_aim2_caterpillar"
     out[key] = Figure(
         key,
         "2",
@@ -77,7 +78,7 @@ def figures(design: Design, images: Mapping[str, bytes]) -> dict[str, Figure]:
             "characteristic (SD over therapists), or at 0 and 1 for binary ones. Slopes "
             "that diverge within a row indicate moderation; Table 4 gives the tests.",
         )
-        key = FIGURE_KEYS[2]
+        key = "figure3_aim3_simple_slopes"
         out[key] = Figure(
             key,
             "3",

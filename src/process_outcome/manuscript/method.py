@@ -118,7 +118,7 @@ def participants(design: Design, results: Results) -> list[Block]:
         if clean["out_of_range"] == "missing"
         else "an error that stopped the run (none occurred)"
     )
-    caseload, csrc = select_row(results.descriptives, "descriptives", variable="caseload")
+    caseload, csrc = select_row(results.table("descriptives"), "descriptives", variable="caseload")
     text = rich(
         f"Values outside a measure's admissible range were {handling}. Patients entered the "
         f"analysis sample with at least {clean['min_outcome_assessments']} non-missing "
@@ -177,7 +177,7 @@ def scoring_text(m: Measure) -> Rich:
 
 def reliability_text(design: Design, results: Results) -> Rich:
     """Internal consistency (alpha, omega) of the item-scored measures."""
-    rel = results.reliability
+    rel = results.optional("reliability")
     scored = [m for m in (*design.outcomes, *design.processes) if m.items]
     parts = []
     if rel is not None and scored:

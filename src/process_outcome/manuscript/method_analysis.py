@@ -210,7 +210,7 @@ def aim2_model_blocks(design: Design, results: Results, number_: int) -> list[Bl
     )
     minimum = int(design.config.get("analysis", {}).get("min_caseload_slopes", 1))
     if minimum > 1:
-        t = results.aim2_tests.iloc[0]
+        t = results.table("aim2_slope_tests").iloc[0]
         tsrc = ref("aim2_slope_tests", outcome=t["outcome"], process=t["process"])
         aim2 += rich(
             f" Random-slope models (Aims 2 and 3) included only therapists with at least "
@@ -386,7 +386,10 @@ def analytic_strategy(design: Design, results: Results) -> list[Block]:
 def short_models(design: Design, results: Results) -> Rich:
     """Models fitted to fewer patients than their aim's sample (missing values)."""
     sample = int(results.flow["steps"][-1]["patients"])
-    slope_n = {(t.outcome, t.process): int(t.n_patients) for t in results.aim2_tests.itertuples()}
+    slope_n = {
+        (t.outcome, t.process): int(t.n_patients)
+        for t in results.table("aim2_slope_tests").itertuples()
+    }
     short = []
     for name, summary in results.models.items():
         aim, outcome, process = name.split("/")

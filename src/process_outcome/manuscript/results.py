@@ -46,7 +46,7 @@ __all__ = [
 
 def descriptive_row(results: Results, variable: str) -> tuple[dict[str, Any], Ref]:
     """The descriptives row of one variable and its :class:`Ref`."""
-    return select_row(results.descriptives, "descriptives", variable=variable)
+    return select_row(results.table("descriptives"), "descriptives", variable=variable)
 
 
 def descriptive_results(design: Design, results: Results) -> list[Block]:
@@ -73,7 +73,9 @@ def descriptive_results(design: Design, results: Results) -> list[Block]:
     corr = []
     for o in design.outcomes:
         for p in design.processes:
-            row, src = correlation_pair(results.correlations, f"{p.key}_mean", f"post_{o.key}")
+            row, src = correlation_pair(
+                results.table("correlations"), f"{p.key}_mean", f"post_{o.key}"
+            )
             corr.append(
                 rich(
                     f"{lower_first(p.label)} with {post_label(o)}, ",
@@ -90,7 +92,7 @@ def descriptive_results(design: Design, results: Results) -> list[Block]:
     for o in design.outcomes:
         for p in design.processes:
             row, src = select_row(
-                results.rm_correlations, "rm_correlations", outcome=o.key, process=p.key
+                results.table("rm_correlations"), "rm_correlations", outcome=o.key, process=p.key
             )
             symbol = it("r") + sub("rm")
             stats = rich(
@@ -155,8 +157,12 @@ def aim1_results(design: Design, results: Results) -> list[Block]:
     for o in design.outcomes:
         sentences = []
         for p in design.processes:
-            w, wsrc = fixed_row(results.aim1, src, o.key, p.key, f"{p.key}_within")
-            b, bsrc = fixed_row(results.aim1, src, o.key, p.key, f"{p.key}_between")
+            w, wsrc = fixed_row(
+                results.table("aim1_fixed_effects"), src, o.key, p.key, f"{p.key}_within"
+            )
+            b, bsrc = fixed_row(
+                results.table("aim1_fixed_effects"), src, o.key, p.key, f"{p.key}_between"
+            )
             if significant(w["p"]):
                 s = rich(
                     f"Within therapists, patients whose {lower_first(p.label)} ratings were "
@@ -207,7 +213,9 @@ def aim1_results(design: Design, results: Results) -> list[Block]:
             for part in ("within", "between"):
                 sig, ns = [], []
                 for p in design.processes:
-                    row, rsrc = fixed_row(results.aim1, src, o.key, "joint", f"{p.key}_{part}")
+                    row, rsrc = fixed_row(
+                        results.table("aim1_fixed_effects"), src, o.key, "joint", f"{p.key}_{part}"
+                    )
                     item = rich(f"{lower_first(p.label)} (", t_test_text(row, rsrc), ")")
                     (sig if significant(row["p"]) else ns).append(item)
                 text = rich(f"the {part}-therapist association was ")

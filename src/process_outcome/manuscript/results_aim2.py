@@ -46,10 +46,14 @@ def aim2_results(design: Design, results: Results) -> list[Block]:
     for o in design.outcomes:
         for p in design.processes:
             t, tsrc = select_row(
-                results.aim2_tests, "aim2_slope_tests", outcome=o.key, process=p.key
+                results.table("aim2_slope_tests"), "aim2_slope_tests", outcome=o.key, process=p.key
             )
             fx, fsrc = fixed_row(
-                results.aim2_fixed, "aim2_fixed_effects", o.key, p.key, f"{p.key}_within"
+                results.table("aim2_fixed_effects"),
+                "aim2_fixed_effects",
+                o.key,
+                p.key,
+                f"{p.key}_within",
             )
             d = digits_for(t["slope_sd"])
             test = fill(
@@ -110,10 +114,12 @@ def aim2_results(design: Design, results: Results) -> list[Block]:
             blocks.append(Paragraph(s))
     corr = []
     for o in design.outcomes:
-        rows = results.aim2_correlations[results.aim2_correlations["outcome"] == o.key]
+        rows = results.table("aim2_slope_correlations")[
+            results.table("aim2_slope_correlations")["outcome"] == o.key
+        ]
         for r in rows.itertuples(index=False):
             row, src = select_row(
-                results.aim2_correlations,
+                results.table("aim2_slope_correlations"),
                 "aim2_slope_correlations",
                 outcome=o.key,
                 process_a=r.process_a,
@@ -123,9 +129,12 @@ def aim2_results(design: Design, results: Results) -> list[Block]:
                 lower_first(design.label(q))
                 for q in (r.process_a, r.process_b)
                 if truthy(
-                    select_row(results.aim2_tests, "aim2_slope_tests", outcome=o.key, process=q)[0][
-                        "singular"
-                    ]
+                    select_row(
+                        results.table("aim2_slope_tests"),
+                        "aim2_slope_tests",
+                        outcome=o.key,
+                        process=q,
+                    )[0]["singular"]
                 )
             ]
             s = rich(

@@ -47,7 +47,7 @@ def aim3_results(design: Design, results: Results) -> list[Block]:
             Paragraph(rich("No therapist characteristics were configured; Aim 3 was not tested."))
         )
         return blocks
-    mod = results.aim3
+    mod = results.table("aim3_moderation")
     for o in design.outcomes:
         for p in design.processes:
             fam = mod[(mod["outcome"] == o.key) & (mod["process"] == p.key)]
@@ -169,7 +169,7 @@ def moderation_sentence(
             f"{m.label} moderated the slope: the higher therapists' {lower_first(m.label)}, "
             f"the {more} the within-therapist association, "
         )
-    simple = results.aim3_simple
+    simple = results.table("aim3_simple_slopes")
     sel = simple[
         (simple["outcome"] == o.key) & (simple["process"] == p.key) & (simple["moderator"] == m.key)
     ]

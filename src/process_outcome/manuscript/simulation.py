@@ -24,7 +24,7 @@ __all__ = ["simulation_section"]
 
 def simulation_section(design: Design, results: Results) -> Section:
     """Estimates beside the generating parameters (simulated data only)."""
-    truth = results.truth
+    truth = results.optional("truth_recovery")
     assert truth is not None
     rows: list[Row] = []
     for o in design.outcomes:

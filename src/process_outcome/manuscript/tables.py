@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -30,8 +30,10 @@ from process_outcome.document import (
 from process_outcome.manuscript.inputs import GROUP, Design, Results
 from process_outcome.manuscript.quoting import count_value, select_row, slope_correlation, truthy
 from process_outcome.manuscript.results import correlation_pair
+from process_outcome.manuscript.robustness import table5
 
 __all__ = [
+    "TABLE_FUNCTIONS",
     "coefficient_cells",
     "fixed_rows",
     "stars",
@@ -45,7 +47,7 @@ __all__ = [
 
 def table1(design: Design, results: Results) -> Table:
     """Table 1: descriptive statistics and ICCs at the session, patient and therapist level."""
-    d = results.descriptives
+    d = results.table("descriptives")
     rows: list[Row] = []
     names = {"session": "Session level", "patient": "Patient level", "therapist": "Therapist level"}
     for level, title in names.items():
@@ -104,12 +106,16 @@ def stars(p: float) -> str:
 
 def table2(design: Design, results: Results) -> Table:
     """Table 2: correlations of patient-level variables (lower triangle)."""
-    c = results.correlations
+    c = results.table("correlations")
     variables = list(dict.fromkeys([*c["x"], *c["y"]]))
     order = {v: i for i, v in enumerate(dict.fromkeys(list(c["x"]) + list(c["y"])))}
     variables.sort(key=order.get)
     labels = dict(
-        zip(results.descriptives["variable"], results.descriptives["label"], strict=False)
+        zip(
+            results.table("descriptives")["variable"],
+            results.table("descriptives")["label"],
+            strict=False,
+        )
     )
     rows = []
     for i, a in enumerate(variables):
@@ -227,8 +233,18 @@ def table3(design: Design, results: Results) -> Table:
         specs = [(p.key, p.label) for p in design.processes]
         for key, label in specs:
             for aim, source, df, title in (
-                ("aim1", "aim1_fixed_effects", results.aim1, "random intercept (Aim 1)"),
-                ("aim2", "aim2_fixed_effects", results.aim2_fixed, "random slope (Aim 2)"),
+                (
+                    "aim1",
+                    "aim1_fixed_effects",
+                    results.table("aim1_fixed_effects"),
+                    "random intercept (Aim 1)",
+                ),
+                (
+                    "aim2",
+                    "aim2_fixed_effects",
+                    results.table("aim2_fixed_effects"),
+                    "random slope (Aim 2)",
+                ),
             ):
                 name = f"{aim}/{o.key}/{key}"
                 model = results.models[name]
@@ -241,7 +257,10 @@ def table3(design: Design, results: Results) -> Table:
                 rows.extend(vc_rows(model, name, model["fit"].get("random_slope")))
                 if aim == "aim2":
                     t, tsrc = select_row(
-                        results.aim2_tests, "aim2_slope_tests", outcome=o.key, process=key
+                        results.table("aim2_slope_tests"),
+                        "aim2_slope_tests",
+                        outcome=o.key,
+                        process=key,
                     )
                     d = digits_for(t["slope_sd"])
                     rows.append(
@@ -286,7 +305,15 @@ def table3(design: Design, results: Results) -> Table:
                 head += singular_mark
                 any_singular = True
             rows.append(Row((head,), "subpanel"))
-            rows.extend(fixed_rows(design, results.aim1, "aim1_fixed_effects", o.key, "joint"))
+            rows.extend(
+                fixed_rows(
+                    design,
+                    results.table("aim1_fixed_effects"),
+                    "aim1_fixed_effects",
+                    o.key,
+                    "joint",
+                )
+            )
             rows.extend(vc_rows(model, f"aim1/{o.key}/joint", None))
     note = rich(
         "Estimate = fixed effect γ or variance component; ",
@@ -337,7 +364,7 @@ def table3(design: Design, results: Results) -> Table:
 
 def table4(design: Design, results: Results) -> Table:
     """Table 4: Aim 3 cross-level interactions with raw and FDR-adjusted p values."""
-    mod = results.aim3
+    mod = results.table("aim3_moderation")
     rows: list[Row] = []
     any_singular = False
     for o in design.outcomes:
@@ -410,3 +437,14 @@ def table4(design: Design, results: Results) -> Table:
         tuple(rows),
         note,
     )
+
+
+# The printed tables by their registered names (process_outcome.outputs, folder
+# report/tables): the manuscript places each after the prose of its registered part.
+TABLE_FUNCTIONS: dict[str, Callable[[Design, Results], Table]] = {
+    "table1_descriptives": table1,
+    "table2_correlations": table2,
+    "table3_aims12": table3,
+    "table4_moderation": table4,
+    "table5_robustness": table5,
+}
