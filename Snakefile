@@ -15,7 +15,7 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-report: "workflow/report/workflow.rst"
+report: "workflow/captions/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
@@ -23,7 +23,8 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/descriptives.smk"
 include: "workflow/rules/aims.smk"
 include: "workflow/rules/figures.smk"
-include: "workflow/rules/report.smk"
+include: "workflow/rules/robustness.smk"
+include: "workflow/rules/manuscript.smk"
 include: "workflow/rules/supplement.smk"
 include: "workflow/rules/power.smk"
 

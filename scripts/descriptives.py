@@ -8,7 +8,5 @@ run(
     sessions=snakemake.input.sessions,
     patients=snakemake.input.patients,
     therapists=snakemake.input.therapists,
-    out_descriptives=snakemake.output.descriptives,
-    out_correlations=snakemake.output.correlations,
-    out_rm_correlations=snakemake.output.rm_correlations,
+    out=dict(snakemake.output),
 )

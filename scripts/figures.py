@@ -5,9 +5,6 @@ run(
     make_figures,
     snakemake.log[0],
     config=snakemake.config,
-    aim1=snakemake.input.aim1,
-    aim2_tests=snakemake.input.aim2_tests,
-    aim2_slopes=snakemake.input.aim2_slopes,
-    aim3_simple=snakemake.input.aim3_simple,
+    tables=dict(snakemake.input),
     out=dict(snakemake.output),
 )

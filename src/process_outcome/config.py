@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -13,6 +13,18 @@ import jsonschema
 import yaml
 
 from process_outcome.errors import InputError
+
+__all__ = [
+    "KINDS",
+    "RESERVED_KEYS",
+    "TABLE_ROLES",
+    "Measure",
+    "load_config",
+    "measures",
+    "measures_of",
+    "validate_config",
+    "variant_config",
+]
 
 MeasureKind = Literal["outcome", "process", "moderator", "covariate"]
 
@@ -302,13 +314,77 @@ def _derived_names(measures_cfg: Mapping[str, Any]) -> dict[str, str]:
     return names
 
 
-def _check_analysis(config: Mapping[str, Any]) -> None:
-    window = config.get("analysis", {}).get("process_sessions")
+def _check_window(where: str, window: Sequence[int] | None) -> None:
     if window and window[0] > window[1]:
         raise InputError(
-            f"analysis.process_sessions is {list(window)}: the first session must not be "
+            f"{where} is {list(window)}: the first session must not be "
             f"after the last. Did you mean [{window[1]}, {window[0]}]?"
         )
+
+
+def _check_analysis(config: Mapping[str, Any]) -> None:
+    _check_window("analysis.process_sessions", config.get("analysis", {}).get("process_sessions"))
+    seen: dict[str, int] = {}
+    measure_keys = {k for kind in config["measures"].values() for k in kind}
+    for i, variant in enumerate(config.get("robustness", [])):
+        where = f"robustness[{i}] ({variant['name']})"
+        if variant["name"] in seen:
+            raise InputError(
+                f"{where}: the name {variant['name']!r} is also robustness[{seen[variant['name']]}]"
+                "; give each robustness variant its own name."
+            )
+        seen[variant["name"]] = i
+        if set(variant) <= {"name", "label"}:
+            raise InputError(
+                f"{where} changes nothing: add at least one setting (process_before_outcome, "
+                "process_sessions, min_caseload_slopes, min_outcome_assessments, "
+                "completers_only, adjust_sessions, covariates; see config/README.md)."
+            )
+        _check_window(f"{where}.process_sessions", variant.get("process_sessions"))
+        clash = sorted(set(variant.get("covariates", {})) & (measure_keys | set(RESERVED_KEYS)))
+        if clash:
+            raise InputError(
+                f"{where}.covariates: {', '.join(clash)} is already a measure key or a reserved "
+                "name; give the covariate another key."
+            )
+        files = config["data"].get("files", {})
+        if variant.get("covariates") and config["data"]["source"] == "files":
+            if not files.get("patients"):
+                raise InputError(
+                    f"{where}.covariates needs the patients table: set data.files.patients "
+                    "to the file with one row per patient."
+                )
+
+
+def variant_config(config: Mapping[str, Any], variant: Mapping[str, Any]) -> dict[str, Any]:
+    """The config of one robustness variant: the main analysis with the variant's settings.
+
+    ``process_sessions`` and ``min_caseload_slopes`` replace the ``analysis`` keys,
+    ``min_outcome_assessments`` the ``cleaning`` key, and ``covariates`` are added to
+    ``measures.covariates``. The variant's other settings (``process_before_outcome``,
+    ``completers_only``, ``adjust_sessions``) act on the cleaned data
+    (:mod:`process_outcome.analysis.robustness`).
+
+    Examples
+    --------
+    >>> main = {"analysis": {"process_sessions": None, "min_caseload_slopes": 1},
+    ...         "cleaning": {"min_outcome_assessments": 2}, "measures": {"outcomes": {}}}
+    >>> variant_config(main, {"name": "early", "label": "Early", "process_sessions": [1, 3]})[
+    ...     "analysis"]
+    {'process_sessions': [1, 3], 'min_caseload_slopes': 1}
+    """
+    out = copy.deepcopy(dict(config))
+    for key in ("process_sessions", "min_caseload_slopes"):
+        if key in variant:
+            out["analysis"][key] = copy.deepcopy(variant[key])
+    if "min_outcome_assessments" in variant:
+        out["cleaning"]["min_outcome_assessments"] = variant["min_outcome_assessments"]
+    if variant.get("covariates"):
+        out["measures"]["covariates"] = {
+            **out["measures"].get("covariates", {}),
+            **copy.deepcopy(dict(variant["covariates"])),
+        }
+    return out
 
 
 def _check_items(where: str, spec: Mapping[str, Any]) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "InputError",
+]
+
 
 class InputError(Exception):
     """A problem in the user's data or config that the user must fix.

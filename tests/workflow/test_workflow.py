@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
-from tests.conftest import STUDY42_CONFIG, run_snakemake
+from process_outcome.outputs import OUTPUTS
+from tests.conftest import STUDY42_CONFIG, run_snakemake, write_yaml
 
 pytestmark = pytest.mark.e2e
 
@@ -50,6 +53,27 @@ def test_outputs_follow_the_public_contract(workflow_run: Path):
             )
 
 
+def test_run_writes_exactly_the_registered_outputs(workflow_run: Path):
+    # The run simulates its data, so the simulated-only outputs are written too.
+    registered = {path for o in OUTPUTS for path in o.paths}
+    written = {
+        str(p.relative_to(workflow_run))
+        for folder in ("tables", "figures", "report")
+        for p in (workflow_run / "results" / folder).rglob("*")
+        if p.is_file()
+    }
+    assert written == registered
+
+
+def test_supplement_leaves_out_tables_without_rows(workflow_run: Path):
+    # The default study scores no measure from items: its reliability table is empty.
+    assert pd.read_csv(workflow_run / "results/tables/reliability.csv").empty
+    supplement = workflow_run / "results/supplement"
+    assert not (supplement / "tables/reliability.csv").exists()
+    assert (supplement / "tables/robustness.csv").exists()
+    assert "reliability.csv" not in (supplement / "README.md").read_text()
+
+
 def test_therapist_ids_stay_private(workflow_run: Path):
     ids = pd.read_csv(workflow_run / "results/private/therapist_codes.csv")["therapist"]
     for path in [
@@ -67,6 +91,36 @@ def test_complete_run_leaves_nothing_to_do(workflow_run: Path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_robustness_table_has_one_column_per_variant(workflow_run: Path):
+    config = yaml.safe_load((workflow_run / "config.yaml").read_text())
+    labels = [v["label"] for v in config["robustness"]]
+    md = (workflow_run / "results/report/manuscript.md").read_text()
+    header = next(line for line in md.splitlines() if line.startswith("| Estimate | Main |"))
+    assert [c.strip() for c in header.strip("|").split("|")] == ["Estimate", "Main", *labels]
+    table = pd.read_csv(workflow_run / "results/tables/robustness.csv")
+    assert list(dict.fromkeys(table["variant"])) == [
+        "main",
+        *(v["name"] for v in config["robustness"]),
+    ]
+
+
+def test_editing_one_variant_reruns_only_that_variant(workflow_run: Path, tmp_path: Path):
+    # A copy, so the shared run is untouched; the edited config lives outside it.
+    run = tmp_path / "run"
+    shutil.copytree(workflow_run, run, symlinks=True)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["robustness"][1]["process_sessions"] = [1, 2]
+    edited = write_yaml(tmp_path / "edited.yaml", config)
+    proc = run_snakemake(run, None, "-n", "--configfile", str(edited))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))
+    assert jobs.get("robustness_variant") == "1", out[-3000:]
+    name = config["robustness"][1]["name"]
+    assert f"results/robustness/{name}.csv" in out
+    assert not {"aim1", "aim2", "aim3", "clean_data"} & set(jobs), jobs
 
 
 def test_same_config_gives_same_bytes(workflow_run: Path, workflow_rerun: Path):

@@ -53,7 +53,7 @@ rule results_tables:
     input:
         unpack(table_inputs),
     output:
-        **reported_tables(),
+        **registry_outputs("results_tables"),
     log:
         "results/logs/results_tables.log",
     conda:

@@ -5,6 +5,8 @@ from snakemake.utils import validate as validate_schema
 
 from process_outcome.config import measures_of, validate_config
 from process_outcome.errors import InputError
+from process_outcome.outputs import output as registry_entry
+from process_outcome.outputs import outputs
 from process_outcome.runstate import missing_data_files, release_stale_locks
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
@@ -35,7 +37,6 @@ if workflow.is_main_process:
         print(f"Removed a lock left by an interrupted run: {_lock}", file=sys.stderr)
 
 
-
 def remove_outputs_to_rerun():
     """Delete, before any job runs, every existing output that this run will recompute.
 
@@ -62,9 +63,13 @@ TEMPLATE_DIR = str(WORKFLOW_ROOT / "workflow" / "templates")
 TEMPLATES = sorted(str(p) for p in Path(TEMPLATE_DIR).glob("*.j2"))
 
 
+VARIANTS = [v["name"] for v in config["robustness"]]
+
+
 wildcard_constraints:
     outcome="|".join(OUTCOMES),
     process="|".join([*PROCESSES, "joint"]),
+    variant="|".join(VARIANTS) or "(?!)",
 
 
 # Measure fields that change the cleaned data (labels and directions do not).
@@ -122,6 +127,20 @@ def aim3_settings(wildcards):
     return aim2_settings(wildcards) | {"moderators": config["measures"]["moderators"]}
 
 
+def robustness_settings(wildcards):
+    """What a robustness variant's job depends on: the variant, the measures and the
+    cleaning and analysis settings it starts from (not the other variants)."""
+    return {
+        "variant": next(
+            v for v in config["robustness"] if v["name"] == wildcards.variant
+        ),
+        "data": config["data"],
+        "measures": config["measures"],
+        "cleaning": config["cleaning"],
+        "analysis": config["analysis"],
+    }
+
+
 def input_table(name):
     """Path of one input table: the simulated study or the user's file."""
     if SIMULATED:
@@ -139,18 +158,33 @@ def clean_inputs(wildcards):
     return inputs
 
 
-TABLE_OUTPUTS = {
-    "aim1": "results/tables/aim1_fixed_effects.csv",
-    "aim2_tests": "results/tables/aim2_slope_tests.csv",
-    "aim2_fixed": "results/tables/aim2_fixed_effects.csv",
-    "aim2_slopes": "results/tables/aim2_therapist_slopes.csv",
-    "aim2_correlations": "results/tables/aim2_slope_correlations.csv",
-    "aim3": "results/tables/aim3_moderation.csv",
-    "aim3_simple": "results/tables/aim3_simple_slopes.csv",
-    "variance": "results/tables/variance_components.csv",
-}
-if SIMULATED:
-    TABLE_OUTPUTS["truth"] = "results/tables/truth_recovery.csv"
+def shared(**filters):
+    """Registry entries (process_outcome.outputs) of this study's run."""
+    return outputs(simulated=SIMULATED, **filters)
+
+
+def registry_outputs(rule):
+    """A rule's registered outputs keyed as ``Output.files()`` names them, those shown
+    in ``snakemake --report`` flagged with their captions."""
+    files = {}
+    for o in shared(rule=rule):
+        for key, path in o.files().items():
+            fmt = Path(path).suffix[1:]
+            files[key] = path
+            if fmt in o.reported:
+                files[key] = report(
+                    path, caption=f"../{o.caption(fmt)}", category=o.part
+                )
+    return files
+
+
+def table(name):
+    """Path of one registered results table."""
+    return registry_entry(name).path()
+
+
+def registry_paths(**filters):
+    return [path for o in shared(**filters) for path in o.paths]
 
 
 def model_files(aim, joint=False):
@@ -174,79 +208,23 @@ def table_inputs(wildcards):
     return inputs
 
 
-# The report's files; the supplement packages them.
-REPORT_TABLES = {
-    "table1_descriptives": "results/report/tables/table1_descriptives.tex",
-    "table2_correlations": "results/report/tables/table2_correlations.tex",
-    "table3_aims12": "results/report/tables/table3_aims12.tex",
-    "table4_moderation": "results/report/tables/table4_moderation.tex",
-}
-REPORT_OUTPUTS = [
-    "results/report/manuscript.html",
-    "results/report/manuscript.docx",
-    "results/report/manuscript.md",
-    *REPORT_TABLES.values(),
-]
-
-# Results tables in `snakemake --report`: one category per aim, a caption per table.
-TABLE_CATEGORIES = {
-    "aim1": "Aim 1",
-    "aim2_tests": "Aim 2",
-    "aim2_fixed": "Aim 2",
-    "aim2_slopes": "Aim 2",
-    "aim2_correlations": "Aim 2",
-    "aim3": "Aim 3",
-    "aim3_simple": "Aim 3",
-    "variance": "Aims 1 and 2",
-    "truth": "Simulation check",
-}
-
-
-def reported_tables():
-    """TABLE_OUTPUTS flagged for Snakemake's report."""
-    return {
-        key: report(
-            path,
-            caption=f"../report/{Path(path).stem}.rst",
-            category=TABLE_CATEGORIES[key],
-        )
-        for key, path in TABLE_OUTPUTS.items()
-    }
-
-
-def report_inputs(wildcards):
+def manuscript_inputs(wildcards):
     """Every file the manuscript quotes, hashes or is rendered from.
 
     Templates are inputs so that editing only a template re-runs only this rule.
     """
-    inputs = {
+    return {
         "flow": "results/data/flow.json",
-        "descriptives": "results/tables/descriptives.csv",
-        "correlations": "results/tables/correlations.csv",
-        "rm_correlations": "results/tables/rm_correlations.csv",
-        "reliability": "results/tables/reliability.csv",
-        **TABLE_OUTPUTS,
+        **{o.name: o.path() for o in shared(folder="tables")},
         "models": [
             *model_files("aim1", joint=True),
             *model_files("aim2"),
             *(model_files("aim3") if MODERATORS else []),
         ],
-        "figures": [f for f in FIGURES if f.endswith(".png")],
+        "figures": [o.path("png") for o in shared(folder="figures")],
         "data": list(clean_inputs(wildcards).values()),
         "templates": TEMPLATES,
     }
-    return inputs
-
-
-FIGURES = [
-    f"results/figures/{name}.{ext}"
-    for name in (
-        "figure1_aim1_forest",
-        "figure2_aim2_caterpillar",
-        "figure3_aim3_simple_slopes",
-    )
-    for ext in ("pdf", "png")
-]
 
 
 def validate_inputs(wildcards):
@@ -255,8 +233,8 @@ def validate_inputs(wildcards):
 
 
 def result_tables():
-    # Every table a rule writes below results/tables/, so that new tables are packaged
-    # without listing them here.
+    # Every table a rule writes below results/tables/, so that a table written outside
+    # the registry is packaged too.
     written = {
         str(f)
         for r in workflow.rules
@@ -264,15 +242,15 @@ def result_tables():
         for f in r.output
         if str(f).startswith("results/tables/")
     }
-    return sorted(written | set(TABLE_OUTPUTS.values()))
+    return sorted(written | set(registry_paths(folder="tables")))
 
 
 def supplement_inputs(wildcards):
     return {
         **clean_inputs(wildcards),
-        "report": REPORT_OUTPUTS,
+        "report": registry_paths(rule="manuscript"),
         "tables": result_tables(),
-        "figures": FIGURES,
+        "figures": registry_paths(folder="figures"),
         "descriptives": "results/tables/descriptives.csv",
         "analysis": "results/data/patients.csv",
         "aim1_joint": expand(
@@ -284,14 +262,9 @@ def supplement_inputs(wildcards):
 
 def final_outputs():
     return [
-        *TABLE_OUTPUTS.values(),
-        *FIGURES,
+        *registry_paths(),
         "results/data/patients.csv",
         "results/data/exclusions.csv",
         "results/data/flow.json",
-        "results/tables/descriptives.csv",
-        "results/tables/correlations.csv",
-        "results/tables/rm_correlations.csv",
-        *REPORT_OUTPUTS,
         "results/supplement.zip",
     ]

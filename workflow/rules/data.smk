@@ -18,6 +18,7 @@ rule clean_data:
     input:
         unpack(clean_inputs),
     output:
+        **registry_outputs("clean_data"),
         sessions="results/data/sessions_clean.csv",
         therapists="results/data/therapists_clean.csv",
         patients="results/data/patients.csv",
@@ -25,7 +26,6 @@ rule clean_data:
         exclusions="results/data/exclusions.csv",
         flow="results/data/flow.json",
         codes="results/private/therapist_codes.csv",
-        reliability="results/tables/reliability.csv",
     log:
         "results/logs/clean_data.log",
     conda:

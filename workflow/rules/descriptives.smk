@@ -4,9 +4,7 @@ rule descriptives:
         patients="results/data/patients.csv",
         therapists="results/data/therapists_clean.csv",
     output:
-        descriptives="results/tables/descriptives.csv",
-        correlations="results/tables/correlations.csv",
-        rm_correlations="results/tables/rm_correlations.csv",
+        **registry_outputs("descriptives"),
     log:
         "results/logs/descriptives.log",
     conda:

@@ -25,6 +25,24 @@ from process_outcome.mixed.results import NESTING_TOL, MixedFit
 from process_outcome.mixed.satterthwaite import CONTRAST_COLUMNS, contrast
 from process_outcome.mixed.testing import fdr_bh, mixture_lr_test
 
+__all__ = [
+    "GROUP",
+    "MODERATION_COLUMNS",
+    "MODERATOR_TYPES",
+    "PARTS",
+    "SIMPLE_SLOPE_COLUMNS",
+    "THERAPIST_SLOPE_COLUMNS",
+    "Aim2Result",
+    "Aim3Result",
+    "aim1_terms",
+    "aim3_terms",
+    "fit_aim1",
+    "fit_aim1_joint",
+    "fit_aim2",
+    "fit_aim3",
+    "slope_correlation",
+]
+
 GROUP = "therapist"
 MODERATOR_TYPES = ("continuous", "binary")
 MODERATION_COLUMNS = [

@@ -110,6 +110,29 @@ def descriptives(
             | describe(patients[col])
             | {"icc": icc(patients, col)}
         )
+    # The post-treatment score is each patient's last available one: when it came, and
+    # whether it came before the study's last assessment occasion.
+    last = sessions["session"].max()
+    for o in outcomes:
+        occasion = sessions.dropna(subset=[o.key]).groupby("patient", sort=True)["session"].max()
+        rows.append(
+            {
+                "level": "patient",
+                "variable": f"post_occasion_{o.key}",
+                "measure": o.key,
+                "label": f"{o.label}, occasion of post",
+            }
+            | describe(occasion)
+        )
+        rows.append(
+            {
+                "level": "patient",
+                "variable": f"post_early_{o.key}",
+                "measure": o.key,
+                "label": f"{o.label}, post before occasion {last:g}",
+            }
+            | describe((occasion < last).astype(float))
+        )
     therapist = patients.groupby("therapist", sort=True)
     caseload = therapist.size()
     rows.append(

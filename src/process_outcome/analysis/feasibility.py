@@ -73,7 +73,13 @@ def check_feasibility(
 
     Examples
     --------
-    >>> check_feasibility(table, config)  # doctest: +SKIP
+    >>> table = pd.DataFrame({"therapist": ["a", "a", "b"], "patient": ["1", "2", "3"]})
+    >>> config = {"measures": {"outcomes": {}, "processes": {}, "moderators": {}}}
+    >>> check_feasibility(table, config)
+    Traceback (most recent call last):
+    ...
+    process_outcome.errors.InputError: The analysis sample cannot be modelled:
+      - the analysis sample has 2 therapist(s) and 3 patient(s); the models need at least 3 ...
     """
     problems = feasibility_problems(table, config, covariates)
     if problems:

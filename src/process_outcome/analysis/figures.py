@@ -18,6 +18,19 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+__all__ = [
+    "LEVEL_NAMES",
+    "LEVEL_POSITION",
+    "OKABE_ITO",
+    "SINGULAR_NOTE",
+    "STYLE",
+    "caterpillar_plot",
+    "forest_plot",
+    "save",
+    "simple_slopes_plot",
+    "singular_moderators",
+]
+
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 # Binary moderators' levels 0/1 share the positions of -1 SD/+1 SD.
 LEVEL_POSITION = {"-1 SD": 0, "0": 0, "mean": 1, "+1 SD": 2, "1": 2}
@@ -157,13 +170,37 @@ def caterpillar_plot(
     return fig
 
 
-def simple_slopes_plot(simple: pd.DataFrame, labels: Mapping[str, str]) -> Figure:
+SINGULAR_NOTE = "singular fit"
+
+
+def singular_moderators(moderation: pd.DataFrame | None) -> set[tuple[str, str, str]]:
+    """(outcome, process, moderator) of the Aim 3 models whose fit was singular.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"outcome": ["o"], "process": ["p"], "moderator": ["m"],
+    ...                   "singular": [True]})
+    >>> singular_moderators(m)
+    {('o', 'p', 'm')}
+    """
+    if moderation is None or moderation.empty or "singular" not in moderation:
+        return set()
+    flag = moderation["singular"].astype(str).str.strip().str.lower().isin(["true", "1"])
+    part = moderation[flag]
+    return set(zip(part["outcome"], part["process"], part["moderator"], strict=True))
+
+
+def simple_slopes_plot(
+    simple: pd.DataFrame, labels: Mapping[str, str], moderation: pd.DataFrame | None = None
+) -> Figure:
     """Aim 3 simple slopes: the within-therapist slope at each moderator value.
 
     One panel per outcome × process; for each moderator, the slope of the
     within-therapist process at the moderator's −1 SD, mean and +1 SD (continuous) or at
     each level (binary), with 95% CIs. Diverging slopes within a moderator show
-    moderation.
+    moderation. A moderator whose model's fit was singular (``singular`` in
+    ``moderation``, the Aim 3 moderation table) is drawn with hollow markers and
+    labelled "singular fit" at the right of its row, as Figure 2 labels its panels.
     """
     if simple.empty:
         # Without moderators (aim 3 not configured) the figure says so instead of failing.
@@ -177,6 +214,7 @@ def simple_slopes_plot(simple: pd.DataFrame, labels: Mapping[str, str]) -> Figur
     ncol = min(2, len(families))
     nrow = int(np.ceil(len(families) / ncol))
     markers = ["v", "o", "^"]
+    singular = singular_moderators(moderation)
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(
             nrow,
@@ -190,18 +228,35 @@ def simple_slopes_plot(simple: pd.DataFrame, labels: Mapping[str, str]) -> Figur
             fam = simple[(simple["outcome"] == outcome) & (simple["process"] == process)]
             for i, m in enumerate(moderators):
                 d = fam[fam["moderator"] == m]
+                hollow = (outcome, process, m) in singular
                 for _, r in d.iterrows():
                     k = LEVEL_POSITION.get(str(r["level"]), 1)
+                    colour = OKABE_ITO[k % len(OKABE_ITO)]
                     ax.errorbar(
                         r["estimate"],
                         -i + (k - 1) * 0.22,
                         xerr=[[r["estimate"] - r["ci_low"]], [r["ci_high"] - r["estimate"]]],
                         fmt=markers[k % 3],
-                        color=OKABE_ITO[k % len(OKABE_ITO)],
+                        color=colour,
+                        markerfacecolor="white" if hollow else colour,
                         markersize=3,
                         capsize=1.5,
                         elinewidth=0.8,
                         label=LEVEL_NAMES[k],
+                    )
+                if hollow and not d.empty:
+                    # Tick labels show only in the left column (shared y axis): the flag
+                    # goes inside the panel, at the right end of the moderator's row.
+                    ax.text(
+                        0.99,
+                        -i,
+                        SINGULAR_NOTE,
+                        transform=ax.get_yaxis_transform(),
+                        ha="right",
+                        va="center",
+                        fontsize=6,
+                        fontstyle="italic",
+                        color="0.35",
                     )
             ax.axvline(0, color="0.5", linewidth=0.6, linestyle="--")
             ax.set_yticks(

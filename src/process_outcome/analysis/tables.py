@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import combinations
 from typing import Any
 
@@ -11,6 +11,26 @@ import pandas as pd
 
 from process_outcome.analysis.aims import MODERATION_COLUMNS, SIMPLE_SLOPE_COLUMNS
 from process_outcome.mixed import CONTRAST_COLUMNS
+
+__all__ = [
+    "BUILDERS",
+    "FIXED_COLUMNS",
+    "SLOPE_CORRELATION_COLUMNS",
+    "SLOPE_TEST_COLUMNS",
+    "THERAPIST_SLOPE_COLUMNS",
+    "VARIANCE_COLUMNS",
+    "build_tables",
+    "check_contract",
+    "contracts",
+    "fixed_effects",
+    "moderation",
+    "simple_slopes",
+    "slope_correlations",
+    "slope_tests",
+    "therapist_slopes",
+    "truth_recovery",
+    "variance_components",
+]
 
 FIXED_COLUMNS = ["outcome", "process", "term", *CONTRAST_COLUMNS, "singular"]
 SLOPE_TEST_COLUMNS = [
@@ -77,7 +97,8 @@ def contracts() -> dict[str, Any]:
 
     Each schema fixes the columns and their order (``strict``, ``ordered``) and the
     admissible values, so a change that would break the users' contract fails loudly
-    instead of writing a subtly different table.
+    instead of writing a subtly different table. Keyed by the tables' registered names
+    (:mod:`process_outcome.outputs`).
     """
     import pandera.pandas as pa
 
@@ -105,9 +126,9 @@ def contracts() -> dict[str, Any]:
         ordered=True,
     )
     return {
-        "aim1": fixed,
-        "aim2_fixed": fixed,
-        "aim2_tests": pa.DataFrameSchema(
+        "aim1_fixed_effects": fixed,
+        "aim2_fixed_effects": fixed,
+        "aim2_slope_tests": pa.DataFrameSchema(
             {
                 "outcome": col(str),
                 "process": col(str),
@@ -129,7 +150,7 @@ def contracts() -> dict[str, Any]:
             strict=True,
             ordered=True,
         ),
-        "aim2_correlations": pa.DataFrameSchema(
+        "aim2_slope_correlations": pa.DataFrameSchema(
             {
                 "outcome": col(str),
                 "process_a": col(str),
@@ -145,7 +166,7 @@ def contracts() -> dict[str, Any]:
             strict=True,
             ordered=True,
         ),
-        "variance": pa.DataFrameSchema(
+        "variance_components": pa.DataFrameSchema(
             {"aim": col(str), "outcome": col(str), "process": col(str)}
             | {"n_obs": col(int, gt=0), "n_groups": col(int, gt=0)}
             | {c: col(nullable=True) for c in VARIANCE_COLUMNS[5:-2]}
@@ -153,7 +174,7 @@ def contracts() -> dict[str, Any]:
             strict=True,
             ordered=True,
         ),
-        "aim2_slopes": pa.DataFrameSchema(
+        "aim2_therapist_slopes": pa.DataFrameSchema(
             {
                 "outcome": col(str),
                 "process": col(str),
@@ -166,7 +187,7 @@ def contracts() -> dict[str, Any]:
             strict=True,
             ordered=True,
         ),
-        "aim3": pa.DataFrameSchema(
+        "aim3_moderation": pa.DataFrameSchema(
             {"outcome": col(str), "process": col(str), "moderator": col(str)}
             | inference
             | {
@@ -437,3 +458,41 @@ def truth_recovery(
             "covered",
         ],
     )
+
+
+Summaries = Mapping[str, Sequence[Mapping[str, Any]]]
+
+# Each results table of the ``results_tables`` rule and how it is built from the model
+# summaries of the aims (keyed ``aim1``, ``aim2``, ``aim3``), by its registered name.
+BUILDERS: dict[str, Callable[[Summaries], pd.DataFrame]] = {
+    "aim1_fixed_effects": lambda s: fixed_effects(s["aim1"]),
+    "aim2_slope_tests": lambda s: slope_tests(s["aim2"]),
+    "aim2_fixed_effects": lambda s: fixed_effects(s["aim2"]),
+    "aim2_therapist_slopes": lambda s: therapist_slopes(s["aim2"]),
+    "aim2_slope_correlations": lambda s: slope_correlations(
+        therapist_slopes(s["aim2"]), slope_tests(s["aim2"])
+    ),
+    "variance_components": lambda s: pd.concat(
+        [variance_components(s["aim1"], "aim1"), variance_components(s["aim2"], "aim2")],
+        ignore_index=True,
+    ),
+    "aim3_moderation": lambda s: moderation(s["aim3"]),
+    "aim3_simple_slopes": lambda s: simple_slopes(s["aim3"]),
+}
+
+
+def build_tables(summaries: Summaries) -> dict[str, pd.DataFrame]:
+    """Every table of :data:`BUILDERS`, keyed by its registered name.
+
+    Parameters
+    ----------
+    summaries : mapping
+        Model summaries (``results/models/<aim>/…json`` contents) keyed ``aim1``,
+        ``aim2``, ``aim3``.
+
+    Examples
+    --------
+    >>> sorted(build_tables({"aim1": [], "aim2": [], "aim3": []}))[:2]
+    ['aim1_fixed_effects', 'aim2_fixed_effects']
+    """
+    return {name: build(summaries) for name, build in BUILDERS.items()}

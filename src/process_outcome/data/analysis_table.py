@@ -10,6 +10,14 @@ import pandas as pd
 from process_outcome.config import Measure, measures_of
 from process_outcome.data.cleaning import CleanData, clean
 
+__all__ = [
+    "analysis_table",
+    "covariate_design",
+    "covariate_terms",
+    "patient_table",
+    "split_within_between",
+]
+
 # Fewer therapists leave no degrees of freedom for an intercept variance, a slope
 # variance and their covariance; lme4 refuses such fits too.
 

@@ -15,6 +15,21 @@ import pandas as pd
 
 from process_outcome.errors import InputError
 
+__all__ = [
+    "HEADER_SEARCH_ROWS",
+    "NAMES",
+    "READERS",
+    "SNIFF_LINES",
+    "TEXT_DELIMITERS",
+    "ReadOptions",
+    "decode_text",
+    "id_text",
+    "io_text",
+    "read_table",
+    "sniff_format",
+    "text_value",
+]
+
 READERS = {
     ".csv": "csv",
     ".tsv": "tsv",
@@ -116,8 +131,14 @@ def read_table(
 
     Examples
     --------
-    >>> df = read_table("sessions.csv", table="sessions", id_columns=("patient_id",))
-    ... # doctest: +SKIP
+    A Latin-1 file with semicolons and decimal commas, ids with leading zeros:
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "sessions.csv"
+    >>> _ = path.write_bytes("patient_id;score\\n007;1,5\\n008;2\\n".encode("latin-1"))
+    >>> df = read_table(path, table="sessions", id_columns=("patient_id",))
+    >>> df.to_dict("list")
+    {'patient_id': ['007', '008'], 'score': [1.5, 2.0]}
     """
     path = Path(path)
     opts = options or ReadOptions()

@@ -23,6 +23,25 @@ import pandas as pd
 
 from process_outcome.data.analysis_table import split_within_between
 
+__all__ = [
+    "EXAMPLE_ITEMS",
+    "MODERATORS",
+    "OUTCOMES",
+    "PROCESSES",
+    "SCALES",
+    "SLOPE_CORRELATION",
+    "TRUE_FIXED",
+    "TRUE_MODERATION",
+    "TRUE_RANDOM",
+    "SimulatedStudy",
+    "caseloads",
+    "example_own_data",
+    "main",
+    "simulate_study",
+    "simulate_therapists",
+    "write_example_data",
+]
+
 OUTCOMES = ("symptoms", "functioning")
 PROCESSES = ("alliance", "expectation")
 MODERATORS = (

@@ -11,21 +11,30 @@ from process_outcome.document.apa import (
     EN_DASH,
     MINUS,
     apa_df,
+    apa_interval,
     apa_number,
     apa_p,
     apa_p_value,
     apa_r,
     count_word,
     digits_for,
+    interval_digits,
     is_missing,
     lower_first,
     plural,
+    prints_as_zero,
 )
 from process_outcome.document.docx import column_widths, render_docx
 from process_outcome.document.html import environment, html_rich, render, render_html
-from process_outcome.document.latex import latex_rich, render_latex_table, tex_escape
+from process_outcome.document.latex import (
+    latex_rich,
+    render_latex_references,
+    render_latex_table,
+    tex_escape,
+)
 from process_outcome.document.markdown import markdown_rich, render_markdown
 from process_outcome.document.model import (
+    LONG_TABLE_ROWS,
     Block,
     Code,
     Figure,
@@ -44,6 +53,7 @@ from process_outcome.document.rich import (
     bold,
     ci_text,
     code,
+    interval,
     it,
     join,
     number,
@@ -56,12 +66,14 @@ from process_outcome.document.rich import (
     sub,
     sup,
     t_test_text,
+    url,
     value,
 )
 
 __all__ = [
     "ALPHA",
     "EN_DASH",
+    "LONG_TABLE_ROWS",
     "MINUS",
     "STYLES",
     "Block",
@@ -77,6 +89,7 @@ __all__ = [
     "Section",
     "Table",
     "apa_df",
+    "apa_interval",
     "apa_number",
     "apa_p",
     "apa_p_value",
@@ -89,6 +102,8 @@ __all__ = [
     "digits_for",
     "environment",
     "html_rich",
+    "interval",
+    "interval_digits",
     "is_missing",
     "it",
     "join",
@@ -98,11 +113,13 @@ __all__ = [
     "number",
     "p_text",
     "plural",
+    "prints_as_zero",
     "r_text",
     "ref",
     "render",
     "render_docx",
     "render_html",
+    "render_latex_references",
     "render_latex_table",
     "render_markdown",
     "rich",
@@ -112,5 +129,6 @@ __all__ = [
     "sup",
     "t_test_text",
     "tex_escape",
+    "url",
     "value",
 ]

@@ -14,15 +14,18 @@ __all__ = [
     "EN_DASH",
     "MINUS",
     "apa_df",
+    "apa_interval",
     "apa_number",
     "apa_p",
     "apa_p_value",
     "apa_r",
     "count_word",
     "digits_for",
+    "interval_digits",
     "is_missing",
     "lower_first",
     "plural",
+    "prints_as_zero",
 ]
 
 
@@ -68,6 +71,71 @@ def apa_number(value: float | None, digits: int = 2, leading_zero: bool = True) 
         text = text[1:]
     negative = value < 0 and float(text) != 0
     return (MINUS if negative else "") + text
+
+
+def prints_as_zero(value: float | None, digits: int, leading_zero: bool = True) -> bool:
+    """Whether a nonzero number would print as zero (``0.00``) at ``digits`` decimals.
+
+    Examples
+    --------
+    >>> prints_as_zero(-0.0035, 2), prints_as_zero(-0.0035, 3), prints_as_zero(0.0, 2)
+    (True, False, False)
+    """
+    if is_missing(value) or float(value) == 0:
+        return False
+    return float(apa_number(value, digits, leading_zero).replace(MINUS, "-")) == 0
+
+
+def interval_digits(
+    values: tuple[float | None, ...] | list[float | None],
+    digits: int,
+    leading_zero: bool = True,
+    maximum: int = 12,
+) -> int:
+    """Decimals for the bounds of an interval: ``digits``, or more where a nonzero bound
+    would otherwise print as zero.
+
+    ``95% CI [-0.42, 0.00]`` beside ``p = .046`` reads as a contradiction; the upper
+    bound is really -0.004, so both bounds get three decimals: ``[-0.420, -0.004]``.
+    Both bounds of one interval share their decimals. Only an exact zero prints as 0.
+
+    Parameters
+    ----------
+    values : sequence of float
+        The bounds (missing ones are ignored).
+    digits : int
+        The decimals the interval would get otherwise (those of its estimate).
+    leading_zero : bool
+        As in :func:`apa_number`.
+    maximum : int
+        Upper limit of the decimals (a bound below ``10**-maximum`` prints as zero).
+
+    Examples
+    --------
+    >>> interval_digits([-0.4201, -0.0035], 2), interval_digits([-0.42, -0.08], 2)
+    (3, 2)
+    """
+    need = digits
+    for v in values:
+        while need < maximum and prints_as_zero(v, need, leading_zero):
+            need += 1
+    return need
+
+
+def apa_interval(
+    low: float | None, high: float | None, digits: int, leading_zero: bool = True
+) -> tuple[str, str]:
+    """The two bounds of an interval, no nonzero bound printed as zero.
+
+    Examples
+    --------
+    >>> apa_interval(-0.4201, -0.0035, 2)
+    ('\u22120.420', '\u22120.004')
+    >>> apa_interval(-0.2, 0.004, 2, leading_zero=False)
+    ('\u2212.200', '.004')
+    """
+    d = interval_digits([low, high], digits, leading_zero)
+    return apa_number(low, d, leading_zero), apa_number(high, d, leading_zero)
 
 
 def apa_p(p: float | None) -> str:

@@ -33,6 +33,47 @@ def _set_cell_border(cell: Any, **edges: str) -> None:
         borders.append(el)
 
 
+def _row_properties(row: Any, header: bool) -> None:
+    """Mark a table row as a repeated header row (``w:tblHeader``: Word's "Repeat as
+    header row at the top of each page") and as one that may not break across pages
+    (``w:cantSplit``); python-docx has no API for either."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    tr_pr = row._tr.get_or_add_trPr()
+    for tag, wanted in (("w:cantSplit", True), ("w:tblHeader", header)):
+        if wanted and tr_pr.find(qn(tag)) is None:
+            tr_pr.append(OxmlElement(tag))
+
+
+def _page_number_header(section: Any) -> None:
+    """A right-aligned page number (a ``PAGE`` field) in the section's header, where
+    APA 7 puts it; Word and LibreOffice fill in the number of each page."""
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    p = section.header.paragraphs[0]
+    p.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    p.paragraph_format.first_line_indent = None
+    for kind, text in (("begin", None), (None, "PAGE"), ("separate", None), (None, "1")):
+        run = p.add_run()
+        if kind is not None:
+            fld = OxmlElement("w:fldChar")
+            fld.set(qn("w:fldCharType"), kind)
+            run._r.append(fld)
+        elif text == "PAGE":
+            instr = OxmlElement("w:instrText")
+            instr.set(qn("xml:space"), "preserve")
+            instr.text = " PAGE "
+            run._r.append(instr)
+        else:
+            run.text = text  # shown until the field is updated
+    end = OxmlElement("w:fldChar")
+    end.set(qn("w:fldCharType"), "end")
+    p.add_run()._r.append(end)
+
+
 def _docx_runs(paragraph: Any, text: Rich | str) -> None:
     for run in rich(text):
         r = paragraph.add_run(run.text)
@@ -154,10 +195,20 @@ def _docx_table(doc: Any, t: Table) -> None:
             run.font.size = Pt(10)
 
     header = table.rows[0]
-    header.repeat = True
     for j, c in enumerate(t.columns):
         fill(header.cells[j], c, "c" if j else "l")
         _set_cell_border(header.cells[j], top="12", bottom="6")
+    # Every page a table runs onto repeats its header row; no row breaks across pages.
+    # The header and the first rows keep with what follows (so the title above never
+    # ends a page alone), and a short table keeps every row with the next: whole on
+    # one page.
+    keep = len(table.rows) - 1 if not t.long else min(3, len(table.rows) - 1)
+    for i, row in enumerate(table.rows):
+        _row_properties(row, header=i == 0)
+        if i < keep:
+            for cell in row.cells:
+                for para in cell.paragraphs:
+                    para.paragraph_format.keep_with_next = True
     for i, r in enumerate(t.rows, start=1):
         cells = table.rows[i].cells
         if r.kind == "data":
@@ -213,12 +264,13 @@ def render_docx(manuscript: Manuscript) -> bytes:
 
     doc = docx.Document()
     _docx_styles(doc)
+    _page_number_header(doc.sections[0])
     doc.add_paragraph(manuscript.title, style="Title")
     if manuscript.authors:
         p = doc.add_paragraph(", ".join(manuscript.authors))
         p.alignment = WD_ALIGN_PARAGRAPH.CENTER
     for section in manuscript.sections:
-        if section.key in ("simulation", "appendix"):
+        if section.key in ("references", "simulation", "appendix"):
             doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
         if section.title:
             doc.add_heading(section.title, level=1)
@@ -237,6 +289,10 @@ def render_docx(manuscript: Manuscript) -> bytes:
                     p.paragraph_format.first_line_indent = Inches(0.5)
                 elif b.style == "equation":
                     p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+                elif b.style == "reference":
+                    # APA 7 reference list: hanging indent of 0.5 in.
+                    p.paragraph_format.left_indent = Inches(0.5)
+                    p.paragraph_format.first_line_indent = Inches(-0.5)
                 _docx_runs(p, b.text)
             elif isinstance(b, Table):
                 _docx_table(doc, b)

@@ -19,6 +19,8 @@ __all__ = ["environment", "html_rich", "render", "render_html"]
 _HTML_TAGS = {"i": ("<em>", "</em>"), "b": ("<strong>", "</strong>")}
 _HTML_TAGS |= {"bi": ("<strong><em>", "</em></strong>"), "sub": ("<sub>", "</sub>")}
 _HTML_TAGS |= {"sup": ("<sup>", "</sup>"), "code": ("<code>", "</code>"), "": ("", "")}
+# Addresses stay text: the report is self-contained and links nowhere.
+_HTML_TAGS |= {"url": ("", "")}
 
 
 def html_rich(text: Rich | str) -> Markup:
@@ -60,5 +62,14 @@ def render(template_dir: str | Path, template: str, context: Mapping[str, Any]) 
 
 
 def render_html(manuscript: Manuscript, template_dir: str | Path) -> str:
-    """The manuscript as one self-contained HTML page (``manuscript.html.j2``)."""
+    """The manuscript as one self-contained HTML page (``manuscript.html.j2``).
+
+    Printed (from a browser, or ``chromium --headless --no-pdf-header-footer
+    --print-to-pdf=manuscript.pdf manuscript.html``), its own CSS lays out the pages:
+    US Letter with 1-inch margins, the page number top right (CSS page-margin boxes,
+    Chromium 131 or later; the browser's own header and footer are not needed and would
+    add the file's path and date), each table caption kept with the table's header and
+    first rows, tables of up to :data:`~process_outcome.document.model.LONG_TABLE_ROWS`
+    rows whole on one page, longer ones broken between rows with the header repeated.
+    """
     return render(template_dir, "manuscript.html.j2", {"manuscript": manuscript})

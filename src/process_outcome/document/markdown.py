@@ -12,7 +12,7 @@ __all__ = ["markdown_rich", "render_markdown"]
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~^])")
 _MD_STYLE = {"i": ("*", "*"), "b": ("**", "**"), "bi": ("***", "***"), "sub": ("~", "~")}
-_MD_STYLE |= {"sup": ("^", "^"), "code": ("`", "`"), "": ("", "")}
+_MD_STYLE |= {"sup": ("^", "^"), "code": ("`", "`"), "": ("", ""), "url": ("<", ">")}
 
 
 def markdown_rich(text: Rich | str) -> str:
@@ -27,7 +27,8 @@ def markdown_rich(text: Rich | str) -> str:
     out = []
     for run in rich(text):
         open_, close = _MD_STYLE[run.style]
-        body = run.text if run.style == "code" else _MD_SPECIAL.sub(r"\\\1", run.text)
+        verbatim = run.style in ("code", "url")
+        body = run.text if verbatim else _MD_SPECIAL.sub(r"\\\1", run.text)
         if run.style in ("sub", "sup"):
             body = body.replace(" ", "\\ ")
         # Emphasis markers must touch the text (``*Note.* ``, not ``*Note. *``).

@@ -18,6 +18,7 @@ from typing import ClassVar
 from process_outcome.document.rich import Rich
 
 __all__ = [
+    "LONG_TABLE_ROWS",
     "Block",
     "Code",
     "Figure",
@@ -28,6 +29,12 @@ __all__ = [
     "Section",
     "Table",
 ]
+
+
+# A table with more rows than this may break across pages (with its header repeated);
+# shorter ones are kept on one page. About 25 single-spaced rows fill half a page, so a
+# shorter table moved whole to the next page leaves at most half a page empty.
+LONG_TABLE_ROWS = 25
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,12 @@ class Table:
     def label(self) -> str:
         """``Table 1`` (or the title of an unnumbered table)."""
         return f"Table {self.number}" if self.number else self.title
+
+    @property
+    def long(self) -> bool:
+        """Whether the table may break across pages (more than :data:`LONG_TABLE_ROWS`
+        rows); every writer then repeats its header on each page."""
+        return len(self.rows) > LONG_TABLE_ROWS
 
 
 @dataclass(frozen=True)

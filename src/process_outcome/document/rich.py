@@ -15,6 +15,7 @@ from typing import Any
 from process_outcome.document.apa import (
     ALPHA,
     apa_df,
+    apa_interval,
     apa_number,
     apa_p,
     apa_r,
@@ -30,6 +31,7 @@ __all__ = [
     "bold",
     "ci_text",
     "code",
+    "interval",
     "it",
     "join",
     "number",
@@ -42,6 +44,7 @@ __all__ = [
     "sub",
     "sup",
     "t_test_text",
+    "url",
     "value",
 ]
 
@@ -90,7 +93,7 @@ def ref(source: str, column: str = "", **key: Any) -> Ref:
     return Ref(source, tuple((k, str(v)) for k, v in key.items()), column)
 
 
-STYLES = ("", "i", "b", "bi", "sub", "sup", "code")
+STYLES = ("", "i", "b", "bi", "sub", "sup", "code", "url")
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,18 @@ def code(text: str) -> Rich:
     return Rich([Run(text, "code")])
 
 
+def url(text: str) -> Rich:
+    """A web address (a reference's DOI): plain text in HTML, Markdown and Word (the
+    report links to nothing outside itself), ``\\url`` in LaTeX.
+
+    Examples
+    --------
+    >>> url("https://doi.org/10.2307/3002019")[0].style
+    'url'
+    """
+    return Rich([Run(text, "url")])
+
+
 def value(text: str, source: Ref | None) -> Rich:
     """A printed number tied to the results-file cell it came from."""
     return Rich([Run(text, "", source)])
@@ -204,11 +219,36 @@ def p_text(p: float, source: Ref | None, symbol: str = "p") -> Rich:
     return it(symbol) + " " + value(apa_p(p), source)
 
 
+def interval(
+    low: float,
+    high: float,
+    digits: int,
+    src: Ref | None,
+    lz: bool = True,
+    columns: tuple[str, str] = ("ci_low", "ci_high"),
+) -> Rich:
+    """``[−0.79, −0.42]``: an interval's bounds, tied to their cells (``columns`` of
+    ``src``'s row), with more decimals where a nonzero bound would print as zero
+    (:func:`~process_outcome.document.apa.apa_interval`).
+
+    Examples
+    --------
+    >>> interval(-0.42, -0.0035, 2, None).plain
+    '[\u22120.420, \u22120.004]'
+    """
+    lo, hi = apa_interval(low, high, digits, lz)
+    return rich(
+        "[",
+        value(lo, src.at(columns[0]) if src else None),
+        ", ",
+        value(hi, src.at(columns[1]) if src else None),
+        "]",
+    )
+
+
 def ci_text(low: float, high: float, digits: int, src: Ref | None, lz: bool = True) -> Rich:
-    """``95% CI [−0.79, −0.42]``."""
-    lo = number(low, digits, src.at("ci_low") if src else None, lz)
-    hi = number(high, digits, src.at("ci_high") if src else None, lz)
-    return rich("95% CI [", lo, ", ", hi, "]")
+    """``95% CI [−0.79, −0.42]`` (see :func:`interval`)."""
+    return rich("95% CI ", interval(low, high, digits, src, lz))
 
 
 def t_test_text(row: Mapping[str, Any], src: Ref | None, symbol: Rich | str = "γ") -> Rich:

@@ -9,12 +9,13 @@ and JARS-Quant for multilevel models.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from process_outcome.document import (
     Block,
+    Heading,
     Manuscript,
     Section,
     Table,
@@ -26,17 +27,36 @@ from process_outcome.document import (
 from process_outcome.files import atomic_write_text
 from process_outcome.manuscript.appendix import appendix_section, collect_provenance
 from process_outcome.manuscript.figures import figures
-from process_outcome.manuscript.inputs import FIGURE_KEYS, Design, Provenance, Results, read_results
-from process_outcome.manuscript.method import measures_blocks, participants, software_blocks
+from process_outcome.manuscript.inputs import Design, Provenance, Results, read_results
+from process_outcome.manuscript.method import (
+    descriptive_methods,
+    measures_blocks,
+    participants,
+    software_blocks,
+)
 from process_outcome.manuscript.method_analysis import analytic_strategy
 from process_outcome.manuscript.power import with_power_section
+from process_outcome.manuscript.references import with_references
 from process_outcome.manuscript.results import aim1_results, descriptive_results
 from process_outcome.manuscript.results_aim2 import aim2_results
 from process_outcome.manuscript.results_aim3 import aim3_results
+from process_outcome.manuscript.robustness import robustness_method, robustness_results
 from process_outcome.manuscript.simulation import simulation_section
-from process_outcome.manuscript.tables import table1, table2, table3, table4
+from process_outcome.manuscript.tables import TABLE_FUNCTIONS
+from process_outcome.outputs import outputs
 
 __all__ = ["all_tables", "build_manuscript", "write_manuscript"]
+
+
+# The Results section's parts in order: each part's prose, then its registered printed
+# tables and figures (process_outcome.outputs).
+RESULTS_PARTS: dict[str, Callable[[Design, Results], list[Block]]] = {
+    "Descriptives": descriptive_results,
+    "Aim 1": aim1_results,
+    "Aim 2": aim2_results,
+    "Aim 3": aim3_results,
+    "Robustness": robustness_results,
+}
 
 
 def build_manuscript(
@@ -55,7 +75,7 @@ def build_manuscript(
         The results files' contents.
     provenance : Provenance
     images : mapping of str to bytes
-        PNG of each figure keyed by its file stem (:data:`FIGURE_KEYS`).
+        PNG of each figure keyed by its registered name.
 
     Returns
     -------
@@ -63,53 +83,56 @@ def build_manuscript(
     """
     design = Design.from_config(config)
     figs = figures(design, images)
+    # The descriptive analyses open the analytic strategy, under its heading.
+    strategy = analytic_strategy(design, results)
+    head = 1 if strategy and isinstance(strategy[0], Heading) else 0
     method: list[Block] = [
         *participants(design, results),
         *measures_blocks(design, results),
-        *analytic_strategy(design, results),
+        *strategy[:head],
+        *descriptive_methods(design),
+        *strategy[head:],
+        *robustness_method(design),
         *software_blocks(provenance),
     ]
-    res: list[Block] = [
-        *descriptive_results(design, results),
-        table1(design, results),
-        table2(design, results),
-        *aim1_results(design, results),
-        figs[FIGURE_KEYS[0]],
-        *aim2_results(design, results),
-        table3(design, results),
-        figs[FIGURE_KEYS[1]],
-        *aim3_results(design, results),
-    ]
-    if design.moderators:
-        res += [table4(design, results), figs[FIGURE_KEYS[2]]]
+    printed = all_tables(config, results)
+    res: list[Block] = []
+    for part, prose in RESULTS_PARTS.items():
+        blocks = prose(design, results)
+        res += blocks
+        # A part that was not run has no table or figure: Aim 3 without moderators (its
+        # prose says so), robustness analyses without variants (no prose at all).
+        if not blocks or (part == "Aim 3" and not design.moderators):
+            continue
+        res += [printed[o.name] for o in outputs(folder="report/tables", part=part)]
+        res += [figs[o.name] for o in outputs(folder="figures", part=part)]
     sections = [
         Section("method", "Method", tuple(method)),
         Section("results", "Results", tuple(res)),
     ]
-    if design.simulated and results.truth is not None:
+    if design.simulated and results.optional("truth_recovery") is not None:
         sections.append(simulation_section(design, results))
     sections.append(appendix_section(design, provenance))
     authors = tuple(
         " ".join(x for x in (a.get("given_names"), a.get("family_names")) if x)
         for a in config["study"].get("authors", [])
     )
-    return Manuscript(
+    manuscript = Manuscript(
         title=config["study"]["title"],
         authors=authors,
         description=config["study"].get("description", ""),
         date=provenance.date,
         sections=tuple(sections),
     )
+    return with_references(manuscript)
 
 
 def all_tables(config: Mapping[str, Any], results: Results) -> dict[str, Table]:
-    """Tables 1–4 keyed by their file stem (Table 4 says so when Aim 3 was not run)."""
+    """The printed tables keyed by their registered names (Table 4 says so when Aim 3
+    was not run)."""
     design = Design.from_config(config)
     return {
-        "table1_descriptives": table1(design, results),
-        "table2_correlations": table2(design, results),
-        "table3_aims12": table3(design, results),
-        "table4_moderation": table4(design, results),
+        o.name: TABLE_FUNCTIONS[o.name](design, results) for o in outputs(folder="report/tables")
     }
 
 
@@ -134,7 +157,7 @@ def write_manuscript(
     tables, models, flow
         See :func:`read_results`.
     figures_png : sequence of str
-        The figures' PNG files (named by :data:`FIGURE_KEYS`).
+        The figures' PNG files (named by their registered names).
     data_files : sequence of str
         The input data files, hashed for the provenance appendix.
     template_dir : str
@@ -142,8 +165,9 @@ def write_manuscript(
     workflow_dir : str
         The workflow's directory, for its git commit.
     out : mapping
-        Output paths keyed ``html, docx, md`` and the table stems of
-        :data:`TABLE_FILES`.
+        Output paths of the registered outputs of the ``manuscript`` rule, keyed
+        ``manuscript_html``, ``manuscript_docx``, ``manuscript_md`` and the printed
+        tables' names.
     power : sequence of str
         The design-planning results, if any (:mod:`process_outcome.manuscript.power`).
     """
@@ -151,10 +175,10 @@ def write_manuscript(
     images = {Path(p).stem: Path(p).read_bytes() for p in figures_png}
     provenance = collect_provenance(config, data_files, workflow_dir)
     manuscript = with_power_section(build_manuscript(config, results, provenance, images), power)
-    atomic_write_text(out["html"], render_html(manuscript, template_dir))
-    figure_dir = os.path.relpath(Path(figures_png[0]).parent, Path(out["md"]).parent)
-    atomic_write_text(out["md"], render_markdown(manuscript, figure_dir))
-    docx_path = Path(out["docx"])
+    atomic_write_text(out["manuscript_html"], render_html(manuscript, template_dir))
+    figure_dir = os.path.relpath(Path(figures_png[0]).parent, Path(out["manuscript_md"]).parent)
+    atomic_write_text(out["manuscript_md"], render_markdown(manuscript, figure_dir))
+    docx_path = Path(out["manuscript_docx"])
     docx_path.parent.mkdir(parents=True, exist_ok=True)
     partial = docx_path.with_name(f".{docx_path.name}.partial")
     partial.write_bytes(render_docx(manuscript))

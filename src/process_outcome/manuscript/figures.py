@@ -6,7 +6,7 @@ import struct
 from collections.abc import Mapping
 
 from process_outcome.document import Figure, it, lower_first, rich
-from process_outcome.manuscript.inputs import FIGURE_KEYS, Design
+from process_outcome.manuscript.inputs import Design
 from process_outcome.manuscript.quoting import beneficial_sign
 
 __all__ = ["direction_note", "figures", "png_width_inches"]
@@ -34,7 +34,8 @@ def direction_note(design: Design) -> str:
 
 
 def figures(design: Design, images: Mapping[str, bytes]) -> dict[str, Figure]:
-    """Figures 1–3 with APA captions (Figure 3 only when moderators are configured)."""
+    """Figures 1–3 with APA captions, keyed by their registered names (Figure 3 only when
+    moderators are configured)."""
     out = {}
     note = rich(
         "Fixed effects (points) with 95% CIs (bars; Satterthwaite ",
@@ -44,7 +45,7 @@ def figures(design: Design, images: Mapping[str, bytes]) -> dict[str, Figure]:
         "association. The dashed line marks zero. ",
         direction_note(design),
     )
-    key = FIGURE_KEYS[0]
+    key = "figure1_aim1_forest"
     out[key] = Figure(
         key,
         "1",
@@ -58,10 +59,13 @@ def figures(design: Design, images: Mapping[str, bytes]) -> dict[str, Figure]:
         "Each point is one therapist's empirical-Bayes within-therapist slope (average slope "
         "plus the therapist's predicted deviation) with a 95% interval (±1.96 conditional "
         "SE); therapists are ranked by slope and shown without codes. The solid line marks "
-        "the average slope, the dashed line zero. ",
+        "the average slope, the dashed line zero. Each panel has its own vertical scale, "
+        "fitted to its slopes, so compare slopes across panels by their values, not their "
+        "heights. A panel title ending in \u201csingular fit\u201d marks a model whose "
+        "therapist slopes are not identified apart from the intercepts. ",
         direction_note(design),
     )
-    key = FIGURE_KEYS[1]
+    key = "figure2_aim2_caterpillar"
     out[key] = Figure(
         key,
         "2",
@@ -75,9 +79,11 @@ def figures(design: Design, images: Mapping[str, bytes]) -> dict[str, Figure]:
             "Within-therapist slope of each process (points, with 95% CIs) at 1 SD below "
             "the mean, at the mean and at 1 SD above the mean of each continuous therapist "
             "characteristic (SD over therapists), or at 0 and 1 for binary ones. Slopes "
-            "that diverge within a row indicate moderation; Table 4 gives the tests.",
+            "that diverge within a row indicate moderation; Table 4 gives the tests. Hollow "
+            "markers and the label \u201csingular fit\u201d identify a characteristic whose "
+            "model's fit was singular, as in Table 4.",
         )
-        key = FIGURE_KEYS[2]
+        key = "figure3_aim3_simple_slopes"
         out[key] = Figure(
             key,
             "3",

@@ -1,8 +1,8 @@
 """Reading the results files into the objects the manuscript is built from.
 
 :class:`Design` (the configured measures), :class:`Results` (the results files'
-contents), :class:`Provenance`, and the constants that name the report's outputs
-(:data:`TABLE_FILES`, :data:`FIGURE_KEYS`), kept here in one place.
+contents) and :class:`Provenance`. Which files exist and what they are called is the
+registry's (:mod:`process_outcome.outputs`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ from process_outcome.document import lower_first
 from process_outcome.files import read_json
 
 __all__ = [
-    "FIGURE_KEYS",
     "GROUP",
-    "TABLE_FILES",
     "Design",
     "InputFile",
     "Provenance",
@@ -32,17 +30,6 @@ __all__ = [
 
 
 GROUP = "therapist"
-
-
-TABLE_FILES = {
-    "table1_descriptives": "results/report/tables/table1_descriptives.tex",
-    "table2_correlations": "results/report/tables/table2_correlations.tex",
-    "table3_aims12": "results/report/tables/table3_aims12.tex",
-    "table4_moderation": "results/report/tables/table4_moderation.tex",
-}
-
-
-FIGURE_KEYS = ("figure1_aim1_forest", "figure2_aim2_caterpillar", "figure3_aim3_simple_slopes")
 
 
 @dataclass(frozen=True)
@@ -118,36 +105,35 @@ class Results:
     ----------
     flow : mapping
         ``results/data/flow.json``.
-    descriptives, correlations, rm_correlations : DataFrame
-        ``results/tables`` descriptive tables.
-    aim1, aim2_tests, aim2_fixed, aim2_slopes, aim2_correlations, aim3, aim3_simple
-        The aims' tidy results tables.
+    tables : mapping of str to DataFrame
+        The results tables keyed by their registered names (:mod:`process_outcome.outputs`),
+        e.g. ``descriptives``, ``aim1_fixed_effects``, ``aim3_moderation``.
     models : mapping
         Model summaries keyed by ``<aim>/<outcome>/<process>``.
-    truth : DataFrame or None
-        ``truth_recovery.csv`` (simulated data only).
-    reliability : DataFrame or None
-        ``reliability.csv``: alpha and omega of item-scored measures.
-    variance : DataFrame or None
-        ``variance_components.csv``: variance components, SDs with profile CIs and fit
-        statistics of the aim 1 and aim 2 models.
+
+    Examples
+    --------
+    >>> r = Results({}, {"aim1_fixed_effects": pd.DataFrame({"term": ["x"]})}, {})
+    >>> r.table("aim1_fixed_effects").term.tolist()
+    ['x']
+    >>> r.optional("truth_recovery") is None
+    True
     """
 
     flow: Mapping[str, Any]
-    descriptives: pd.DataFrame
-    correlations: pd.DataFrame
-    rm_correlations: pd.DataFrame
-    aim1: pd.DataFrame
-    aim2_tests: pd.DataFrame
-    aim2_fixed: pd.DataFrame
-    aim2_slopes: pd.DataFrame
-    aim2_correlations: pd.DataFrame
-    aim3: pd.DataFrame
-    aim3_simple: pd.DataFrame
+    tables: Mapping[str, pd.DataFrame]
     models: Mapping[str, Mapping[str, Any]]
-    truth: pd.DataFrame | None = None
-    reliability: pd.DataFrame | None = None
-    variance: pd.DataFrame | None = None
+
+    def table(self, name: str) -> pd.DataFrame:
+        """The results table registered under ``name``."""
+        if name not in self.tables:
+            raise KeyError(f"results table {name!r} was not read; read: {sorted(self.tables)}")
+        return self.tables[name]
+
+    def optional(self, name: str) -> pd.DataFrame | None:
+        """The table registered under ``name``, or ``None`` when this run has none
+        (``truth_recovery`` exists for the simulated study only)."""
+        return self.tables.get(name)
 
 
 @dataclass(frozen=True)
@@ -195,36 +181,21 @@ def read_results(tables: Mapping[str, str], models: Sequence[str], flow: str) ->
     Parameters
     ----------
     tables : mapping
-        Paths keyed ``descriptives, correlations, rm_correlations, aim1, aim2_tests,
-        aim2_fixed, aim2_slopes, aim2_correlations, aim3, aim3_simple`` and optionally
-        ``truth``, ``reliability`` and ``variance``.
+        Paths of the results tables keyed by their registered names.
     models : sequence of str
         Model summaries ``.../models/<aim>/<outcome>/<process>.json``.
     flow : str
         ``flow.json``.
     """
-
-    def csv(name: str) -> pd.DataFrame:
-        return pd.read_csv(tables[name], keep_default_na=False, na_values=[""])
-
     summaries = {}
     for path in models:
         p = Path(path)
         summaries[f"{p.parent.parent.name}/{p.parent.name}/{p.stem}"] = read_json(p)
     return Results(
         flow=read_json(flow),
-        descriptives=csv("descriptives"),
-        correlations=csv("correlations"),
-        rm_correlations=csv("rm_correlations"),
-        aim1=csv("aim1"),
-        aim2_tests=csv("aim2_tests"),
-        aim2_fixed=csv("aim2_fixed"),
-        aim2_slopes=csv("aim2_slopes"),
-        aim2_correlations=csv("aim2_correlations"),
-        aim3=csv("aim3"),
-        aim3_simple=csv("aim3_simple"),
+        tables={
+            name: pd.read_csv(path, keep_default_na=False, na_values=[""])
+            for name, path in tables.items()
+        },
         models=summaries,
-        truth=csv("truth") if tables.get("truth") else None,
-        reliability=csv("reliability") if tables.get("reliability") else None,
-        variance=csv("variance") if tables.get("variance") else None,
     )

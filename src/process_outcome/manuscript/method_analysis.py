@@ -24,6 +24,7 @@ from process_outcome.document import (
 )
 from process_outcome.manuscript.inputs import Design, Results
 from process_outcome.manuscript.quoting import beneficial_sign, count_value
+from process_outcome.manuscript.references import cite
 
 __all__ = [
     "aim1_model_blocks",
@@ -210,7 +211,7 @@ def aim2_model_blocks(design: Design, results: Results, number_: int) -> list[Bl
     )
     minimum = int(design.config.get("analysis", {}).get("min_caseload_slopes", 1))
     if minimum > 1:
-        t = results.aim2_tests.iloc[0]
+        t = results.table("aim2_slope_tests").iloc[0]
         tsrc = ref("aim2_slope_tests", outcome=t["outcome"], process=t["process"])
         aim2 += rich(
             f" Random-slope models (Aims 2 and 3) included only therapists with at least "
@@ -257,7 +258,8 @@ def slope_test_paragraph(design: Design) -> Paragraph:
         "the boundary of its parameter space under the null hypothesis, the ",
         it("p"),
         " value came from a 50:50 mixture of χ² distributions with 1 and 2 degrees of "
-        "freedom. We report the SD of therapists' slopes and the range expected to hold "
+        f"freedom {cite('self1987', 'stram1994')}. We report the SD of therapists' slopes "
+        "and the range expected to hold "
         "95% of them (average slope ± 1.96 SD), each therapist's empirical-Bayes slope "
         "(average slope plus the therapist's predicted deviation) with its conditional "
         "standard error, the share of therapists whose slope points in the beneficial "
@@ -289,7 +291,7 @@ def aim3_model_blocks(design: Design, number_: int) -> list[Block]:
                     f"{plural(k, 'test')}, ",
                     it("p"),
                     " values were adjusted with the Benjamini–Hochberg false discovery rate "
-                    "(FDR) procedure; we report raw and adjusted ",
+                    f"(FDR) procedure {cite('benjamini1995')}; we report raw and adjusted ",
                     it("p"),
                     " values. Simple slopes of the within-therapist component were computed "
                     "at the characteristic's mean and ±1 SD (SD over therapists) for "
@@ -343,12 +345,14 @@ def estimation_paragraph(design: Design, results: Results) -> Paragraph:
     )
     text = rich(
         "Models were fitted by restricted maximum likelihood (REML), with the variance "
-        "parameters in lme4's parametrization, from several optimizers and starting values; "
+        f"parameters in lme4's parametrization {cite('bates2015')}, from several optimizers "
+        "and starting values; "
         "the solution with the highest REML log-likelihood was kept. Fixed effects were "
         "tested with ",
         it("t"),
-        " tests with Satterthwaite degrees of freedom (as lmerTest computes "
-        "them) and reported with 95% confidence intervals (CIs) from the ",
+        f" tests with Satterthwaite degrees of freedom {cite('satterthwaite1946')}, as "
+        f"lmerTest computes them {cite('kuznetsova2017')}, and reported with 95% "
+        "confidence intervals (CIs) from the ",
         it("t"),
         " distribution. "
         f"Tests were two-sided with α = {apa_r(ALPHA)}. Of the models fitted, {conv_text}. "
@@ -386,7 +390,10 @@ def analytic_strategy(design: Design, results: Results) -> list[Block]:
 def short_models(design: Design, results: Results) -> Rich:
     """Models fitted to fewer patients than their aim's sample (missing values)."""
     sample = int(results.flow["steps"][-1]["patients"])
-    slope_n = {(t.outcome, t.process): int(t.n_patients) for t in results.aim2_tests.itertuples()}
+    slope_n = {
+        (t.outcome, t.process): int(t.n_patients)
+        for t in results.table("aim2_slope_tests").itertuples()
+    }
     short = []
     for name, summary in results.models.items():
         aim, outcome, process = name.split("/")

@@ -14,6 +14,7 @@ from process_outcome.document import (
     Ref,
     apa_df,
     apa_r,
+    ci_text,
     it,
     join,
     lower_first,
@@ -46,7 +47,7 @@ __all__ = [
 
 def descriptive_row(results: Results, variable: str) -> tuple[dict[str, Any], Ref]:
     """The descriptives row of one variable and its :class:`Ref`."""
-    return select_row(results.descriptives, "descriptives", variable=variable)
+    return select_row(results.table("descriptives"), "descriptives", variable=variable)
 
 
 def descriptive_results(design: Design, results: Results) -> list[Block]:
@@ -73,7 +74,9 @@ def descriptive_results(design: Design, results: Results) -> list[Block]:
     corr = []
     for o in design.outcomes:
         for p in design.processes:
-            row, src = correlation_pair(results.correlations, f"{p.key}_mean", f"post_{o.key}")
+            row, src = correlation_pair(
+                results.table("correlations"), f"{p.key}_mean", f"post_{o.key}"
+            )
             corr.append(
                 rich(
                     f"{lower_first(p.label)} with {post_label(o)}, ",
@@ -90,7 +93,7 @@ def descriptive_results(design: Design, results: Results) -> list[Block]:
     for o in design.outcomes:
         for p in design.processes:
             row, src = select_row(
-                results.rm_correlations, "rm_correlations", outcome=o.key, process=p.key
+                results.table("rm_correlations"), "rm_correlations", outcome=o.key, process=p.key
             )
             symbol = it("r") + sub("rm")
             stats = rich(
@@ -100,13 +103,7 @@ def descriptive_results(design: Design, results: Results) -> list[Block]:
                 ") = ",
                 value(apa_r(row["r"]), src.at("r")),
                 ", ",
-                rich(
-                    "95% CI [",
-                    value(apa_r(row["ci_low"]), src.at("ci_low")),
-                    ", ",
-                    value(apa_r(row["ci_high"]), src.at("ci_high")),
-                    "]",
-                ),
+                ci_text(row["ci_low"], row["ci_high"], 2, src, lz=False),
                 ", ",
                 p_text(row["p"], src.at("p")),
             )
@@ -155,28 +152,34 @@ def aim1_results(design: Design, results: Results) -> list[Block]:
     for o in design.outcomes:
         sentences = []
         for p in design.processes:
-            w, wsrc = fixed_row(results.aim1, src, o.key, p.key, f"{p.key}_within")
-            b, bsrc = fixed_row(results.aim1, src, o.key, p.key, f"{p.key}_between")
+            w, wsrc = fixed_row(
+                results.table("aim1_fixed_effects"), src, o.key, p.key, f"{p.key}_within"
+            )
+            b, bsrc = fixed_row(
+                results.table("aim1_fixed_effects"), src, o.key, p.key, f"{p.key}_between"
+            )
             if significant(w["p"]):
                 s = rich(
-                    f"Within therapists, patients whose {lower_first(p.label)} ratings were "
-                    "higher than those of their therapist's other patients ended treatment "
-                    f"with {outcome_words(o, w['estimate'])}, ",
+                    f"Within therapists and controlling for baseline {lower_first(o.label)}, "
+                    f"patients whose {lower_first(p.label)} ratings were higher than those of "
+                    "their therapist's other patients ended treatment with "
+                    f"{outcome_words(o, w['estimate'])}, ",
                     t_test_text(w, wsrc),
                     ".",
                 )
             else:
                 s = rich(
                     f"The within-therapist (patient-level) association of "
-                    f"{lower_first(p.label)} with {post_label(o)} was not statistically "
-                    "significant, ",
+                    f"{lower_first(p.label)} with {post_label(o)}, controlling for baseline "
+                    f"{lower_first(o.label)}, was not statistically significant, ",
                     t_test_text(w, wsrc),
                     ".",
                 )
             sentences.append(s)
             if significant(b["p"]):
                 s = rich(
-                    "Between therapists, patients of therapists whose patients gave higher "
+                    f"Between therapists and controlling for baseline {lower_first(o.label)}, "
+                    "patients of therapists whose patients gave higher "
                     f"{lower_first(p.label)} ratings on average ended treatment with "
                     f"{outcome_words(o, b['estimate'])}, ",
                     t_test_text(b, bsrc),
@@ -185,8 +188,8 @@ def aim1_results(design: Design, results: Results) -> list[Block]:
             else:
                 s = rich(
                     f"The between-therapist (therapist-level) association of "
-                    f"{lower_first(p.label)} with {post_label(o)} was not statistically "
-                    "significant, ",
+                    f"{lower_first(p.label)} with {post_label(o)}, controlling for baseline "
+                    f"{lower_first(o.label)}, was not statistically significant, ",
                     t_test_text(b, bsrc),
                     ".",
                 )
@@ -207,7 +210,9 @@ def aim1_results(design: Design, results: Results) -> list[Block]:
             for part in ("within", "between"):
                 sig, ns = [], []
                 for p in design.processes:
-                    row, rsrc = fixed_row(results.aim1, src, o.key, "joint", f"{p.key}_{part}")
+                    row, rsrc = fixed_row(
+                        results.table("aim1_fixed_effects"), src, o.key, "joint", f"{p.key}_{part}"
+                    )
                     item = rich(f"{lower_first(p.label)} (", t_test_text(row, rsrc), ")")
                     (sig if significant(row["p"]) else ns).append(item)
                 text = rich(f"the {part}-therapist association was ")
@@ -218,7 +223,12 @@ def aim1_results(design: Design, results: Results) -> list[Block]:
                 else:
                     text += rich("not statistically significant for ", join(ns, ", ", " or "))
                 parts.append(text)
-            s = rich("With all processes in one model, ", join(parts, "; "), ".")
+            s = rich(
+                f"With all processes in one model, controlling for baseline "
+                f"{lower_first(o.label)}, ",
+                join(parts, "; "),
+                ".",
+            )
             joint = results.models[f"aim1/{o.key}/joint"]
             if joint["fit"]["singular"]:
                 reason = singular_reason(joint["fit"], f"aim1/{o.key}/joint")

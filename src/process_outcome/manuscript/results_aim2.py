@@ -96,10 +96,14 @@ def aim2_results(design: Design, results: Results) -> list[Block]:
     for o in design.outcomes:
         for p in design.processes:
             t, tsrc = select_row(
-                results.aim2_tests, "aim2_slope_tests", outcome=o.key, process=p.key
+                results.table("aim2_slope_tests"), "aim2_slope_tests", outcome=o.key, process=p.key
             )
             fx, fsrc = fixed_row(
-                results.aim2_fixed, "aim2_fixed_effects", o.key, p.key, f"{p.key}_within"
+                results.table("aim2_fixed_effects"),
+                "aim2_fixed_effects",
+                o.key,
+                p.key,
+                f"{p.key}_within",
             )
             d = digits_for(t["slope_sd"])
             test = lr_test_text(t, tsrc)
@@ -167,8 +171,8 @@ def aim2_results(design: Design, results: Results) -> list[Block]:
     corr = [
         correlation_text(design, results, o, str(r.process_a), str(r.process_b))
         for o in design.outcomes
-        for r in results.aim2_correlations[
-            results.aim2_correlations["outcome"] == o.key
+        for r in results.table("aim2_slope_correlations")[
+            results.table("aim2_slope_correlations")["outcome"] == o.key
         ].itertuples(index=False)
     ]
     if corr:
@@ -202,7 +206,7 @@ def correlation_text(design: Design, results: Results, o: Measure, a: str, b: st
     """One slope correlation: with CI and p, or the point estimate only when either slope
     model is singular (then the slopes are not identified apart from the intercepts)."""
     row, src = select_row(
-        results.aim2_correlations,
+        results.table("aim2_slope_correlations"),
         "aim2_slope_correlations",
         outcome=o.key,
         process_a=a,
@@ -218,9 +222,9 @@ def correlation_text(design: Design, results: Results, o: Measure, a: str, b: st
         lower_first(design.label(q))
         for q in (a, b)
         if truthy(
-            select_row(results.aim2_tests, "aim2_slope_tests", outcome=o.key, process=q)[0][
-                "singular"
-            ]
+            select_row(
+                results.table("aim2_slope_tests"), "aim2_slope_tests", outcome=o.key, process=q
+            )[0]["singular"]
         )
     ]
     if truthy(row.get("singular", False)) or singular:

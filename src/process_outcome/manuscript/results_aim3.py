@@ -60,7 +60,7 @@ def aim3_results(design: Design, results: Results) -> list[Block]:
             Paragraph(rich("No therapist characteristics were configured; Aim 3 was not tested."))
         )
         return blocks
-    mod = results.aim3
+    mod = results.table("aim3_moderation")
     for o in design.outcomes:
         for p in design.processes:
             fam = mod[(mod["outcome"] == o.key) & (mod["process"] == p.key)]
@@ -131,10 +131,16 @@ def aim3_results(design: Design, results: Results) -> list[Block]:
                 n = len(names)
                 models, verb = plural(n, "model"), plural(n, "was", "were")
                 tests = plural(n, "its test is", "their tests are")
+                # All of a family's models: a count, not the list of names again.
+                which = (
+                    f"All {count_word(n)} models"
+                    if n == k and n > 1
+                    else f"The {models} with {series(names).plain}"
+                )
                 parts.append(
                     rich(
-                        f"The {models} with {series(names).plain} {verb} singular ({reason}); "
-                        f"{tests} reported and marked in Table 4."
+                        f"{which} {verb} singular ({reason}); {tests} reported and marked in "
+                        "Table 4."
                     )
                 )
             blocks.append(Paragraph(join(parts, " ")))
@@ -144,9 +150,10 @@ def aim3_results(design: Design, results: Results) -> list[Block]:
     blocks.append(
         Paragraph(
             rich(
-                "Table 4 lists every interaction with raw and FDR-adjusted p values; Figure 3 "
-                "shows the within-therapist slopes at low, average and high values of each "
-                "characteristic."
+                "Table 4 lists every interaction with raw and FDR-adjusted ",
+                it("p"),
+                " values; Figure 3 shows the within-therapist slopes at low, average and high "
+                "values of each characteristic.",
             )
         )
     )
@@ -185,7 +192,7 @@ def moderation_sentence(
             f"{m.label} moderated the slope: the higher therapists' {lower_first(m.label)}, "
             f"the {more} the within-therapist association, "
         )
-    simple = results.aim3_simple
+    simple = results.table("aim3_simple_slopes")
     sel = simple[
         (simple["outcome"] == o.key) & (simple["process"] == p.key) & (simple["moderator"] == m.key)
     ]
@@ -213,7 +220,7 @@ def original_comparison(design: Design, results: Results) -> Paragraph | None:
     slope ``γ_within + γ_interaction · m`` grows less beneficial as the self-rating ``m``
     rises. ``None`` when that moderator or process is not configured.
     """
-    mod = results.aim3
+    mod = results.table("aim3_moderation")
     keys = {m.key for m in design.moderators}
     if ORIGINAL_MODERATOR not in keys or ORIGINAL_PROCESS not in {p.key for p in design.processes}:
         return None

@@ -10,6 +10,7 @@ from process_outcome.document import (
     Row,
     Section,
     Table,
+    interval,
     lower_first,
     number,
     ref,
@@ -24,7 +25,7 @@ __all__ = ["simulation_section"]
 
 def simulation_section(design: Design, results: Results) -> Section:
     """Estimates beside the generating parameters (simulated data only)."""
-    truth = results.truth
+    truth = results.optional("truth_recovery")
     assert truth is not None
     rows: list[Row] = []
     for o in design.outcomes:
@@ -59,15 +60,7 @@ def simulation_section(design: Design, results: Results) -> Section:
                         ),
                         number(r.true, 3, src.at("true")),
                         number(r.estimate, 3, src.at("estimate")),
-                        rich(
-                            "[",
-                            number(r.ci_low, 3, src.at("ci_low")),
-                            ", ",
-                            number(r.ci_high, 3, src.at("ci_high")),
-                            "]",
-                        )
-                        if has_ci
-                        else rich(EN_DASH),
+                        interval(r.ci_low, r.ci_high, 3, src) if has_ci else rich(EN_DASH),
                         rich({"True": "yes", "False": "no"}.get(covered, EN_DASH)),
                     ),
                     indent=1,
@@ -109,9 +102,8 @@ def simulation_section(design: Design, results: Results) -> Section:
         align="llrrrc",
     )
     banner = rich(
-        "Simulated data: this section exists only because the data were simulated ",
-        "(data.source: simulate). It is a check of the workflow, not part of a manuscript "
-        "about real data.",
+        "Simulated data: this section exists only because the data were simulated. It is "
+        "a check of the workflow, not part of a manuscript about real data.",
     )
     return Section(
         "simulation",

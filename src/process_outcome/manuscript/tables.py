@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -20,6 +20,7 @@ from process_outcome.document import (
     bold,
     count_word,
     digits_for,
+    interval,
     it,
     number,
     ref,
@@ -29,16 +30,25 @@ from process_outcome.document import (
     value,
 )
 from process_outcome.manuscript.inputs import GROUP, Design, Results
-from process_outcome.manuscript.quoting import count_value, select_row, slope_correlation, truthy
+from process_outcome.manuscript.quoting import (
+    count_value,
+    percent_value,
+    select_row,
+    slope_correlation,
+    truthy,
+)
 from process_outcome.manuscript.results import correlation_pair
 from process_outcome.manuscript.results_aim2 import slope_sd_interval
+from process_outcome.manuscript.robustness import table5
 
 __all__ = [
+    "TABLE_FUNCTIONS",
     "coefficient_cells",
     "fixed_rows",
     "slope_rows",
     "stars",
     "table1",
+    "table1_cells",
     "table2",
     "table3",
     "table4",
@@ -46,9 +56,41 @@ __all__ = [
 ]
 
 
+def table1_cells(r: Any, binary: bool) -> tuple[Rich, ...]:
+    """Table 1 cells of one variable: n, M, SD, min, max and ICC.
+
+    Counts (the caseload) print their minimum and maximum as whole numbers; a binary
+    therapist characteristic prints n (%) of therapists coded 1 in the M column, not a
+    mean and SD of a 0/1 variable.
+    """
+    src = ref("descriptives", variable=r.variable)
+    dash = rich(EN_DASH)
+    icc = value(apa_r(r.icc), src.at("icc")) if not pd.isna(r.icc) else dash
+    if binary:
+        ones = value(f"{round(r.mean * r.n):d}", Ref(src.source, src.key, "mean", float(r.n)))
+        share = percent_value(r.mean, src.at("mean"))
+        return (count_value(r.n, src.at("n")), rich(ones, " (", share, "%)"), dash, dash, dash, icc)
+    # Counts and occasions range over whole numbers.
+    whole = r.variable == "caseload" or r.variable.startswith("post_occasion_")
+    low, high = (
+        (count_value(r.min, src.at("min")), count_value(r.max, src.at("max")))
+        if whole
+        else (number(r.min, 2, src.at("min")), number(r.max, 2, src.at("max")))
+    )
+    return (
+        count_value(r.n, src.at("n")),
+        number(r.mean, 2, src.at("mean")),
+        number(r.sd, 2, src.at("sd")),
+        low,
+        high,
+        icc,
+    )
+
+
 def table1(design: Design, results: Results) -> Table:
     """Table 1: descriptive statistics and ICCs at the session, patient and therapist level."""
-    d = results.descriptives
+    d = results.table("descriptives")
+    binary = {m.key for m in design.moderators if m.type == "binary"}
     rows: list[Row] = []
     names = {"session": "Session level", "patient": "Patient level", "therapist": "Therapist level"}
     for level, title in names.items():
@@ -57,26 +99,30 @@ def table1(design: Design, results: Results) -> Table:
             continue
         rows.append(Row((rich(title),), "panel"))
         for r in part.itertuples(index=False):
-            src = ref("descriptives", variable=r.variable)
-            rows.append(
-                Row(
-                    (
-                        rich(str(r.label)),
-                        count_value(r.n, src.at("n")),
-                        number(r.mean, 2, src.at("mean")),
-                        number(r.sd, 2, src.at("sd")),
-                        number(r.min, 2, src.at("min")),
-                        number(r.max, 2, src.at("max")),
-                        value(apa_r(r.icc), src.at("icc")) if not pd.isna(r.icc) else rich(EN_DASH),
-                    ),
-                    indent=1,
-                )
+            is_binary = (level == "therapist" and r.variable in binary) or r.variable.startswith(
+                "post_early_"
             )
+            rows.append(Row((rich(str(r.label)), *table1_cells(r, is_binary)), indent=1))
     note = rich(
         "Session level: every assessment of the analysis sample. Patient level: one value "
         "per patient (baseline = first and post = last non-missing assessment; patient mean "
         "= mean of the patient's ratings). Therapist level: one value per therapist, "
-        "characteristics on their original (uncentered) scale. ",
+        "characteristics on their original (uncentered) scale",
+    )
+    if any(v.startswith("post_early_") for v in d["variable"]):
+        note += rich(
+            "; occasion of post = assessment occasion of the post score; post before "
+            "occasion: the ",
+            it("M"),
+            " column gives ",
+            it("n"),
+            " (%) of patients whose last assessment came before the study's last occasion",
+        )
+    if binary & set(d["variable"]):
+        note += rich("; for a binary characteristic, the ", it("M"), " column gives ")
+        note += rich(it("n"), " (%) of therapists coded 1")
+    note += rich(
+        ". ",
         it("n"),
         " = number of observations; ",
         it("M"),
@@ -107,12 +153,16 @@ def stars(p: float) -> str:
 
 def table2(design: Design, results: Results) -> Table:
     """Table 2: correlations of patient-level variables (lower triangle)."""
-    c = results.correlations
+    c = results.table("correlations")
     variables = list(dict.fromkeys([*c["x"], *c["y"]]))
     order = {v: i for i, v in enumerate(dict.fromkeys(list(c["x"]) + list(c["y"])))}
     variables.sort(key=order.get)
     labels = dict(
-        zip(results.descriptives["variable"], results.descriptives["label"], strict=False)
+        zip(
+            results.table("descriptives")["variable"],
+            results.table("descriptives")["label"],
+            strict=False,
+        )
     )
     rows = []
     for i, a in enumerate(variables):
@@ -163,8 +213,7 @@ def coefficient_cells(r: Any, d: int, src: Any, fdr: bool = False) -> tuple[Any,
     ]
     if fdr:
         cells.append(value(apa_p_value(r.p_fdr), src.at("p_fdr")))
-    low, high = number(r.ci_low, d, src.at("ci_low")), number(r.ci_high, d, src.at("ci_high"))
-    cells.append(rich("[", low, ", ", high, "]"))
+    cells.append(interval(r.ci_low, r.ci_high, d, src))
     return tuple(cells)
 
 
@@ -309,8 +358,18 @@ def table3(design: Design, results: Results) -> Table:
         specs = [(p.key, p.label) for p in design.processes]
         for key, label in specs:
             for aim, source, df, title in (
-                ("aim1", "aim1_fixed_effects", results.aim1, "random intercept (Aim 1)"),
-                ("aim2", "aim2_fixed_effects", results.aim2_fixed, "random slope (Aim 2)"),
+                (
+                    "aim1",
+                    "aim1_fixed_effects",
+                    results.table("aim1_fixed_effects"),
+                    "random intercept (Aim 1)",
+                ),
+                (
+                    "aim2",
+                    "aim2_fixed_effects",
+                    results.table("aim2_fixed_effects"),
+                    "random slope (Aim 2)",
+                ),
             ):
                 name = f"{aim}/{o.key}/{key}"
                 model = results.models[name]
@@ -321,11 +380,19 @@ def table3(design: Design, results: Results) -> Table:
                 rows.append(Row((head,), "subpanel"))
                 rows.extend(fixed_rows(design, df, source, o.key, key))
                 rows.extend(
-                    vc_rows(model, name, model["fit"].get("random_slope"), results.variance)
+                    vc_rows(
+                        model,
+                        name,
+                        model["fit"].get("random_slope"),
+                        results.optional("variance_components"),
+                    )
                 )
                 if aim == "aim2":
                     t, tsrc = select_row(
-                        results.aim2_tests, "aim2_slope_tests", outcome=o.key, process=key
+                        results.table("aim2_slope_tests"),
+                        "aim2_slope_tests",
+                        outcome=o.key,
+                        process=key,
                     )
                     rows.extend(slope_rows(t, tsrc))
         if len(design.processes) > 1 and f"aim1/{o.key}/joint" in results.models:
@@ -335,8 +402,18 @@ def table3(design: Design, results: Results) -> Table:
                 head += singular_mark
                 any_singular = True
             rows.append(Row((head,), "subpanel"))
-            rows.extend(fixed_rows(design, results.aim1, "aim1_fixed_effects", o.key, "joint"))
-            rows.extend(vc_rows(model, f"aim1/{o.key}/joint", None, results.variance))
+            rows.extend(
+                fixed_rows(
+                    design,
+                    results.table("aim1_fixed_effects"),
+                    "aim1_fixed_effects",
+                    o.key,
+                    "joint",
+                )
+            )
+            rows.extend(
+                vc_rows(model, f"aim1/{o.key}/joint", None, results.optional("variance_components"))
+            )
     note = rich(
         "Estimate = fixed effect γ or variance component; ",
         it("SE"),
@@ -391,7 +468,7 @@ def table3(design: Design, results: Results) -> Table:
 
 def table4(design: Design, results: Results) -> Table:
     """Table 4: Aim 3 cross-level interactions with raw and FDR-adjusted p values."""
-    mod = results.aim3
+    mod = results.table("aim3_moderation")
     rows: list[Row] = []
     any_singular = False
     for o in design.outcomes:
@@ -464,3 +541,14 @@ def table4(design: Design, results: Results) -> Table:
         tuple(rows),
         note,
     )
+
+
+# The printed tables by their registered names (process_outcome.outputs, folder
+# report/tables): the manuscript places each after the prose of its registered part.
+TABLE_FUNCTIONS: dict[str, Callable[[Design, Results], Table]] = {
+    "table1_descriptives": table1,
+    "table2_correlations": table2,
+    "table3_aims12": table3,
+    "table4_moderation": table4,
+    "table5_robustness": table5,
+}

@@ -7,11 +7,13 @@ triangular relative Cholesky factor whose entries (column-major) form ``theta``.
 
 The objective is lme4's profiled REML deviance (:mod:`process_outcome.mixed.reml`: per-group
 blocks vectorised over groups, on a centred and scaled design, O(n + groups) per
-evaluation). The optimizer works on the scaled design:
+evaluation, with its exact gradient). The optimizer works on the scaled design:
 
-1. a random-slope model first fits its random-intercept model on the same rows and
-   starts from it (and from lme4's default start, and a given ``start``); its REML
-   log-likelihood is a floor the slope model must reach (it nests it);
+1. a random-slope model starts from its random-intercept model on the same rows (and
+   from lme4's default start, and a given ``start``); that model's REML log-likelihood
+   is a floor the slope model must reach (it nests it). A ``start`` that *is* that
+   random-intercept fit (aim 2 passes its aim 1 model; recognised by value) is reused
+   instead of fitted again;
 2. bounded SLSQP from every start, then restarts off any zero variance (with the
    off-diagonal element's sign flipped too: on the boundary the sign of the covariance
    is not identified, and a bounded optimizer can stop on the wrong side) and along any
@@ -21,9 +23,14 @@ evaluation). The optimizer works on the scaled design:
    scale) must be below 1e-6 and the Hessian positive semi-definite, which a saddle on
    the boundary fails;
 4. escalation when the optimum is in doubt (not confirmed, below the floor, starts
-   disagreeing, or a boundary solution with a nonzero off-diagonal theta): L-BFGS-B,
-   unconstrained BFGS and Nelder-Mead, then statsmodels ``MixedLM``. The reasons are
-   kept in :attr:`MixedFit.escalation` and the model JSON.
+   ending at distinct confirmed local optima, or a boundary solution with a nonzero
+   off-diagonal theta): L-BFGS-B and unconstrained BFGS from the best solution and
+   every start; Nelder-Mead and Powell when these leave the optimum unconfirmed, below
+   the floor, or moved it; then statsmodels ``MixedLM`` if still in doubt. A start
+   that stops short of the best at a point that is not a local optimum (lme4's
+   default start often lands on a boundary saddle) is not a doubt: the restarts and
+   the check cover it. The reasons are kept in :attr:`MixedFit.escalation` and the
+   model JSON.
 
 Fixed effects, their covariance, log-likelihood, variance components and conditional
 modes are reported on the original scale as lme4 computes them, and the Satterthwaite
@@ -140,9 +147,7 @@ def _fit(
         # the random-intercept model on the same rows: start and floor (it is nested)
         rows = data.loc[data[slope].notna()]
         intercept_design = build_design(rows, response, fixed_terms, group, None)
-        search0 = search_optimum(intercept_design, [("default", np.ones(1))], None, False)
-        theta0 = search0.theta
-        loglik0 = -0.5 * deviance_scaled(theta0, intercept_design)
+        theta0, loglik0 = _intercept_optimum(intercept_design, start, response, fixed_terms)
         floor = loglik0 if floor is None else max(floor, loglik0)
         starts.insert(0, ("intercept-only", np.array([abs(theta0[0]), 0.0, 0.1])))
         starts.append(("default", np.array([1.0, 0.0, 1.0])))
@@ -162,6 +167,33 @@ def _fit(
         check=search.check,
         escalation=tuple(search.reasons),
     )
+
+
+def _intercept_optimum(
+    d: Design, start: MixedFit | None, response: str, fixed_terms: tuple[str, ...]
+) -> tuple[np.ndarray, float]:
+    """Scaled theta and REML log-likelihood of the random-intercept model on design ``d``.
+
+    A caller often holds this very fit already (aim 2 passes its aim 1 model as
+    ``start``): it is reused when it is a confirmed random-intercept optimum of the same
+    model and its log-likelihood is reproduced on ``d`` (the same rows, by value);
+    otherwise the model is fitted here.
+    """
+    if (
+        start is not None
+        and start.random_slope is None
+        and start.converged
+        and start.response == response
+        and start.terms == (INTERCEPT, *fixed_terms)
+        and start.n_obs == d.n
+        and start.n_groups == len(d.groups)
+    ):
+        theta0 = np.asarray(start.theta, dtype=float)[:1]
+        loglik0 = -0.5 * deviance_scaled(theta0, d)
+        if abs(loglik0 - start.loglik) <= 1e-9 * max(1.0, abs(start.loglik)):
+            return theta0, loglik0
+    search0 = search_optimum(d, [("default", np.ones(1))], None, False)
+    return search0.theta, -0.5 * deviance_scaled(search0.theta, d)
 
 
 def fit_at_theta(

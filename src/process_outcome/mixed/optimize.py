@@ -1,9 +1,10 @@
 """The optimizer of the profiled REML deviance and its escalation.
 
-Bounded SLSQP from every start, restarts off zero variances and along negative curvature,
-a scale-free second-order check of the best solution (:func:`check_optimum`), and
-escalation (L-BFGS-B, BFGS, Nelder-Mead, Powell, statsmodels ``MixedLM``) when the optimum
-is in doubt; see :mod:`process_outcome.mixed.fit` for the whole procedure.
+Bounded SLSQP from every start (exact gradient), restarts off zero variances and along
+negative curvature, a scale-free second-order check of the best solution
+(:func:`check_optimum`), and escalation (L-BFGS-B and BFGS; Nelder-Mead and Powell if
+those leave a doubt; statsmodels ``MixedLM``) when the optimum is in doubt; see
+:mod:`process_outcome.mixed.fit` for the whole procedure.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from scipy import optimize
 
 from process_outcome.mixed.reml import (
     Design,
+    deviance_and_gradient,
     deviance_scaled,
     relative_factor,
     reml_state,
@@ -67,15 +69,6 @@ def _canonical(theta: np.ndarray) -> np.ndarray:
     return theta_from_factor(relative_factor(theta, 1 if theta.size == 1 else 2))
 
 
-def _central_gradient(fun: Callable[[np.ndarray], float], x: np.ndarray, step: float) -> np.ndarray:
-    grad = np.empty_like(x)
-    for i in range(x.size):
-        e = np.zeros_like(x)
-        e[i] = step * max(1.0, abs(x[i]))
-        grad[i] = (fun(x + e) - fun(x - e)) / (2.0 * e[i])
-    return grad
-
-
 def _central_hessian(fun: Callable[[np.ndarray], float], x: np.ndarray, step: float) -> np.ndarray:
     n = x.size
     f0 = fun(x)
@@ -120,7 +113,8 @@ def check_optimum(theta_scaled: np.ndarray, d: Design) -> OptimumCheck:
 
     if not np.isfinite(fun(x)):
         return OptimumCheck(math.inf, -math.inf, False)
-    grad = _central_gradient(fun, x, 1e-5)
+    # the exact gradient; the Hessian by differences of the deviance (an independent check)
+    grad = deviance_and_gradient(x, d)[1]
     hess = _central_hessian(fun, x, 1e-3)
     if not (np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))):
         return OptimumCheck(math.inf, -math.inf, False)
@@ -156,10 +150,14 @@ def _run_scipy(method: str, theta0: np.ndarray, d: Design) -> tuple[np.ndarray, 
         "Powell": {"xtol": 1e-9, "ftol": 1e-13, "maxiter": 3000},
     }[method]
     gradient = method in {"SLSQP", "L-BFGS-B", "BFGS"}
+
+    def fun_grad(t: np.ndarray) -> tuple[float, np.ndarray]:
+        return deviance_and_gradient(t, d)
+
     res = optimize.minimize(
-        fun,
+        fun_grad if gradient else fun,
         x0,
-        jac=(lambda t: _central_gradient(fun, t, 1e-6)) if gradient else None,
+        jac=gradient,
         method=method,
         bounds=_bounds(d.q) if bounded else None,
         options=options,
@@ -256,8 +254,16 @@ def search_optimum(
         s.attempts.append(att)
         s.thetas.append(theta if theta is not None else np.full(n_theta, np.nan))
 
+    solved: dict[bytes, tuple[np.ndarray, bool, str]] = {}
+
     def slsqp(t: np.ndarray, dd: Design) -> tuple[np.ndarray, bool, str]:
-        return _run_scipy("SLSQP", t, dd)
+        # SLSQP is deterministic: a start equal to an earlier one (aim 2's nested fit is
+        # both the intercept-only start and the given start) is recorded, not rerun
+        key = _canonical(np.asarray(t, dtype=float)).tobytes()
+        if key not in solved:
+            solved[key] = _run_scipy("SLSQP", t, dd)
+        theta, ok, msg = solved[key]
+        return theta.copy(), ok, msg
 
     def statsmodels_then_polish(theta0: np.ndarray) -> None:
         record("statsmodels-lbfgs", _run_statsmodels, theta0)
@@ -268,7 +274,7 @@ def search_optimum(
         statsmodels_then_polish(starts[0][1])
     for name, theta0 in starts:
         record(f"reml-slsqp({name})", slsqp, theta0)
-    routine = [a.loglik for a in s.attempts if np.isfinite(a.loglik)]
+    routine = list(range(len(s.attempts)))
     _update(s, d)
     # restarts off a zero variance (both signs of the off-diagonal) and out of saddles
     if s.check is not None and (not s.check.confirmed or _boundary(s.theta, d.q)):
@@ -279,20 +285,34 @@ def search_optimum(
     if not reasons:
         return s
     s.reasons.extend(reasons)
+    # first the gradient-based optimizers from the best solution and every start; the
+    # gradient-free ones only if these leave a doubt (the optimum still unconfirmed or
+    # below the floor) or moved the optimum (then the landscape deserves a wider search)
+    before = s.attempts[s.best].loglik
     points = [("best", s.theta.copy()), *starts]
     record("reml-lbfgsb(best)", lambda t, dd: _run_scipy("L-BFGS-B", t, dd), points[0][1])
     for name, theta0 in points:
         record(f"reml-bfgs({name})", lambda t, dd: _run_scipy("BFGS", t, dd), theta0)
-    record("reml-neldermead(best)", lambda t, dd: _run_scipy("Nelder-Mead", t, dd), s.theta)
-    record("reml-powell(best)", lambda t, dd: _run_scipy("Powell", t, dd), s.theta)
     _update(s, d)
+    assert s.check is not None
+    best = s.attempts[s.best].loglik
+    below = floor is not None and best < floor - NESTING_TOL
+    gradient_free = not s.check.confirmed or below or best > before + AGREE_TOL
+    if gradient_free:
+        record("reml-neldermead(best)", lambda t, dd: _run_scipy("Nelder-Mead", t, dd), s.theta)
+        record("reml-powell(best)", lambda t, dd: _run_scipy("Powell", t, dd), s.theta)
+        _update(s, d)
     record("reml-slsqp(escalated)", slsqp, s.theta)
     _update(s, d)
     assert s.check is not None
     below = floor is not None and s.attempts[s.best].loglik < floor - NESTING_TOL
     if not s.check.confirmed or below:
         s.reasons.append(
-            "after L-BFGS-B, BFGS, Nelder-Mead and Powell: "
+            (
+                "after L-BFGS-B, BFGS, Nelder-Mead and Powell: "
+                if gradient_free
+                else "after L-BFGS-B and BFGS: "
+            )
             + ("below the floor" if below else "optimum still not confirmed")
             + "; statsmodels MixedLM tried"
         )
@@ -334,8 +354,24 @@ def _restarts(theta: np.ndarray, check: OptimumCheck, q: int) -> list[tuple[str,
     return out
 
 
-def _doubts(s: OptimumSearch, d: Design, floor: float | None, routine: list[float]) -> list[str]:
-    """Why the optimum is in doubt (empty when it is not)."""
+def _rivals(s: OptimumSearch, d: Design, indices: Sequence[int]) -> list[float]:
+    """Log-likelihood gaps of the attempts among ``indices`` that ended at a *different
+    local optimum*: more than ``AGREE_TOL`` below the best and confirmed by
+    :func:`check_optimum`. An attempt below the best that is not a local optimum (a saddle
+    on the boundary, an early stop) is not a rival: it says nothing about the best one.
+    """
+    best = s.attempts[s.best].loglik
+    gaps = []
+    for i in indices:
+        gap = best - s.attempts[i].loglik
+        if np.isfinite(gap) and gap > AGREE_TOL and check_optimum(s.thetas[i], d).confirmed:
+            gaps.append(float(gap))
+    return gaps
+
+
+def _doubts(s: OptimumSearch, d: Design, floor: float | None, routine: Sequence[int]) -> list[str]:
+    """Why the optimum is in doubt (empty when it is not); ``routine`` indexes the
+    attempts from the given starts."""
     assert s.check is not None
     best = s.attempts[s.best].loglik
     reasons = []
@@ -346,8 +382,9 @@ def _doubts(s: OptimumSearch, d: Design, floor: float | None, routine: list[floa
         )
     if floor is not None and best < floor - NESTING_TOL:
         reasons.append(f"REML logLik {best:.6f} below the nested model's {floor:.6f}")
-    if len(routine) > 1 and max(routine) - min(routine) > AGREE_TOL:
-        reasons.append(f"starts disagree by {max(routine) - min(routine):.3g} logLik")
+    gaps = _rivals(s, d, routine)
+    if gaps:
+        reasons.append(f"starts disagree by {max(gaps):.3g} logLik (distinct local optima)")
     if d.q == 2:
         theta = theta_from_factor(d.z_transform @ relative_factor(s.theta, 2))
         if _boundary(theta, 2) and abs(theta[1]) > SINGULAR_TOL:

@@ -24,11 +24,13 @@ function here returns lme4's deviance of the *original* data:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import lapack
 
 __all__ = [
     "Design",
@@ -36,6 +38,7 @@ __all__ = [
     "build_design",
     "covbeta_varpar",
     "deviance",
+    "deviance_and_gradient",
     "deviance_at_factor",
     "deviance_scaled",
     "deviance_varpar",
@@ -44,6 +47,7 @@ __all__ = [
     "scaled_factor",
     "theta_from_factor",
     "used_columns",
+    "varpar_functions",
 ]
 
 
@@ -126,10 +130,10 @@ def used_columns(response: str, terms: Sequence[str], group: str, slope: str | N
     return list(dict.fromkeys(names))
 
 
-def _term_column(data: pd.DataFrame, term: str) -> np.ndarray:
-    values = np.ones(len(data))
+def _term_column(columns: dict[str, np.ndarray], term: str) -> np.ndarray:
+    values = np.ones(len(next(iter(columns.values()))))
     for part in term.split(":"):
-        values = values * data[part].to_numpy(dtype=float)
+        values = values * columns[part]
     return values
 
 
@@ -172,11 +176,20 @@ def build_design(
     missing = [c for c in columns if c not in data.columns]
     if missing:
         raise KeyError(f"columns not in the data: {missing}")
-    used = data.loc[data[columns].notna().all(axis=1), columns]
-    if used.empty:
+    # numpy columns, not a filtered DataFrame: pandas' row selection (string columns
+    # especially) cost more than the whole design here
+    group_values = data[group].to_numpy()
+    keep = ~pd.isna(group_values)
+    numeric = {}
+    for name in columns:
+        if name != group:
+            numeric[name] = data[name].to_numpy(dtype=float, na_value=np.nan)
+            keep &= ~np.isnan(numeric[name])
+    if not keep.any():
         raise ValueError("no rows without missing values in the model's columns")
-    n = len(used)
-    y_raw = used[response].to_numpy(dtype=float)
+    used = {name: values[keep] for name, values in numeric.items()}
+    n = int(keep.sum())
+    y_raw = used[response]
     x_raw = np.column_stack([np.ones(n), *(_term_column(used, t) for t in terms)])
     p = x_raw.shape[1]
     a_mat = np.eye(p)
@@ -195,13 +208,13 @@ def build_design(
     b_mat = np.eye(q)
     z = np.ones((n, q))
     if slope is not None:
-        s_raw = used[slope].to_numpy(dtype=float)
+        s_raw = used[slope]
         centre, scale = _centre_scale(s_raw)
         z[:, 1] = (s_raw - centre) / scale
         b_mat[0, 1] = -centre / scale
         b_mat[1, 1] = 1.0 / scale
     # lme4 orders factor levels by sorted label; conditional modes follow that order
-    groups, codes = np.unique(used[group].to_numpy(), return_inverse=True)
+    groups, codes = np.unique(group_values[keep], return_inverse=True)
     n_groups = len(groups)
     ztz = np.ascontiguousarray(
         _group_sums(codes, n_groups, z[:, :, None] * z[:, None, :]).transpose(1, 2, 0)
@@ -323,21 +336,173 @@ def _block_cholesky_solve(
     return chol, [w0, w1], [r0, r1]
 
 
+def _penalized(factor: np.ndarray, d: Design) -> tuple[Any, ...]:
+    """The penalized least squares of :func:`reml_state` without its finished-fit arrays.
+
+    The optimizers' hot path: closed-form per-group Cholesky factors ``C_j`` of ``M_j``
+    and LAPACK directly for the ``p x p`` system (numpy's wrappers cost more than the
+    arithmetic here). Returns ``(logdet_m, logdet_xax, pwrss, chol_x, beta, parts)`` with
+    ``parts`` the per-group arrays the gradient reads; raises ``LinAlgError`` when
+    ``X' A^-1 X`` is not positive definite.
+    """
+    q = d.q
+    s, zx, zy = d.ztz, d.ztx, d.zty
+    if q == 1:
+        f = factor[0, 0]
+        sl = f * s[0, 0]
+        l00 = np.sqrt(f * sl + 1.0)
+        w0 = (f * zx[0]) / l00[:, None]
+        r0 = (f * zy[0]) / l00
+        xax = d.xtx - w0.T @ w0
+        xay = d.xty - w0.T @ r0
+        yay = d.yty - float(r0 @ r0)
+        logdet_m = 2.0 * float(np.sum(np.log(l00)))
+        parts: tuple[Any, ...] = (sl, l00, w0, r0)
+    else:
+        (f00, f01), (f10, f11) = factor
+        # L' Z_j'X_j, L' Z_j'y_j and S_j L, L' S_j L, element by element over groups
+        g0, g1 = f00 * zx[0] + f10 * zx[1], f01 * zx[0] + f11 * zx[1]
+        h0, h1 = f00 * zy[0] + f10 * zy[1], f01 * zy[0] + f11 * zy[1]
+        sl00, sl10 = f00 * s[0, 0] + f10 * s[1, 0], f00 * s[0, 1] + f10 * s[1, 1]
+        sl01, sl11 = f01 * s[0, 0] + f11 * s[1, 0], f01 * s[0, 1] + f11 * s[1, 1]
+        m00 = f00 * sl00 + f10 * sl10
+        m10 = f01 * sl00 + f11 * sl10
+        m11 = f01 * sl01 + f11 * sl11
+        l00 = np.sqrt(m00 + 1.0)
+        l10 = m10 / l00
+        l11 = np.sqrt(m11 + 1.0 - l10 * l10)
+        w0 = g0 / l00[:, None]
+        w1 = (g1 - l10[:, None] * w0) / l11[:, None]
+        r0 = h0 / l00
+        r1 = (h1 - l10 * r0) / l11
+        xax = d.xtx - w0.T @ w0 - w1.T @ w1
+        xay = d.xty - w0.T @ r0 - w1.T @ r1
+        yay = d.yty - float(r0 @ r0) - float(r1 @ r1)
+        logdet_m = 2.0 * float(np.sum(np.log(l00)) + np.sum(np.log(l11)))
+        parts = (sl00, sl10, sl01, sl11, l00, l10, l11, w0, w1, r0, r1)
+    chol_x, info = lapack.dpotrf(xax, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError("X' A^-1 X is not positive definite")
+    beta, _ = lapack.dpotrs(chol_x, xay, lower=1)
+    pwrss = float(yay - beta @ xay)
+    logdet_xax = 2.0 * float(np.sum(np.log(np.diag(chol_x))))
+    return logdet_m, logdet_xax, pwrss, chol_x, beta, parts
+
+
+def _reml(logdet_m: float, logdet_xax: float, pwrss: float, d: Design) -> float:
+    """Profiled REML deviance of the scaled data from its three ingredients."""
+    if not (pwrss > 0 and np.isfinite(pwrss)):
+        return math.inf
+    dof = d.n - d.p
+    return logdet_m + logdet_xax + dof * (1.0 + math.log(2.0 * math.pi * pwrss / dof))
+
+
+def _inverse(chol: np.ndarray) -> np.ndarray:
+    """Symmetric inverse of ``C C'`` from its lower Cholesky factor ``C`` (LAPACK potri)."""
+    inv, info = lapack.dpotri(chol, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError("singular Cholesky factor")
+    return np.tril(inv) + np.tril(inv, -1).T
+
+
+def _gradient_matrix(
+    d: Design, pwrss: float, chol_x: np.ndarray, beta: np.ndarray, parts: tuple[Any, ...]
+) -> np.ndarray:
+    """``W`` with ``dD = tr(dG W)`` and ``G = L L'`` (scaled design).
+
+    ``W = sum_j (Z'PZ)_jj - nu / pwrss * sum_j u_j u_j'`` with ``P`` the REML projection
+    and ``u = Z'P y``; per group ``(Z'V^-1 Z)_j = S_j - E_j E_j'`` and
+    ``(Z'V^-1 X)_j = Z_j'X_j - E_j w_j`` with ``E_j = S_j L C_j^-T``, ``w_j = C_j^-1 L' Z_j'X_j``.
+    """
+    s, zx, zy = d.ztz, d.ztx, d.zty
+    xax_inv = _inverse(chol_x)
+    fitted = [zx[i] @ beta for i in range(d.q)]
+    if d.q == 1:
+        sl, l00, w0, r0 = parts
+        e0 = sl / l00
+        e = [[e0]]
+        ws, res = [w0], [r0 - w0 @ beta]
+    else:
+        sl00, sl10, sl01, sl11, l00, l10, l11, w0, w1, r0, r1 = parts
+        # C_j^-T = [[1/l00, -l10/(l00 l11)], [0, 1/l11]]
+        i00, i11 = 1.0 / l00, 1.0 / l11
+        i01 = -l10 * i00 * i11
+        e = [[sl00 * i00, sl00 * i01 + sl01 * i11], [sl10 * i00, sl10 * i01 + sl11 * i11]]
+        ws, res = [w0, w1], [r0 - w0 @ beta, r1 - w1 @ beta]
+    q = d.q
+    # per index a: (Z'V^-1 X)_j rows, (Z'P y)_j elements, all groups at once
+    ux = [zx[a] - sum(e[a][k][:, None] * ws[k] for k in range(q)) for a in range(q)]
+    u = [zy[a] - fitted[a] - sum(e[a][k] * res[k] for k in range(q)) for a in range(q)]
+    scale = (d.n - d.p) / pwrss
+    w_mat = np.empty((q, q))
+    for a in range(q):
+        for b in range(a + 1):
+            ee = sum(float(e[a][k] @ e[b][k]) for k in range(q))
+            uxu = float(np.sum(xax_inv * (ux[a].T @ ux[b])))
+            w_mat[a, b] = w_mat[b, a] = float(s[a, b].sum()) - ee - uxu - scale * float(u[a] @ u[b])
+    return w_mat
+
+
 def deviance_at_factor(factor: np.ndarray, d: Design) -> float:
     """lme4's profiled REML deviance (``-2 logLik``, original data) at factor ``L``."""
     try:
-        s = reml_state(factor, d)
+        logdet_m, logdet_xax, pwrss, *_ = _penalized(factor, d)
     except np.linalg.LinAlgError:
         return math.inf
-    if not (s.pwrss > 0 and np.isfinite(s.pwrss)):
-        return math.inf
-    dof = d.n - d.p
-    return (
-        s.logdet_m
-        + s.logdet_xax
-        + dof * (1.0 + math.log(2.0 * math.pi * s.pwrss / dof))
-        + d.constant
-    )
+    return _reml(logdet_m, logdet_xax, pwrss, d) + d.constant
+
+
+def deviance_and_gradient(theta_scaled: np.ndarray, d: Design) -> tuple[float, np.ndarray]:
+    """Deviance (original data) and its exact gradient in theta on the scaled design.
+
+    The gradient is analytic (see :func:`_gradient_matrix`): one evaluation costs about as much
+    as two deviances, where central differences cost ``2 len(theta)``.
+
+    Parameters
+    ----------
+    theta_scaled : numpy.ndarray
+        Theta on the scaled design (any real values, as :func:`deviance_scaled`).
+    d : Design
+        From :func:`build_design`.
+
+    Returns
+    -------
+    tuple
+        ``(deviance, gradient)``; ``(inf, nan array)`` where the deviance is undefined.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> df = pd.DataFrame({"y": [1.0, 2, 3, 5, 4, 4], "g": list("aabbcc")})
+    >>> d = build_design(df, "y", [], "g", None)
+    >>> dev, grad = deviance_and_gradient(np.array([0.5]), d)
+    >>> bool(np.isclose(dev, deviance_scaled(np.array([0.5]), d)))
+    True
+    """
+    theta_scaled = np.asarray(theta_scaled, dtype=float)
+    try:
+        logdet_m, logdet_xax, pwrss, chol_x, beta, parts = _penalized(
+            relative_factor(theta_scaled, d.q), d
+        )
+    except np.linalg.LinAlgError:
+        return math.inf, np.full(theta_scaled.size, np.nan)
+    dev = _reml(logdet_m, logdet_xax, pwrss, d)
+    if not np.isfinite(dev):
+        return math.inf, np.full(theta_scaled.size, np.nan)
+    w = _gradient_matrix(d, pwrss, chol_x, beta, parts)
+    if d.q == 1:
+        grad = np.array([2.0 * theta_scaled[0] * w[0, 0]])
+    else:
+        a, b, c = theta_scaled
+        # dG/da = [[2a, b], [b, 0]], dG/db = [[0, a], [a, 2b]], dG/dc = [[0, 0], [0, 2c]]
+        grad = np.array(
+            [
+                2.0 * (a * w[0, 0] + b * w[0, 1]),
+                2.0 * (a * w[0, 1] + b * w[1, 1]),
+                2.0 * c * w[1, 1],
+            ]
+        )
+    return dev + d.constant, grad
 
 
 def deviance_scaled(theta_scaled: np.ndarray, d: Design) -> float:
@@ -354,17 +519,62 @@ def deviance(theta: np.ndarray, d: Design) -> float:
     return deviance_at_factor(scaled_factor(theta, d), d)
 
 
+def _deviance_vp(parts: tuple[Any, ...], sigma: float, d: Design) -> float:
+    logdet_m, logdet_xax, pwrss = parts[:3]
+    sigma2 = sigma**2
+    pwrss = pwrss * d.y_scale**2
+    logdet_xax = logdet_xax - 2.0 * math.log(abs(np.linalg.det(d.x_transform)))
+    return float(
+        logdet_m + logdet_xax + pwrss / sigma2 + (d.n - d.p) * math.log(2.0 * math.pi * sigma2)
+    )
+
+
+def _covbeta(parts: tuple[Any, ...], sigma: float, d: Design) -> np.ndarray:
+    a_mat = d.x_transform
+    return (sigma**2 * a_mat @ _inverse(parts[3]) @ a_mat.T).ravel()
+
+
 def deviance_varpar(varpar: np.ndarray, d: Design) -> float:
     """lmerTest's ``devfun_vp``: REML deviance as a function of ``(theta, sigma)``."""
-    s = reml_state(scaled_factor(varpar[:-1], d), d)
-    sigma2 = varpar[-1] ** 2
-    pwrss = s.pwrss * d.y_scale**2
-    logdet_xax = s.logdet_xax - 2.0 * math.log(abs(np.linalg.det(d.x_transform)))
-    return s.logdet_m + logdet_xax + pwrss / sigma2 + (d.n - d.p) * math.log(2.0 * math.pi * sigma2)
+    return _deviance_vp(_penalized(scaled_factor(varpar[:-1], d), d), varpar[-1], d)
 
 
 def covbeta_varpar(varpar: np.ndarray, d: Design) -> np.ndarray:
     """lmerTest's ``get_covbeta``: ``sigma^2 (X' A^-1 X)^-1`` (original scale), flattened."""
-    s = reml_state(scaled_factor(varpar[:-1], d), d)
-    a_mat = d.x_transform
-    return (varpar[-1] ** 2 * a_mat @ np.linalg.inv(s.xax) @ a_mat.T).ravel()
+    return _covbeta(_penalized(scaled_factor(varpar[:-1], d), d), varpar[-1], d)
+
+
+def varpar_functions(
+    d: Design,
+) -> tuple[Callable[[np.ndarray], float], Callable[[np.ndarray], np.ndarray]]:
+    """:func:`deviance_varpar` and :func:`covbeta_varpar` of one design, sharing work.
+
+    Both depend on theta only through one penalized least-squares solution; numerical
+    derivatives visit the same theta with many values of sigma, so the solution is kept
+    per theta (in these closures only) and each function returns exactly what its
+    stand-alone version returns.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> df = pd.DataFrame({"y": [1.0, 2, 3, 5, 4, 4], "g": list("aabbcc")})
+    >>> d = build_design(df, "y", [], "g", None)
+    >>> dev, cov = varpar_functions(d)
+    >>> dev(np.array([0.5, 1.2])) == deviance_varpar(np.array([0.5, 1.2]), d)
+    True
+    """
+    solutions: dict[bytes, tuple[Any, ...]] = {}
+
+    def parts(theta: np.ndarray) -> tuple[Any, ...]:
+        key = np.asarray(theta, dtype=float).tobytes()
+        if key not in solutions:
+            solutions[key] = _penalized(scaled_factor(theta, d), d)
+        return solutions[key]
+
+    def dev(varpar: np.ndarray) -> float:
+        return _deviance_vp(parts(varpar[:-1]), varpar[-1], d)
+
+    def cov(varpar: np.ndarray) -> np.ndarray:
+        return _covbeta(parts(varpar[:-1]), varpar[-1], d)
+
+    return dev, cov

@@ -21,13 +21,12 @@ from process_outcome.files import json_float, json_records
 from process_outcome.mixed.derivatives import richardson_hessian, richardson_jacobian
 from process_outcome.mixed.reml import (
     Design,
-    covbeta_varpar,
     deviance,
-    deviance_varpar,
     relative_factor,
     reml_state,
     scaled_factor,
     theta_from_factor,
+    varpar_functions,
 )
 from process_outcome.mixed.satterthwaite import coefficient_table
 
@@ -323,11 +322,12 @@ def _satterthwaite_ingredients(
     varpar: np.ndarray, d: Design, p: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """lmerTest's ``vcov_varpar`` (2 H^+) and ``Jac_list`` at the REML estimates."""
-    hess = richardson_hessian(lambda v: deviance_varpar(v, d), varpar)
+    deviance_vp, covbeta_vp = varpar_functions(d)
+    hess = richardson_hessian(deviance_vp, varpar)
     evals, evecs = np.linalg.eigh(hess)
     pos = evals > HESSIAN_EIGEN_TOL
     h_inv = (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
-    jac = richardson_jacobian(lambda v: covbeta_varpar(v, d), varpar)
+    jac = richardson_jacobian(covbeta_vp, varpar)
     jac_list = np.stack([jac[:, k].reshape(p, p) for k in range(varpar.size)])
     return 2.0 * h_inv, jac_list
 

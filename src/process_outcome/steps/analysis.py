@@ -38,22 +38,24 @@ def describe_sample(
     sessions: str,
     patients: str,
     therapists: str,
-    out_descriptives: str,
-    out_correlations: str,
-    out_rm_correlations: str,
+    out: Mapping[str, str],
 ) -> None:
-    """Descriptive statistics, ICCs, patient-level and repeated-measures correlations."""
+    """Descriptive statistics, ICCs, patient-level and repeated-measures correlations.
+
+    ``out`` holds the paths of the registered outputs ``descriptives``, ``correlations``
+    and ``rm_correlations``.
+    """
     s = pd.read_csv(sessions, dtype={"patient": str, "therapist": str})
     pt = pd.read_csv(patients, dtype={"patient": str, "therapist": str})
     t = pd.read_csv(therapists, dtype={"therapist": str})
     outcomes = measures_of(config, "outcome")
     processes = measures_of(config, "process")
     desc = descriptives(s, pt, t, outcomes, processes, measures_of(config, "moderator"), icc1)
-    write_csv(desc, out_descriptives)
+    write_csv(desc, out["descriptives"])
     cols = [f"baseline_{o.key}" for o in outcomes] + [f"post_{o.key}" for o in outcomes]
     cols += [f"{p.key}_mean" for p in processes]
-    write_csv(correlations(pt, cols), out_correlations)
-    write_csv(repeated_measures_correlations(s, outcomes, processes), out_rm_correlations)
+    write_csv(correlations(pt, cols), out["correlations"])
+    write_csv(repeated_measures_correlations(s, outcomes, processes), out["rm_correlations"])
 
 
 def _coded_patients(patients: str, codes: str) -> pd.DataFrame:
@@ -142,27 +144,17 @@ def results_tables(
     """Gather the model summaries into the tidy results tables."""
     from process_outcome.analysis import tables
 
-    s1 = [read_json(p) for p in aim1]
-    s2 = [read_json(p) for p in aim2]
-    s3 = [read_json(p) for p in aim3]
-    results = {
-        "aim1": tables.fixed_effects(s1),
-        "aim2_tests": tables.slope_tests(s2),
-        "aim2_fixed": tables.fixed_effects(s2),
-        "aim2_slopes": tables.therapist_slopes(s2),
-        "aim3": tables.moderation(s3),
-        "aim3_simple": tables.simple_slopes(s3),
+    summaries = {
+        "aim1": [read_json(p) for p in aim1],
+        "aim2": [read_json(p) for p in aim2],
+        "aim3": [read_json(p) for p in aim3],
     }
-    results["aim2_correlations"] = tables.slope_correlations(
-        results["aim2_slopes"], results["aim2_tests"]
-    )
-    results["variance"] = pd.concat(
-        [tables.variance_components(s1, "aim1"), tables.variance_components(s2, "aim2")],
-        ignore_index=True,
-    )
+    results = tables.build_tables(summaries)
     for name, table in results.items():
         write_csv(tables.check_contract(table, name), out[name])
-    fx1, tests, mod = results["aim1"], results["aim2_tests"], results["aim3"]
+    s1, s2 = summaries["aim1"], summaries["aim2"]
+    fx1, tests = results["aim1_fixed_effects"], results["aim2_slope_tests"]
+    mod = results["aim3_moderation"]
     problems = [s for s in s2 if s.get("nesting_violation")]
     for s in problems:
         log.warning("aim 2 %s/%s: REML logLik below its nested model", s["outcome"], s["process"])
@@ -180,29 +172,33 @@ def results_tables(
             joint,
             list(config["measures"]["processes"]),
         )
-        write_csv(rec, out["truth"])
+        write_csv(rec, out["truth_recovery"])
 
 
 def make_figures(
     config: Mapping[str, Any],
-    aim1: str,
-    aim2_tests: str,
-    aim2_slopes: str,
-    aim3_simple: str,
+    tables: Mapping[str, str],
     out: Mapping[str, str],
 ) -> None:
-    """Draw the aim 1 forest plot, aim 2 caterpillar plot and aim 3 simple-slopes plot."""
+    """Draw the aim 1 forest plot, aim 2 caterpillar plot and aim 3 simple-slopes plot.
+
+    ``tables`` holds the paths of the registered results tables the figures are drawn
+    from; ``out`` the figures' files keyed ``<name>_<format>``.
+    """
     from process_outcome.analysis import figures
     from process_outcome.config import measures
 
     labels = {m.key: m.label for m in measures(config)}
-    figures.save(
-        figures.forest_plot(pd.read_csv(aim1), labels), out["forest_pdf"], out["forest_png"]
-    )
-    figures.save(
-        figures.caterpillar_plot(pd.read_csv(aim2_slopes), pd.read_csv(aim2_tests), labels),
-        out["caterpillar_pdf"],
-        out["caterpillar_png"],
-    )
-    simple = pd.read_csv(aim3_simple)
-    figures.save(figures.simple_slopes_plot(simple, labels), out["simple_pdf"], out["simple_png"])
+    read = {name: pd.read_csv(path) for name, path in tables.items()}
+    drawn = {
+        "figure1_aim1_forest": figures.forest_plot(read["aim1_fixed_effects"], labels),
+        "figure2_aim2_caterpillar": figures.caterpillar_plot(
+            read["aim2_therapist_slopes"], read["aim2_slope_tests"], labels
+        ),
+        # The moderation table flags Figure 3's singular fits.
+        "figure3_aim3_simple_slopes": figures.simple_slopes_plot(
+            read["aim3_simple_slopes"], labels, read["aim3_moderation"]
+        ),
+    }
+    for name, figure in drawn.items():
+        figures.save(figure, out[f"{name}_pdf"], out[f"{name}_png"])

@@ -13,11 +13,13 @@ from process_outcome.analysis.descriptives import (
     reliability_table,
 )
 from process_outcome.analysis.feasibility import check_feasibility
+from process_outcome.analysis.robustness import variant_sample
 from process_outcome.config import measures_of
 from process_outcome.data import pseudonyms, reading
 from process_outcome.data.analysis_table import analysis_table, covariate_terms
 from process_outcome.data.pseudonyms import therapist_codes
 from process_outcome.data.simulate import SimulatedStudy, simulate_study
+from process_outcome.errors import InputError
 from process_outcome.files import write_csv, write_json
 from process_outcome.supplement import privacy
 
@@ -70,7 +72,7 @@ def _simulated_tables(config: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def _read_inputs(
+def read_inputs(
     config: Mapping[str, Any], sessions: str, therapists: str, patients: str | None
 ) -> dict[str, pd.DataFrame]:
     cols = config["data"]["columns"]
@@ -120,11 +122,20 @@ def validate_data(
     if sessions is None or therapists is None:
         tables = _simulated_tables(config)
     else:
-        tables = _read_inputs(config, sessions, therapists, patients)
+        tables = read_inputs(config, sessions, therapists, patients)
     data, _ = _analysis_sample(tables, config)
     text = validation_summary(data, tables, config)
     sys.stdout.write(text)
     log.info("%s", text)
+    # A robustness variant that cannot be fitted does not stop a run (the manuscript says
+    # so), but a user who made a mistake in it should hear it now.
+    for variant in config.get("robustness", []):
+        try:
+            variant_sample(tables, config, variant)
+        except InputError as exc:
+            warning = f"robustness variant {variant['name']!r} cannot be fitted: {exc}"
+            log.warning("%s", warning)
+            sys.stdout.write(f"WARNING: {warning}\n")
     # What would stop the supplement's privacy scan after the whole analysis is found here.
     for warning in privacy.privacy_precheck(config, tables):
         log.warning("%s", warning)
@@ -146,7 +157,7 @@ def clean_data(
     out_reliability: str,
 ) -> None:
     """Read and clean the input tables and write the analysis sample."""
-    tables = _read_inputs(config, sessions, therapists, patients)
+    tables = read_inputs(config, sessions, therapists, patients)
     data, table = _analysis_sample(tables, config)
     write_csv(data.sessions, out_sessions)
     write_csv(data.therapists, out_therapists)

@@ -70,7 +70,8 @@ from process_outcome.supplement.readme import (
     describe_workflow_file,
     readme,
 )
-from process_outcome.supplement.synthetic import synthetic_parameters, synthetic_tables
+from process_outcome.supplement.replica import synthetic_parameters
+from process_outcome.supplement.synthetic import synthetic_tables
 
 __all__ = ["build", "read_inputs"]
 
@@ -221,6 +222,11 @@ def _write_package(
     git = git_state(basedir)
     released = study_date(config, git)
     for path in result_files:
+        if path.endswith(".csv") and len(pd.read_csv(path, nrows=1)) == 0:
+            # A table with a header only (reliability.csv when no measure is scored from
+            # items) is not a result; packaging it would only puzzle a reviewer.
+            log.info("supplement: %s has no rows and is not packaged", path)
+            continue
         rel = result_path_in_package(path)
         copy_result(path, out / rel, released)
         files[rel] = describe_result(rel)

@@ -1,6 +1,7 @@
 """The package's README and the one-line descriptions of its files.
 
-``RESULT_DESCRIPTIONS`` (what each results table and figure is) lives here and only here.
+What each registered result file is comes from the registry
+(:mod:`process_outcome.outputs`).
 """
 
 from __future__ import annotations
@@ -10,36 +11,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
+from process_outcome.outputs import output
 from process_outcome.supplement import privacy
 
 __all__ = [
     "FORMATS",
     "METADATA_FILES",
-    "RESULT_DESCRIPTIONS",
     "describe_result",
     "describe_workflow_file",
     "readme",
 ]
-
-RESULT_DESCRIPTIONS = {
-    "descriptives": "n, mean, SD, range of every measure by level; ICC(1)",
-    "correlations": "patient-level correlations",
-    "rm_correlations": "repeated-measures (within-patient) correlations",
-    "aim1_fixed_effects": "aim 1 fixed effects (one model per process and the joint model)",
-    "aim2_slope_tests": "aim 2 tests of therapist slope variance, slope SD and range",
-    "aim2_fixed_effects": "aim 2 fixed effects of the random-slope models",
-    "aim2_therapist_slopes": "aim 2 empirical-Bayes slope of each therapist (pseudonymous codes)",
-    "aim2_slope_correlations": "aim 2 correlation of therapists' slopes across processes",
-    "aim3_moderation": "aim 3 cross-level interactions with BH-FDR adjusted p",
-    "aim3_simple_slopes": "aim 3 simple slopes at moderator levels",
-    "variance_components": "aims 1 and 2: variance components, SDs with profile-likelihood "
-    "95% CIs, REML log-likelihood, deviance and AIC of every model",
-    "truth_recovery": "simulated study only: true parameters beside the estimates",
-    "figure1_aim1_forest": "figure 1: aim 1 within- and between-therapist effects",
-    "figure2_aim2_caterpillar": "figure 2: aim 2 therapists' slopes",
-    "figure3_aim3_simple_slopes": "figure 3: aim 3 simple slopes",
-}
-
 
 FORMATS = {
     ".csv": "CSV",
@@ -64,16 +45,22 @@ METADATA_FILES = {
 
 
 def describe_result(rel: str) -> str:
-    """One line on what a packaged result file is."""
+    """One line on what a packaged result file is.
+
+    Examples
+    --------
+    >>> describe_result("tables/aim3_moderation.csv")
+    'aim 3 cross-level interactions with BH-FDR adjusted p (CSV)'
+    >>> describe_result("report/tables/table1_descriptives.tex")
+    'results table for the manuscript (LaTeX)'
+    """
     path = PurePosixPath(rel)
     fmt = FORMATS.get(path.suffix.lower(), path.suffix.lstrip(".").upper())
-    if path.parts[0] == "report":
-        if path.suffix == ".tex":
-            return f"results table for the manuscript ({fmt})"
-        return f"results report ({fmt})"
-    what = RESULT_DESCRIPTIONS.get(path.stem)
-    kind = "figure" if path.parts[0] == "figures" else "results table"
-    return f"{what} ({fmt})" if what else f"{kind} ({fmt})"
+    try:
+        what = output(path.stem).description
+    except KeyError:  # a file a rule writes outside the registry
+        what = "figure" if path.parts[0] == "figures" else "results table"
+    return f"{what} ({fmt})"
 
 
 def describe_workflow_file(rel: str) -> str:

@@ -116,14 +116,17 @@ def test_slope_correlation_has_no_inference_when_a_model_is_singular():
     assert flagged["r"] == fine["r"] and flagged["singular"]
     assert pd.isna(flagged["p"]) and pd.isna(flagged["ci_low"]) and pd.isna(flagged["ci_high"])
     checked = tables.check_contract(
-        tables.slope_correlations(slopes, _tests({"a": True, "b": False})), "aim2_correlations"
+        tables.slope_correlations(slopes, _tests({"a": True, "b": False})),
+        "aim2_slope_correlations",
     )
     assert list(checked.columns) == tables.SLOPE_CORRELATION_COLUMNS
 
 
 def test_variance_components_table_matches_lme4(aim2):
     summaries = [{"aim": "aim2", **res.to_dict()} for res in aim2.values()]
-    table = tables.check_contract(tables.variance_components(summaries, "aim2"), "variance")
+    table = tables.check_contract(
+        tables.variance_components(summaries, "aim2"), "variance_components"
+    )
     for row in table.itertuples(index=False):
         ref = REFERENCE["models"][f"aim2/{row.outcome}/{row.process}"]
         vc = ref["vc"]

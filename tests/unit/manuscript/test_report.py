@@ -35,8 +35,6 @@ from process_outcome.manuscript.appendix import (
 )
 from process_outcome.manuscript.build import all_tables, build_manuscript, write_manuscript
 from process_outcome.manuscript.inputs import (
-    FIGURE_KEYS,
-    TABLE_FILES,
     Design,
     InputFile,
     Provenance,
@@ -46,7 +44,10 @@ from process_outcome.manuscript.method_analysis import analytic_strategy
 from process_outcome.manuscript.results import aim1_results
 from process_outcome.manuscript.results_aim2 import aim2_results
 from process_outcome.manuscript.results_aim3 import aim3_results
+from process_outcome.outputs import outputs
 from tests.conftest import ROOT, SCHEMA, run_snakemake
+
+FIGURES = [o.name for o in outputs(folder="figures")]
 
 MINUS = "\u2212"
 
@@ -353,16 +354,15 @@ def _results(moderators: bool = True, interaction_p: float = 0.004) -> Results:
         "exclusions": {"patient excluded: too few assessments": 2},
     }
     slopes = pd.DataFrame(columns=["outcome", "process", "therapist", "slope", "se", "n_patients"])
-    return Results(
-        flow=flow,
-        descriptives=desc,
-        correlations=corr,
-        rm_correlations=rm,
-        aim1=aim1,
-        aim2_tests=tests,
-        aim2_fixed=aim2_fixed,
-        aim2_slopes=slopes,
-        aim2_correlations=pd.DataFrame(
+    tables = {
+        "descriptives": desc,
+        "correlations": corr,
+        "rm_correlations": rm,
+        "aim1_fixed_effects": aim1,
+        "aim2_slope_tests": tests,
+        "aim2_fixed_effects": aim2_fixed,
+        "aim2_therapist_slopes": slopes,
+        "aim2_slope_correlations": pd.DataFrame(
             columns=[
                 "outcome",
                 "process_a",
@@ -375,10 +375,10 @@ def _results(moderators: bool = True, interaction_p: float = 0.004) -> Results:
                 "singular",
             ]
         ),
-        aim3=mod,
-        aim3_simple=simple,
-        models=models,
-    )
+        "aim3_moderation": mod,
+        "aim3_simple_slopes": simple,
+    }
+    return Results(flow=flow, tables=tables, models=models)
 
 
 def _provenance() -> Provenance:
@@ -426,7 +426,8 @@ def test_within_effect_on_a_worse_scale_reads_as_lower():
     config["measures"]["outcomes"]["wellbeing"]["higher_is"] = "worse"
     config["measures"]["outcomes"]["wellbeing"]["label"] = "Distress"
     results = _results()
-    results.aim1.loc[results.aim1["term"] == "bond_within", "estimate"] = -0.35
+    aim1 = results.table("aim1_fixed_effects")
+    aim1.loc[aim1["term"] == "bond_within", "estimate"] = -0.35
     text = _text(aim1_results(Design.from_config(config), results))
     assert "ended treatment with lower distress (better outcomes)" in text
 
@@ -466,7 +467,7 @@ def test_models_short_of_patients_are_named():
 
 def test_manuscript_adapts_to_other_measures_and_renders_everywhere(tmp_path):
     config = _config()
-    images = dict.fromkeys(FIGURE_KEYS, _png())
+    images = dict.fromkeys(FIGURES, _png())
     manuscript = build_manuscript(config, _results(), _provenance(), images)
     html = rp.render_html(manuscript, ROOT / "workflow" / "templates")
     md = rp.render_markdown(manuscript)
@@ -485,7 +486,7 @@ def test_manuscript_adapts_to_other_measures_and_renders_everywhere(tmp_path):
 
 def test_without_moderators_aim3_says_so():
     config = _config(moderators=False)
-    images = dict.fromkeys(FIGURE_KEYS[:2], _png())
+    images = dict.fromkeys(FIGURES[:2], _png())
     manuscript = build_manuscript(config, _results(moderators=False), _provenance(), images)
     text = " ".join(b.text.plain for b in manuscript.blocks() if isinstance(b, rp.Paragraph))
     assert "Aim 3 was not tested" in text
@@ -497,7 +498,7 @@ def test_without_moderators_aim3_says_so():
 
 def test_docx_is_byte_stable():
     config = _config()
-    images = dict.fromkeys(FIGURE_KEYS, _png())
+    images = dict.fromkeys(FIGURES, _png())
     manuscript = build_manuscript(config, _results(), _provenance(), images)
     assert rp.render_docx(manuscript) == rp.render_docx(manuscript)
 
@@ -651,8 +652,13 @@ def test_html_is_self_contained(workflow_run: Path, manuscript_html):
     assert manuscript_html.urls and all(
         u.startswith("data:image/png;base64,") for u in manuscript_html.urls
     )
+    # The reference list prints DOIs as APA 7 asks (https://doi.org/...), as text, never
+    # as a link or a resource; nothing else may name a web address.
+    refs = re.findall(r'<p class="reference">(.*?)</p>', html)
+    assert refs and all("<a" not in r for r in refs)
+    rest = re.sub(r'<p class="reference">.*?</p>', "", html)
     for needle in ("@import", "url(", "http://", "https://", "@font-face"):
-        assert needle not in html, needle
+        assert needle not in rest, needle
     assert html.count("<figure") == 3
     for n in "1234":
         assert f'<span class="number">Table {n}</span>' in html
@@ -734,6 +740,13 @@ def test_docx_tables_equal_the_results_tables(workflow_run: Path):
             level = levels[row[0]]
             continue
         sel = desc[(desc["level"] == level) & (desc["label"] == row[0])].iloc[0]
+        if "%" in row[2]:  # a binary characteristic: n (%) coded 1, no SD or range
+            ones, share = re.fullmatch(r"(\d+) \((\d+)%\)", row[2]).groups()
+            assert int(ones) == round(sel["mean"] * sel["n"]), row
+            assert_printed(share, 100 * sel["mean"], f"Table 1 {row[0]} %")
+            assert row[3:6] == ["\u2013"] * 3, row
+            checked += 1
+            continue
         _check_stats(row[1:6], sel, ["n", "mean", "sd", "min", "max"], f"Table 1 {row[0]}")
         if not pd.isna(sel["icc"]):
             assert_printed(row[6], sel["icc"], f"Table 1 {row[0]} icc")
@@ -896,7 +909,7 @@ def test_template_change_reruns_only_the_report(workflow_run: Path, tmp_path: Pa
     cmd += ["--configfile", str(run / "config.yaml"), "--cores", "2"]
     # The copy's template paths differ from the original's: render once to record them.
     first = subprocess.run(
-        [*cmd, "--forcerun", "report", "results/report/manuscript.html"],
+        [*cmd, "--forcerun", "manuscript", "results/report/manuscript.html"],
         capture_output=True,
         text=True,
         timeout=600,
@@ -908,9 +921,9 @@ def test_template_change_reruns_only_the_report(workflow_run: Path, tmp_path: Pa
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))
-    assert jobs.get("report") == "1", out[-3000:]
-    # Only the report and what packages it (the supplement, the default target).
-    assert set(jobs) <= {"report", "supplement", "all", "total"}, jobs
+    assert jobs.get("manuscript") == "1", out[-3000:]
+    # Only the manuscript and what packages it (the supplement, the default target).
+    assert set(jobs) <= {"manuscript", "supplement", "all", "total"}, jobs
     assert f"Updated input files: {template}" in out, out[-3000:]
 
 
@@ -920,27 +933,17 @@ def test_rerendering_gives_identical_bytes(workflow_run: Path, tmp_path: Path):
     # the commit, never the clock, so the bytes must not change.
     results = workflow_run / "results"
     tables = {
-        name: str(results / "tables" / f"{stem}.csv")
-        for name, stem in {
-            "descriptives": "descriptives",
-            "correlations": "correlations",
-            "rm_correlations": "rm_correlations",
-            "reliability": "reliability",
-            "aim1": "aim1_fixed_effects",
-            "aim2_tests": "aim2_slope_tests",
-            "aim2_fixed": "aim2_fixed_effects",
-            "aim2_slopes": "aim2_therapist_slopes",
-            "aim2_correlations": "aim2_slope_correlations",
-            "aim3": "aim3_moderation",
-            "aim3_simple": "aim3_simple_slopes",
-            "truth": "truth_recovery",
-        }.items()
-        if (results / "tables" / f"{stem}.csv").exists()
+        o.name: str(results / o.path().removeprefix("results/"))
+        for o in outputs(folder="tables")
+        if (results / o.path().removeprefix("results/")).exists()
     }
     rendered = []
     for attempt in ("a", "b"):
-        out = {"html": "manuscript.html", "md": "manuscript.md", "docx": "manuscript.docx"}
-        out |= {k: f"{k}.tex" for k in TABLE_FILES}
+        out = {
+            key: Path(path).name
+            for o in outputs(rule="manuscript")
+            for key, path in o.files().items()
+        }
         out = {k: str(tmp_path / attempt / v) for k, v in out.items()}
         cwd = os.getcwd()
         os.chdir(workflow_run)  # input paths are relative to the run directory

@@ -1,24 +1,13 @@
 from process_outcome.manuscript.power import power_results
 
 
-rule report:
+rule manuscript:
     input:
-        unpack(report_inputs),
+        unpack(manuscript_inputs),
     output:
-        **REPORT_TABLES,
-        html=report(
-            "results/report/manuscript.html",
-            caption="../report/manuscript.rst",
-            category="Manuscript",
-        ),
-        docx=report(
-            "results/report/manuscript.docx",
-            caption="../report/manuscript_docx.rst",
-            category="Manuscript",
-        ),
-        md="results/report/manuscript.md",
+        **registry_outputs("manuscript"),
     log:
-        "results/logs/report.log",
+        "results/logs/manuscript.log",
     conda:
         "../envs/process_outcome.yaml"
     params:
@@ -30,4 +19,4 @@ rule report:
         # default target never runs the grid); their hashes re-render on change.
         power=power_results(),
     script:
-        "../../scripts/report.py"
+        "../../scripts/manuscript.py"

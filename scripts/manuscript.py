@@ -1,16 +1,16 @@
 from process_outcome.manuscript.build import write_manuscript
+from process_outcome.outputs import outputs
 from process_outcome.steps.run import run
-
-TABLES = (
-    "descriptives correlations rm_correlations reliability aim1 aim2_tests aim2_fixed "
-    "aim2_slopes aim2_correlations aim3 aim3_simple variance truth"
-).split()
 
 run(
     write_manuscript,
     snakemake.log[0],
     config=snakemake.config,
-    tables={k: snakemake.input[k] for k in TABLES if k in snakemake.input.keys()},
+    tables={
+        o.name: snakemake.input[o.name]
+        for o in outputs(folder="tables")
+        if o.name in snakemake.input.keys()
+    },
     models=list(snakemake.input.models),
     flow=snakemake.input.flow,
     figures_png=list(snakemake.input.figures),

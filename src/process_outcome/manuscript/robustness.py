@@ -1,0 +1,300 @@
+"""Robustness analyses: their description in the Method, their results and Table 5.
+
+The variants come from the config's ``robustness`` list; every number from
+``results/tables/robustness.csv``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from process_outcome.document import (
+    ALPHA,
+    Block,
+    Heading,
+    Paragraph,
+    Rich,
+    Row,
+    Table,
+    count_word,
+    digits_for,
+    it,
+    join,
+    lower_first,
+    number,
+    p_text,
+    ref,
+    rich,
+    sup,
+)
+from process_outcome.manuscript.inputs import Design, Results
+from process_outcome.manuscript.quoting import fill, post_label, truthy
+
+__all__ = [
+    "robustness_method",
+    "robustness_results",
+    "table5",
+    "variant_description",
+]
+
+SOURCE = "robustness"
+KEY = ("variant", "outcome", "process", "aim", "parameter")
+
+
+def variant_description(variant: Mapping[str, Any]) -> str:
+    """What a robustness variant changes, in words.
+
+    Examples
+    --------
+    >>> variant_description({"name": "x", "label": "X", "process_sessions": [1, 3]})
+    'process ratings from sessions 1–3 only'
+    """
+    parts = []
+    if variant.get("process_before_outcome"):
+        parts.append(
+            "process ratings only from sessions before the patient's final outcome "
+            "assessment, so that every rating preceded the outcome it is to predict"
+        )
+    if "process_sessions" in variant:
+        first, last = variant["process_sessions"]
+        parts.append(f"process ratings from sessions {first}–{last} only")
+    if "min_caseload_slopes" in variant:
+        k = variant["min_caseload_slopes"]
+        parts.append(
+            "random-slope models (Aims 2 and 3) restricted to therapists with at least "
+            f"{k} patients"
+        )
+    if "min_outcome_assessments" in variant:
+        parts.append(
+            f"patients with at least {variant['min_outcome_assessments']} outcome assessments"
+        )
+    if variant.get("completers_only"):
+        parts.append("only patients whose outcome was assessed at the study's final session")
+    adjust = []
+    if variant.get("covariates"):
+        adjust += [
+            lower_first(spec.get("label", key)) for key, spec in variant["covariates"].items()
+        ]
+    if variant.get("adjust_sessions"):
+        adjust.append("the patient's number of sessions")
+    if adjust:
+        parts.append("every model adjusted for " + " and ".join(adjust))
+    return "; ".join(parts)
+
+
+def robustness_method(design: Design) -> list[Block]:
+    """Method paragraph naming each robustness variant and what it changes."""
+    variants = design.config.get("robustness", [])
+    if not variants:
+        return []
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    items = [
+        f"({letters[i % 26]}) {v['label']}: {variant_description(v)}"
+        for i, v in enumerate(variants)
+    ]
+    text = fill(
+        "Robustness analyses. We refitted the models of Aims 1–3 under {n} variants of the "
+        "main analysis, each a separate analysis of the same data: {items}. Table 5 sets the "
+        "key estimates of every variant beside those of the main analysis.",
+        n=count_word(len(variants)),
+        items="; ".join(items),
+    )
+    return [Paragraph(text)]
+
+
+def _label(design: Design, aim: str, parameter: str, process: str) -> str:
+    if aim == "aim1":
+        return f"{parameter.capitalize()} (Aim 1)"
+    if aim == "aim2":
+        return "Slope SD (Aim 2)"
+    return f"× {lower_first(design.label(parameter))} (Aim 3)"
+
+
+def _stars(row: pd.Series) -> str:
+    p = row["p_fdr"] if row["aim"] == "aim3" else row["p"]
+    if pd.isna(p):
+        return ""
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < ALPHA else ""
+
+
+def _key(row: pd.Series) -> dict[str, str]:
+    return {k: row[k] for k in KEY}
+
+
+def table5(design: Design, results: Results) -> Table:
+    """Table 5: key estimates of the main analysis and of each robustness variant."""
+    variants = design.config.get("robustness", [])
+    rob = results.optional("robustness")
+    names = ["main", *(v["name"] for v in variants)]
+    heads = ["Main", *(v["label"] for v in variants)]
+    columns = (rich("Estimate"), *(rich(h) for h in heads))
+    rows: list[Row] = []
+    if rob is None or not variants:
+        rows.append(Row((rich("No robustness analyses were configured."),), "panel"))
+        return Table("table5_robustness", "5", "Robustness Analyses", columns, tuple(rows))
+    by_variant = {n: rob[rob["variant"] == n] for n in names}
+    any_singular = False
+
+    def sample_row(label: str, column: str) -> Row:
+        cells = []
+        for n in names:
+            part = by_variant[n]
+            first = part[part["aim"] == "aim1"].head(1)
+            if first.empty:
+                cells.append(rich("—"))
+                continue
+            r = first.iloc[0]
+            cells.append(number(r[column], 0, ref(SOURCE, column, **_key(r))))
+        return Row((rich(label), *cells))
+
+    rows += [sample_row("Patients", "n_patients"), sample_row("Therapists", "n_therapists")]
+    main = by_variant["main"]
+    for o in design.outcomes:
+        rows.append(Row((rich(o.label),), "panel"))
+        for p in design.processes:
+            keys = main[(main["outcome"] == o.key) & (main["process"] == p.key)]
+            if keys.empty:
+                continue
+            rows.append(Row((rich(p.label),), "subpanel"))
+            for k in keys.itertuples(index=False):
+                cells: list[Rich] = []
+                digits = digits_for(k.se) if pd.notna(k.se) else 2
+                for n in names:
+                    part = by_variant[n]
+                    hit = part[
+                        (part["outcome"] == o.key)
+                        & (part["process"] == p.key)
+                        & (part["aim"] == k.aim)
+                        & (part["parameter"] == k.parameter)
+                    ]
+                    if hit.empty or pd.isna(hit.iloc[0]["estimate"]):
+                        cells.append(rich("—"))
+                        continue
+                    r = hit.iloc[0]
+                    cell = number(r["estimate"], digits, ref(SOURCE, "estimate", **_key(r)))
+                    cell += _stars(r)
+                    if truthy(r["singular"]):
+                        cell += sup("a")
+                        any_singular = True
+                    cells.append(cell)
+                label = _label(design, k.aim, k.parameter, p.key)
+                rows.append(Row((rich(label), *cells), indent=1))
+    note = rich(
+        "Estimates of the main analysis and of each robustness variant (columns; the Method "
+        "describes each). Within and between = within- and between-therapist effect of the "
+        "process (Aim 1, random-intercept model); slope SD = standard deviation of the "
+        "therapists' within-therapist slopes (Aim 2; stars from the mixture likelihood-ratio "
+        "test); × characteristic = cross-level interaction (Aim 3; stars from the "
+        "Benjamini–Hochberg adjusted ",
+        it("p"),
+        "). Patients and therapists: the Aim 1 sample. — = not estimable. ",
+        "*",
+        it("p"),
+        " < .05. **",
+        it("p"),
+        " < .01. ***",
+        it("p"),
+        " < .001.",
+    )
+    if any_singular:
+        note += rich(
+            " ",
+            sup("a"),
+            "Singular fit: a random-effect variance at zero or an intercept–slope "
+            "correlation at ±1.",
+        )
+    return Table(
+        "table5_robustness",
+        "5",
+        "Key Estimates of Aims 1–3 in the Main Analysis and the Robustness Analyses",
+        columns,
+        tuple(rows),
+        note,
+    )
+
+
+def _name(design: Design, row: pd.Series) -> str:
+    o = design.measure(row["outcome"])
+    p = design.label(row["process"])
+    if row["aim"] == "aim1":
+        return f"the {row['parameter']}-therapist effect of {lower_first(p)} on {post_label(o)}"
+    if row["aim"] == "aim2":
+        return f"the slope SD of {lower_first(p)} on {post_label(o)}"
+    return (
+        f"the interaction of {lower_first(p)} with {lower_first(design.label(row['parameter']))} "
+        f"on {post_label(o)}"
+    )
+
+
+def robustness_results(design: Design, results: Results) -> list[Block]:
+    """Results: which key estimates kept their direction and significance in every variant."""
+    variants = design.config.get("robustness", [])
+    rob = results.optional("robustness")
+    if not variants or rob is None:
+        return []
+    blocks: list[Block] = [Heading(rich("Robustness Analyses"), 2)]
+    main = rob[rob["variant"] == "main"]
+    labels = {v["name"]: v["label"] for v in variants}
+    failed = [labels[n] for n in rob.loc[rob["problem"].notna(), "variant"]]
+    stable = 0
+    changes: list[Rich] = []
+    for _, m in main.iterrows():
+        p_main = m["p_fdr"] if m["aim"] == "aim3" else m["p"]
+        changed = []
+        for name, label in labels.items():
+            hit = rob[
+                (rob["variant"] == name)
+                & (rob["outcome"] == m["outcome"])
+                & (rob["process"] == m["process"])
+                & (rob["aim"] == m["aim"])
+                & (rob["parameter"] == m["parameter"])
+            ]
+            if hit.empty:
+                continue
+            v = hit.iloc[0]
+            p_var = v["p_fdr"] if v["aim"] == "aim3" else v["p"]
+            # A sign change matters only where both estimates are significant; the slope
+            # SD has no sign.
+            same_sig = (p_var < ALPHA) == (p_main < ALPHA)
+            reversed_sign = (
+                m["aim"] != "aim2"
+                and p_main < ALPHA
+                and same_sig
+                and (v["estimate"] > 0) != (m["estimate"] > 0)
+            )
+            if reversed_sign or not same_sig:
+                column = "p_fdr" if v["aim"] == "aim3" else "p"
+                changed.append(rich(f"{label}, ", p_text(p_var, ref(SOURCE, column, **_key(v)))))
+        if changed:
+            changes.append(
+                rich(
+                    f"{_name(design, m)} (",
+                    "significant" if p_main < ALPHA else "not significant",
+                    " in the main analysis; ",
+                    join(changed, "; "),
+                    ")",
+                )
+            )
+        else:
+            stable += 1
+    text = fill(
+        "Of the {n} key estimates of Table 5, {k} kept the significance (and, where "
+        "significant, the direction) of the main analysis in all {v} robustness analyses.",
+        n=count_word(len(main)),
+        k=count_word(stable),
+        v=count_word(len(labels)),
+    )
+    if changes:
+        text += rich(" The others differed in at least one: ", join(changes, "; "), ".")
+    if failed:
+        text += fill(
+            " The variant{s} {names} could not be fitted to these data (too few patients or "
+            "therapists remained); the workflow's log gives the reason.",
+            s="s" if len(failed) > 1 else "",
+            names=" and ".join(failed),
+        )
+    blocks.append(Paragraph(text))
+    return blocks
