@@ -457,7 +457,9 @@ def profile_confint(
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, not {level}")
-    with threadpool_limits(limits=1, user_api="blas"):
+    # far out in a profile's tails the deviance overflows or is undefined: those points
+    # count as infinite (see _deviance), so numpy's warnings about them are noise
+    with threadpool_limits(limits=1, user_api="blas"), np.errstate(all="ignore"):
         problem = profile_problem(data, fit, criterion)
         names = [n for n in problem.names if not n.startswith("cor_")]
         rows = []
