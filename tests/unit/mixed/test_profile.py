@@ -12,9 +12,11 @@ fixture:
   max(estimate, |bound|).
 * ``REML`` rows: the same profile on lmerTest's REML deviance ``devfun_vp``, computed in
   R by nlminb and uniroot (lme4 has no REML profile). Both sides find the exact crossing
-  on the same deviance (uniroot tol 1e-9, Brent 1e-9, nuisance optima within about 1e-9
-  deviance units), so they agree to about 1e-9 relative; the tolerance is 1e-6 of
-  max(estimate, |bound|).
+  on the same deviance and agree to about 1e-9 relative on most bounds; where the profile
+  is flat (a lower bound near an SD of zero) R's nuisance optimum can stay 3e-5 deviance
+  units high, which moves its bound by up to 3e-6 of the estimate (orthodont_int's
+  intercept SD: ours is the crossing, test_bounds_are_crossings_of_the_profile). The
+  tolerance is 1e-5 of max(estimate, |bound|).
 
 The workflow uses the REML profile; ``ML`` shows the same machinery reproduces lme4.
 Every model profiles in about a second, so a subset runs here (every random-slope model
