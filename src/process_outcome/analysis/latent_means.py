@@ -83,7 +83,8 @@ PARTS = ("within", "between", "contextual")
 # A latent between-therapist SD below this share of the within SD (standardized data)
 # means the therapist means carry no information: the between effect is not identified.
 BOUNDARY_TOL = 1e-3
-GRADIENT_TOL = 1e-4  # max |gradient| of -logL (standardized data) at an accepted optimum
+DECREMENT_TOL = 1e-6  # log-likelihood a quadratic model may still promise at an optimum
+NEWTON_STEPS = 8
 MAX_ITER = 2000
 
 
@@ -107,7 +108,8 @@ class LatentCovariateFit:
     loglik : float
         Maximised log-likelihood of the outcome and processes given the covariates.
     converged : bool
-        The optimizer's gradient is below tolerance and the Hessian is positive definite.
+        A maximum was confirmed: the Newton decrement (log-likelihood a quadratic model
+        still promises) is below ``DECREMENT_TOL`` and the Hessian is positive definite.
     boundary : bool
         A latent between-therapist variance of a process was estimated at (near) zero:
         the between effect is then not identified.
@@ -465,14 +467,13 @@ def fit_latent_covariate(
     p, k = len(processes), len(covariates)
     suff = _sufficient(std[:, : p + 1], std[:, p + 1 :], codes)
     x0 = _start(suff)
-    theta = _maximize(suff, x0)
+    theta, decrement, curved = _maximize(suff, x0)
     par = _unpack(theta, p, k)
     lb = _tril(par["lb"], p)
     lw = _tril(par["lw"], p)
     tau_std = np.diag(lb @ lb.T)
     sig_std = np.diag(lw @ lw.T)
     boundary = bool(np.any(np.sqrt(tau_std) < BOUNDARY_TOL * np.sqrt(sig_std)))
-    gradient = optimize.approx_fprime(theta, _negloglik, 1e-7, suff)
     problems = []
     sx, sy = scale[:p], scale[p]
     factor = np.concatenate([sy / sx, sy / sx])
@@ -487,12 +488,13 @@ def fit_latent_covariate(
     else:
         positive = True
         vcov = np.full((2 * p, 2 * p), np.nan)
-    small_gradient = bool(np.max(np.abs(gradient)) < GRADIENT_TOL)
-    converged = small_gradient and positive
-    if not small_gradient:
+    at_optimum = bool(decrement < DECREMENT_TOL and curved)
+    converged = at_optimum and positive
+    if not at_optimum:
         problems.append(
-            f"latent covariate model {response} ~ {', '.join(processes)}: the optimizer "
-            f"stopped with gradient {np.max(np.abs(gradient)):.2g} (not at an optimum)"
+            f"latent covariate model {response} ~ {', '.join(processes)}: no confirmed "
+            f"maximum (Newton decrement {decrement:.2g}, curvature "
+            f"{'positive' if curved else 'not positive definite'})"
         )
     if not positive:
         problems.append(
@@ -543,27 +545,74 @@ def _implied(
     }
 
 
-def _maximize(data: _Data, start: np.ndarray) -> np.ndarray:
-    """BFGS from the manifest start; restarted from Nelder-Mead if it stalls away from
-    the optimum (bounded iterations throughout)."""
+def _central_derivatives(data: _Data, theta: np.ndarray, h: float = 1e-4) -> tuple:
+    """Gradient and Hessian of -logL by central differences (for Newton steps)."""
+    n = theta.size
+    f0 = _negloglik(theta, data)
+    grad, hess = np.zeros(n), np.zeros((n, n))
+    step = np.eye(n) * h
+    fp = np.array([_negloglik(theta + step[i], data) for i in range(n)])
+    fm = np.array([_negloglik(theta - step[i], data) for i in range(n)])
+    grad = (fp - fm) / (2 * h)
+    np.fill_diagonal(hess, (fp - 2 * f0 + fm) / h**2)
+    for i in range(n):
+        for j in range(i):
+            fpp = _negloglik(theta + step[i] + step[j], data)
+            fmm = _negloglik(theta - step[i] - step[j], data)
+            hess[i, j] = hess[j, i] = (fpp - fp[i] - fp[j] + 2 * f0 - fm[i] - fm[j] + fmm) / (
+                2 * h**2
+            )
+    return grad, hess
+
+
+def _newton(data: _Data, theta: np.ndarray) -> tuple[np.ndarray, float, bool]:
+    """Newton steps (halved until -logL decreases) from a BFGS solution.
+
+    Returns the point, its Newton decrement ``g' H^-1 g / 2`` (log-likelihood units a
+    quadratic model still promises; scale-free) and whether the Hessian is positive
+    definite there.
+    """
+    decrement, positive = math.inf, False
+    for _ in range(NEWTON_STEPS):
+        grad, hess = _central_derivatives(data, theta)
+        try:
+            np.linalg.cholesky(hess)
+            positive = True
+        except np.linalg.LinAlgError:
+            return theta, decrement, False
+        direction = np.linalg.solve(hess, grad)
+        decrement = float(grad @ direction) / 2.0
+        if decrement < DECREMENT_TOL:
+            break
+        f0, step = _negloglik(theta, data), 1.0
+        while step > 1e-4 and _negloglik(theta - step * direction, data) > f0:
+            step /= 2.0
+        if step <= 1e-4:
+            break
+        theta = theta - step * direction
+    return theta, decrement, positive
+
+
+def _maximize(data: _Data, start: np.ndarray) -> tuple[np.ndarray, float, bool]:
+    """BFGS from the manifest start (restarted from Nelder-Mead if it stalls), then
+    Newton steps; bounded iterations throughout."""
     best = optimize.minimize(
         _negloglik, start, args=(data,), method="BFGS", options={"maxiter": MAX_ITER, "gtol": 1e-6}
     )
-    for _ in range(2):
-        gradient = optimize.approx_fprime(best.x, _negloglik, 1e-7, data)
-        if np.max(np.abs(gradient)) < GRADIENT_TOL:
-            break
+    theta, decrement, positive = _newton(data, np.asarray(best.x))
+    if not (decrement < DECREMENT_TOL and positive):
         simplex = optimize.minimize(
-            _negloglik, best.x, args=(data,), method="Nelder-Mead",
-            options={"maxiter": 200 * best.x.size, "xatol": 1e-8, "fatol": 1e-10},
+            _negloglik, theta, args=(data,), method="Nelder-Mead",
+            options={"maxiter": 200 * theta.size, "xatol": 1e-8, "fatol": 1e-10},
         )  # fmt: skip
         again = optimize.minimize(
             _negloglik, simplex.x, args=(data,), method="BFGS",
             options={"maxiter": MAX_ITER, "gtol": 1e-6},
         )  # fmt: skip
-        if again.fun <= best.fun:
-            best = again
-    return np.asarray(best.x)
+        retry = _newton(data, np.asarray(again.x))
+        if _negloglik(retry[0], data) < _negloglik(theta, data):
+            theta, decrement, positive = retry
+    return theta, decrement, positive
 
 
 def _beta_index(p: int, k: int) -> np.ndarray:
