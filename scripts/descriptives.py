@@ -11,4 +11,5 @@ run(
     out_descriptives=snakemake.output.descriptives,
     out_correlations=snakemake.output.correlations,
     out_rm_correlations=snakemake.output.rm_correlations,
+    out_icc=snakemake.output.icc,
 )

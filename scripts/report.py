@@ -3,7 +3,7 @@ from process_outcome.steps.run import run
 
 TABLES = (
     "descriptives correlations rm_correlations reliability aim1 aim2_tests aim2_fixed "
-    "aim2_slopes aim2_correlations aim3 aim3_simple truth"
+    "aim2_slopes aim2_correlations aim3 aim3_simple truth icc aim1_between r2 standardized"
 ).split()
 
 run(

@@ -147,6 +147,9 @@ TABLE_OUTPUTS = {
     "aim2_correlations": "results/tables/aim2_slope_correlations.csv",
     "aim3": "results/tables/aim3_moderation.csv",
     "aim3_simple": "results/tables/aim3_simple_slopes.csv",
+    "aim1_between": "results/tables/aim1_between_corrected.csv",
+    "r2": "results/tables/effect_sizes_r2.csv",
+    "standardized": "results/tables/standardized_effects.csv",
 }
 if SIMULATED:
     TABLE_OUTPUTS["truth"] = "results/tables/truth_recovery.csv"
@@ -196,6 +199,9 @@ TABLE_CATEGORIES = {
     "aim2_correlations": "Aim 2",
     "aim3": "Aim 3",
     "aim3_simple": "Aim 3",
+    "aim1_between": "Aim 1",
+    "r2": "Effect sizes",
+    "standardized": "Effect sizes",
     "truth": "Simulation check",
 }
 
@@ -223,6 +229,7 @@ def report_inputs(wildcards):
         "correlations": "results/tables/correlations.csv",
         "rm_correlations": "results/tables/rm_correlations.csv",
         "reliability": "results/tables/reliability.csv",
+        "icc": "results/tables/icc_therapist_means.csv",
         **TABLE_OUTPUTS,
         "models": [
             *model_files("aim1", joint=True),
@@ -290,6 +297,7 @@ def final_outputs():
         "results/tables/descriptives.csv",
         "results/tables/correlations.csv",
         "results/tables/rm_correlations.csv",
+        "results/tables/icc_therapist_means.csv",
         *REPORT_OUTPUTS,
         "results/supplement.zip",
     ]

@@ -7,6 +7,7 @@ rule descriptives:
         descriptives="results/tables/descriptives.csv",
         correlations="results/tables/correlations.csv",
         rm_correlations="results/tables/rm_correlations.csv",
+        icc="results/tables/icc_therapist_means.csv",
     log:
         "results/logs/descriptives.log",
     conda:

@@ -128,6 +128,10 @@ class Results:
         ``truth_recovery.csv`` (simulated data only).
     reliability : DataFrame or None
         ``reliability.csv``: alpha and omega of item-scored measures.
+    icc, aim1_between, r2, standardized : DataFrame or None
+        ``icc_therapist_means.csv`` (ICC(1)/ICC(2) of each process),
+        ``aim1_between_corrected.csv`` (observed- and latent-mean between and contextual
+        effects), ``effect_sizes_r2.csv`` and ``standardized_effects.csv``.
     """
 
     flow: Mapping[str, Any]
@@ -144,6 +148,10 @@ class Results:
     models: Mapping[str, Mapping[str, Any]]
     truth: pd.DataFrame | None = None
     reliability: pd.DataFrame | None = None
+    icc: pd.DataFrame | None = None
+    aim1_between: pd.DataFrame | None = None
+    r2: pd.DataFrame | None = None
+    standardized: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -193,7 +201,7 @@ def read_results(tables: Mapping[str, str], models: Sequence[str], flow: str) ->
     tables : mapping
         Paths keyed ``descriptives, correlations, rm_correlations, aim1, aim2_tests,
         aim2_fixed, aim2_slopes, aim2_correlations, aim3, aim3_simple`` and optionally
-        ``truth`` and ``reliability``.
+        ``truth``, ``reliability``, ``icc``, ``aim1_between``, ``r2`` and ``standardized``.
     models : sequence of str
         Model summaries ``.../models/<aim>/<outcome>/<process>.json``.
     flow : str
@@ -222,4 +230,8 @@ def read_results(tables: Mapping[str, str], models: Sequence[str], flow: str) ->
         models=summaries,
         truth=csv("truth") if tables.get("truth") else None,
         reliability=csv("reliability") if tables.get("reliability") else None,
+        **{
+            name: csv(name) if tables.get(name) else None
+            for name in ("icc", "aim1_between", "r2", "standardized")
+        },
     )

@@ -16,6 +16,7 @@ from process_outcome.analysis.descriptives import (
     repeated_measures_correlations,
 )
 from process_outcome.analysis.feasibility import restrict_caseload
+from process_outcome.analysis.icc import icc_table
 from process_outcome.config import measures_of
 from process_outcome.data.analysis_table import covariate_terms
 from process_outcome.data.pseudonyms import pseudonymize
@@ -41,8 +42,10 @@ def describe_sample(
     out_descriptives: str,
     out_correlations: str,
     out_rm_correlations: str,
+    out_icc: str,
 ) -> None:
-    """Descriptive statistics, ICCs, patient-level and repeated-measures correlations."""
+    """Descriptive statistics, ICCs, patient-level and repeated-measures correlations,
+    and the ICC(1)/ICC(2) of every process's therapist means."""
     s = pd.read_csv(sessions, dtype={"patient": str, "therapist": str})
     pt = pd.read_csv(patients, dtype={"patient": str, "therapist": str})
     t = pd.read_csv(therapists, dtype={"therapist": str})
@@ -54,6 +57,7 @@ def describe_sample(
     cols += [f"{p.key}_mean" for p in processes]
     write_csv(correlations(pt, cols), out_correlations)
     write_csv(repeated_measures_correlations(s, outcomes, processes), out_rm_correlations)
+    write_csv(icc_table(pt, [f"{p.key}_mean" for p in processes]), out_icc)
 
 
 def _coded_patients(patients: str, codes: str) -> pd.DataFrame:
@@ -76,16 +80,22 @@ def aim1_model(
 ) -> None:
     """Fit the aim 1 model of one outcome and process (or all processes: ``joint``)."""
     from process_outcome.analysis import aims
+    from process_outcome.analysis.between import aim1_effects
 
     pt = _coded_patients(patients, codes)
     covariates = covariate_terms(pt, measures_of(config, "covariate"))
+    processes = list(config["measures"]["processes"]) if process == "joint" else [process]
     if process == "joint":
-        fit = aims.fit_aim1_joint(pt, outcome, list(config["measures"]["processes"]), covariates)
+        fit = aims.fit_aim1_joint(pt, outcome, processes, covariates)
     else:
         fit = aims.fit_aim1(pt, outcome, process, covariates)
-    write_json(
-        {"aim": "aim1", "outcome": outcome, "process": process, "fit": fit.to_dict()}, out_json
-    )
+    # Contextual effects, the latent-mean (reliability-corrected) between effects and
+    # the effect sizes need the data, so they are computed here, beside the fit.
+    effects = aim1_effects(fit, pt, outcome, processes, covariates)
+    for problem in effects["latent"]["problems"]:
+        log.warning("%s", problem)
+    summary = {"aim": "aim1", "outcome": outcome, "process": process, "fit": fit.to_dict()}
+    write_json(summary | {"effects": effects}, out_json)
     log.info("aim 1 %s/%s: REML logLik %.4f (%s)", outcome, process, fit.loglik, fit.optimizer)
 
 
@@ -94,6 +104,7 @@ def aim2_model(
 ) -> None:
     """Fit the aim 2 random-slope model and test the slope variance against aim 1."""
     from process_outcome.analysis import aims
+    from process_outcome.analysis.between import aim2_effects
 
     pt = _slope_sample(config, patients, codes)
     covariates = covariate_terms(pt, measures_of(config, "covariate"))
@@ -103,7 +114,7 @@ def aim2_model(
     higher_is = _outcome(config, outcome)["higher_is"]
     res = aims.fit_aim2(pt, outcome, process, nested, higher_is, covariates)
     # The result's own summary (problems included), as the library defines it.
-    summary = {"aim": "aim2", **res.to_dict()}
+    summary = {"aim": "aim2", **res.to_dict(), "effects": aim2_effects(res.fit, pt)}
     write_json(summary, out_json)
     log.info(
         "aim 2 %s/%s: LR %.3f, p %.4f, slope SD %.4f",
@@ -138,7 +149,7 @@ def results_tables(
     out: Mapping[str, str],
 ) -> None:
     """Gather the model summaries into the tidy results tables."""
-    from process_outcome.analysis import tables
+    from process_outcome.analysis import between, tables
 
     s1 = [read_json(p) for p in aim1]
     s2 = [read_json(p) for p in aim2]
@@ -154,6 +165,9 @@ def results_tables(
     results["aim2_correlations"] = tables.slope_correlations(results["aim2_slopes"])
     for name, table in results.items():
         write_csv(tables.check_contract(table, name), out[name])
+    write_csv(between.between_table(s1), out["aim1_between"])
+    write_csv(between.r2_table([*s1, *s2]), out["r2"])
+    write_csv(between.standardized_table(s1), out["standardized"])
     fx1, tests, mod = results["aim1"], results["aim2_tests"], results["aim3"]
     problems = [s for s in s2 if s.get("nesting_violation")]
     for s in problems:
