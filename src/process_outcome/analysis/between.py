@@ -95,7 +95,8 @@ def aim1_effects(
             "contextual": contrast(fit, {between: 1.0, within: -1.0}).iloc[0],
         }
         for part, row in rows.items():
-            observed.append({"process": p, "part": part} | {k: float(row[k]) for k in CONTRAST_COLUMNS})
+            stats = {k: float(row[k]) for k in CONTRAST_COLUMNS}
+            observed.append({"process": p, "part": part} | stats)
     latent = fit_latent_covariate(
         patients,
         f"post_{outcome}",

@@ -200,9 +200,7 @@ def r2_decomposition(fit: MixedFit, data: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
-def standardized_effects(
-    fit: MixedFit, data: pd.DataFrame, terms: Sequence[str]
-) -> pd.DataFrame:
+def standardized_effects(fit: MixedFit, data: pd.DataFrame, terms: Sequence[str]) -> pd.DataFrame:
     """Coefficients per SD of their term, in SDs of the response.
 
     Parameters

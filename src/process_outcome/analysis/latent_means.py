@@ -368,9 +368,7 @@ def _start(data: _Data) -> np.ndarray:
     )
 
 
-def _effects_table(
-    processes: Sequence[str], beta: np.ndarray, vcov: np.ndarray
-) -> pd.DataFrame:
+def _effects_table(processes: Sequence[str], beta: np.ndarray, vcov: np.ndarray) -> pd.DataFrame:
     p = len(processes)
     rows = []
     for i, name in enumerate(processes):
@@ -482,7 +480,8 @@ def fit_latent_covariate(
         hess = richardson_hessian(lambda t: _negloglik(t, suff), theta)
         evals = np.linalg.eigvalsh((hess + hess.T) / 2.0)
         positive = bool(np.all(evals > 0))
-        cov_theta = np.linalg.pinv(hess) if np.all(np.isfinite(hess)) else np.full(hess.shape, np.nan)
+        finite = bool(np.all(np.isfinite(hess)))
+        cov_theta = np.linalg.pinv(hess) if finite else np.full(hess.shape, np.nan)
         beta_idx = _beta_index(p, k)
         vcov = cov_theta[np.ix_(beta_idx, beta_idx)] * np.outer(factor, factor)
     else:

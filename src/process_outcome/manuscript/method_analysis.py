@@ -23,13 +23,14 @@ from process_outcome.document import (
     sup,
 )
 from process_outcome.manuscript.inputs import Design, Results
-from process_outcome.manuscript.quoting import beneficial_sign, count_value
+from process_outcome.manuscript.quoting import beneficial_sign, count_value, fill
 
 __all__ = [
     "aim1_model_blocks",
     "aim2_model_blocks",
     "aim3_model_blocks",
     "analytic_strategy",
+    "between_effects_paragraph",
     "centering_paragraph",
     "equation_paragraph",
     "equation_terms",
@@ -380,7 +381,34 @@ def analytic_strategy(design: Design, results: Results) -> list[Block]:
         slope_test_paragraph(design),
         *aim3_model_blocks(design, aim2_number + 1),
         estimation_paragraph(design, results),
+        *between_effects_paragraph(results),
     ]
+
+
+def between_effects_paragraph(results: Results) -> list[Block]:
+    """Method: reliability of therapists' means, the latent-mean correction of the
+    between-therapist effects, contextual effects and effect sizes (when reported)."""
+    if results.aim1_between is None or results.r2 is None:
+        return []
+    text = fill(
+        "A therapist's observed mean rests on few patients, so its reliability was "
+        "estimated for each process as ICC(2), the Spearman–Brown step-up of ICC(1) to the "
+        "mean and harmonic-mean caseload (Bliese, 2000), and each Aim 1 model was refitted "
+        "as a multilevel latent covariate model (Lüdtke et al., 2008), in which a "
+        "therapist's mean process rating is a latent variable rather than the observed "
+        "mean, by maximum likelihood with standard errors from the observed information "
+        "and Wald {z} tests. The contextual effect, the between- minus the within-therapist "
+        "coefficient, was tested from each model's fixed-effect covariance (Satterthwaite "
+        "degrees of freedom for the observed-mean model). The variance of the outcome was "
+        "decomposed following Rights and Sterba (2019) into the within- and "
+        "between-therapist parts of the fixed effects, random-slope and random-intercept "
+        "variation and residual variance; the conditional ICC is the share of the variance "
+        "not explained by the fixed effects that lies between therapists. Standardized "
+        "effects are coefficients multiplied by the SD of the process component and divided "
+        "by the SD of the outcome, both over the model's patients.",
+        z=it("z"),
+    )
+    return [Paragraph(text)]
 
 
 def short_models(design: Design, results: Results) -> Rich:

@@ -24,7 +24,7 @@ SHARES = ("r2_f1", "r2_f2", "r2_v", "r2_m", "r2_sigma2")
 
 
 @pytest.fixture(scope="module")
-def study42() -> pd.DataFrame:  # noqa: D103
+def study42() -> pd.DataFrame:
     return pd.read_csv(REFERENCE_DIR / "patients.csv", dtype={"therapist": str})
 
 

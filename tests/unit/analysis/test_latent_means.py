@@ -31,7 +31,7 @@ LAVAAN_MODELS = {
 
 
 @pytest.fixture(scope="module")
-def study42(reference_dir_module) -> pd.DataFrame:  # noqa: D103
+def study42(reference_dir_module) -> pd.DataFrame:
     return pd.read_csv(reference_dir_module / "patients.csv", dtype={"therapist": str})
 
 
