@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from process_outcome.analysis.effect_sizes import (
@@ -97,17 +98,21 @@ def aim1_effects(
         for part, row in rows.items():
             stats = {k: float(row[k]) for k in CONTRAST_COLUMNS}
             observed.append({"process": p, "part": part} | stats)
-    latent = fit_latent_covariate(
-        patients,
-        f"post_{outcome}",
-        [f"{p}_mean" for p in processes],
-        fit.group,
-        [f"baseline_{outcome}_c", *covariates],
-    )
+    try:
+        latent = fit_latent_covariate(
+            patients,
+            f"post_{outcome}",
+            [f"{p}_mean" for p in processes],
+            fit.group,
+            [f"baseline_{outcome}_c", *covariates],
+        ).to_dict()
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        # Reported, not hidden: the tables then hold no latent rows for this model.
+        latent = {"converged": False, "effects": [], "problems": [f"not fitted: {exc}"]}
     terms = [f"{p}_{part}" for p in processes for part in ("within", "between")]
     return {
         "observed": observed,
-        "latent": latent.to_dict(),
+        "latent": latent,
         "r2": {k: json_float(v) for k, v in r2_decomposition(fit, patients).items()},
         "standardized": json_records(standardized_effects(fit, patients, terms)),
     }

@@ -38,6 +38,7 @@ from process_outcome.manuscript.quoting import (
     post_label,
     select_row,
     singular_reason,
+    truthy,
 )
 
 __all__ = [
@@ -326,10 +327,27 @@ def between_effect_blocks(design: Design, results: Results) -> list[Block]:
     ]
     for o in design.outcomes:
         for p in design.processes:
-            lb, lsrc = _between_row(results, o.key, p.key, "latent_mean", "between")
             ob, osrc = _between_row(results, o.key, p.key, "observed_mean", "between")
-            lc, lcsrc = _between_row(results, o.key, p.key, "latent_mean", "contextual")
             oc, ocsrc = _between_row(results, o.key, p.key, "observed_mean", "contextual")
+            latent = results.aim1_between[
+                (results.aim1_between["outcome"] == o.key)
+                & (results.aim1_between["model"] == p.key)
+                & (results.aim1_between["method"] == "latent_mean")
+            ]
+            if latent.empty:
+                sentences.append(
+                    fill(
+                        "The latent covariate model of {process} and {outcome} could not be "
+                        "fitted; with observed means, the contextual effect (between − "
+                        "within) was {observed_ctx}.",
+                        process=lower_first(p.label),
+                        outcome=post_label(o),
+                        observed_ctx=t_test_text(oc, ocsrc, "Δγ"),
+                    )
+                )
+                continue
+            lb, lsrc = _between_row(results, o.key, p.key, "latent_mean", "between")
+            lc, lcsrc = _between_row(results, o.key, p.key, "latent_mean", "contextual")
             d = digits_for(ob["se"])
             sentences.append(
                 fill(
@@ -345,6 +363,14 @@ def between_effect_blocks(design: Design, results: Results) -> list[Block]:
                     observed_ctx=t_test_text(oc, ocsrc, "Δγ"),
                 )
             )
+            if not truthy(lb["converged"]):
+                sentences.append(
+                    rich(
+                        "The latent covariate model did not reach a confirmed maximum (a "
+                        "variance at its boundary), so these latent-mean estimates are "
+                        "unreliable."
+                    )
+                )
     blocks: list[Block] = [Paragraph(join(sentences, " "))]
     effect = []
     for o in design.outcomes:

@@ -33,6 +33,12 @@ RESULT_DESCRIPTIONS = {
     "aim3_moderation": "aim 3 cross-level interactions with BH-FDR adjusted p",
     "aim3_simple_slopes": "aim 3 simple slopes at moderator levels",
     "truth_recovery": "simulated study only: true parameters beside the estimates",
+    "icc_therapist_means": "ICC(1) and ICC(2) (reliability of therapists' means) of each process",
+    "aim1_between_corrected": (
+        "aim 1 within, between and contextual effects from observed and latent therapist means"
+    ),
+    "effect_sizes_r2": "R² decomposition (Rights & Sterba) and conditional ICC, aims 1 and 2",
+    "standardized_effects": "aim 1 standardized within- and between-therapist effects",
     "figure1_aim1_forest": "figure 1: aim 1 within- and between-therapist effects",
     "figure2_aim2_caterpillar": "figure 2: aim 2 therapists' slopes",
     "figure3_aim3_simple_slopes": "figure 3: aim 3 simple slopes",

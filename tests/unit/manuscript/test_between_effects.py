@@ -176,3 +176,17 @@ def test_rendered_report_quotes_the_new_tables(workflow_run):
     corr = pd.read_csv(tables / "correlations.csv")
     # unrounded CIs (pingouin's own column is rounded to two decimals)
     assert (corr["ci_low"].round(2) != corr["ci_low"]).any()
+
+
+def test_a_latent_model_that_failed_or_did_not_converge_is_said_so():
+    results = _results()
+    rows = results.aim1_between
+    failed = _results(aim1_between=rows[rows["method"] == "observed_mean"])
+    text = _text(between_effect_blocks(_design(), failed))
+    assert (
+        "The latent covariate model of bond and post-treatment distress could not be fitted" in text
+    )
+    unconverged = rows.copy()
+    unconverged.loc[unconverged["method"] == "latent_mean", "converged"] = False
+    text = _text(between_effect_blocks(_design(), _results(aim1_between=unconverged)))
+    assert "did not reach a confirmed maximum" in text
