@@ -35,7 +35,6 @@ if workflow.is_main_process:
         print(f"Removed a lock left by an interrupted run: {_lock}", file=sys.stderr)
 
 
-
 def remove_outputs_to_rerun():
     """Delete, before any job runs, every existing output that this run will recompute.
 
