@@ -24,7 +24,8 @@ level-specific measures are ``R²_w = f1 / (f1 + v + sigma2)`` and
 The conditional ICC is the share of the variance not explained by the fixed effects
 that lies between therapists, ``(v + m) / (v + m + sigma2)``: for a random-intercept
 model ``tau00 / (tau00 + sigma2)``, the residual intraclass correlation of
-Raudenbush and Bryk (2002) (called the adjusted ICC by Nakagawa et al., 2017).
+Raudenbush and Bryk (2002) (called the adjusted ICC by Nakagawa et al., 2017,
+*J. R. Soc. Interface* 14, 20170213).
 
 Standardized effects are ``b * SD(x) / SD(y)``: a process component's coefficient per
 SD of that component (the within part over patients, the between part over patients
@@ -52,17 +53,12 @@ __all__ = [
     "standardized_effects",
 ]
 
+# APA 7 entries of the works the manuscript cites for these measures.
 REFERENCES = {
     "rights2019": (
         "Rights, J. D., & Sterba, S. K. (2019). Quantifying explained variance in "
         "multilevel models: An integrative framework for defining R-squared measures. "
         "Psychological Methods, 24(3), 309–338. https://doi.org/10.1037/met0000184"
-    ),
-    "nakagawa2017": (
-        "Nakagawa, S., Johnson, P. C. D., & Schielzeth, H. (2017). The coefficient of "
-        "determination R² and intra-class correlation coefficient from generalized "
-        "linear mixed-effects models revisited and expanded. Journal of the Royal "
-        "Society Interface, 14(134), Article 20170213. https://doi.org/10.1098/rsif.2017.0213"
     ),
 }
 

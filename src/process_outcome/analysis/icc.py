@@ -17,6 +17,7 @@ import pandas as pd
 
 __all__ = ["ICC_COLUMNS", "REFERENCES", "icc2", "icc_table", "mean_reliability"]
 
+# APA 7 entries of the works the manuscript cites for these measures.
 REFERENCES = {
     "bliese2000": (
         "Bliese, P. D. (2000). Within-group agreement, non-independence, and reliability: "

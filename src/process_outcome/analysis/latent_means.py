@@ -65,16 +65,13 @@ __all__ = [
     "simulate_latent_study",
 ]
 
+# APA 7 entries of the works the manuscript cites for this method.
 REFERENCES = {
     "ludtke2008": (
         "Lüdtke, O., Marsh, H. W., Robitzsch, A., Trautwein, U., Asparouhov, T., & "
         "Muthén, B. (2008). The multilevel latent covariate model: A new, more reliable "
         "approach to group-level effects in contextual studies. Psychological Methods, "
         "13(3), 203–229. https://doi.org/10.1037/a0012869"
-    ),
-    "raudenbush2002": (
-        "Raudenbush, S. W., & Bryk, A. S. (2002). Hierarchical linear models: "
-        "Applications and data analysis methods (2nd ed.). Sage."
     ),
 }
 
