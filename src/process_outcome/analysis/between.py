@@ -51,6 +51,7 @@ BETWEEN_COLUMNS = [
     "part",
     *CONTRAST_COLUMNS,
     "converged",
+    "singular",
 ]
 R2_TABLE_COLUMNS = ["aim", "outcome", "model", *R2_COLUMNS, "singular"]
 STANDARDIZED_TABLE_COLUMNS = ["outcome", "model", *STANDARDIZED_COLUMNS]
@@ -113,7 +114,12 @@ def aim1_effects(
         ).to_dict()
     except (ValueError, np.linalg.LinAlgError) as exc:
         # Reported, not hidden: the tables then hold no latent rows for this model.
-        latent = {"converged": False, "effects": [], "problems": [f"not fitted: {exc}"]}
+        latent = {
+            "converged": False,
+            "boundary": False,
+            "effects": [],
+            "problems": [f"not fitted: {exc}"],
+        }
     terms = [f"{p}_{part}" for p in processes for part in ("within", "between")]
     return {
         "observed": observed,
@@ -142,14 +148,18 @@ def between_table(summaries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         :data:`BETWEEN_COLUMNS`; ``model`` is the process or ``joint``, ``process`` the
         process key; ``method`` ``observed_mean`` (Satterthwaite t test of the aim 1
         model) or ``latent_mean`` (Wald z test of the latent covariate model; ``df`` is
-        infinite, ``t`` is z).
+        infinite, ``t`` is z). ``singular``: the aim 1 fit is singular (observed means)
+        or a process's latent between-therapist variance is zero, so that its between
+        effect is not identified (latent means).
     """
     rows = []
     for s in summaries:
         effects = s["effects"]
         key = {"outcome": s["outcome"], "model": s["process"]}
         for r in effects["observed"]:
-            rows.append(key | r | {"method": "observed_mean", "converged": s["fit"]["converged"]})
+            fit = s["fit"]
+            flags = {"converged": fit["converged"], "singular": fit["singular"]}
+            rows.append(key | r | {"method": "observed_mean"} | flags)
         latent = effects["latent"]
         for r in latent["effects"]:
             process = r["process"].removesuffix("_mean")
@@ -158,6 +168,7 @@ def between_table(summaries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
                 | {"process": process, "part": r["part"], "method": "latent_mean"}
                 | {k: r[k] for k in ("estimate", "se", "p", "ci_low", "ci_high")}
                 | {"df": float("inf"), "t": r["z"], "converged": latent["converged"]}
+                | {"singular": latent["boundary"]}
             )
     table = pd.DataFrame(rows, columns=BETWEEN_COLUMNS)
     return table.astype({c: float for c in CONTRAST_COLUMNS})

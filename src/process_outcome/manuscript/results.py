@@ -363,7 +363,15 @@ def between_effect_blocks(design: Design, results: Results) -> list[Block]:
                     observed_ctx=t_test_text(oc, ocsrc, "Δγ"),
                 )
             )
-            if not truthy(lb["converged"]):
+            if truthy(lb["singular"]):
+                sentences.append(
+                    rich(
+                        "Therapists' latent means of this process had no variance in the "
+                        "latent covariate model, so its between-therapist effect is not "
+                        "identified there."
+                    )
+                )
+            elif not truthy(lb["converged"]):
                 sentences.append(
                     rich(
                         "The latent covariate model did not reach a confirmed maximum (a "

@@ -119,3 +119,44 @@ def test_icc2_is_the_spearman_brown_reliability_of_the_caseload_mean(study42):
     assert icc2(0.2, 1.0) == pytest.approx(0.2)
     table = icc_table(study42, ["alliance_mean", "expectation_mean"])
     assert table["variable"].tolist() == ["alliance_mean", "expectation_mean"]
+
+
+def test_tables_from_model_summaries(study42):
+    from process_outcome.analysis.between import (
+        BETWEEN_COLUMNS,
+        aim1_effects,
+        aim2_effects,
+        between_table,
+        r2_table,
+        standardized_table,
+    )
+
+    fit = aims.fit_aim1(study42, "symptoms", "alliance")
+    summary = {"aim": "aim1", "outcome": "symptoms", "process": "alliance"}
+    summary |= {
+        "fit": fit.to_dict(),
+        "effects": aim1_effects(fit, study42, "symptoms", ["alliance"]),
+    }
+    table = between_table([summary])
+    assert list(table.columns) == BETWEEN_COLUMNS
+    assert len(table) == 6
+    observed = table[table["method"] == "observed_mean"].set_index("part")
+    coef = fit.coefficients.set_index("term")
+    assert observed.loc["between", "estimate"] == coef.loc["alliance_between", "estimate"]
+    ctx = observed.loc["contextual"]
+    assert ctx["estimate"] == pytest.approx(
+        coef.loc["alliance_between", "estimate"] - coef.loc["alliance_within", "estimate"]
+    )
+    v = fit.vcov  # terms: intercept, baseline, within, between
+    assert ctx["se"] == pytest.approx(np.sqrt(v[2, 2] + v[3, 3] - 2 * v[2, 3]))
+    assert ctx["df"] > 0
+    latent = table[table["method"] == "latent_mean"]
+    assert np.isinf(latent["df"]).all() and not latent["singular"].any()
+    nested = aims.fit_aim1(study42, "symptoms", "alliance")
+    slope = aims.fit_aim2(study42, "symptoms", "alliance", nested, "worse").fit
+    s2 = {"aim": "aim2", "outcome": "symptoms", "process": "alliance", "fit": slope.to_dict()}
+    s2["effects"] = aim2_effects(slope, study42)
+    r2 = r2_table([summary, s2])
+    assert r2["aim"].tolist() == ["aim1", "aim2"]
+    assert r2.loc[0, "v"] == 0 and r2.loc[1, "v"] > 0
+    assert standardized_table([summary])["term"].tolist() == ["alliance_within", "alliance_between"]

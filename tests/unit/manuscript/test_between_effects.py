@@ -46,6 +46,7 @@ def _row(method, part, estimate, se, df, ci_low, ci_high, p=0.2):
         "ci_low": ci_low,
         "ci_high": ci_high,
         "converged": True,
+        "singular": False,
     }
 
 
@@ -190,3 +191,7 @@ def test_a_latent_model_that_failed_or_did_not_converge_is_said_so():
     unconverged.loc[unconverged["method"] == "latent_mean", "converged"] = False
     text = _text(between_effect_blocks(_design(), _results(aim1_between=unconverged)))
     assert "did not reach a confirmed maximum" in text
+    boundary = rows.copy()
+    boundary.loc[boundary["method"] == "latent_mean", "singular"] = True
+    text = _text(between_effect_blocks(_design(), _results(aim1_between=boundary)))
+    assert "its between-therapist effect is not identified" in text
