@@ -166,50 +166,56 @@ def aim1_results(design: Design, results: Results) -> list[Block]:
                 results.table("aim1_fixed_effects"), src, o.key, p.key, f"{p.key}_between"
             )
             if significant(w["p"]):
-                s = rich(
-                    f"Within therapists and controlling for baseline {lower_first(o.label)}, "
-                    f"patients whose {lower_first(p.label)} ratings were higher than those of "
-                    "their therapist's other patients ended treatment with "
-                    f"{outcome_words(o, w['estimate'])}, ",
-                    t_test_text(w, wsrc),
-                    ".",
+                s = fill(
+                    "Within therapists and controlling for baseline {outcome}, patients whose "
+                    "{process} ratings were higher than those of their therapist's other "
+                    "patients ended treatment with {words}, {test}.",
+                    outcome=lower_first(o.label),
+                    process=lower_first(p.label),
+                    words=outcome_words(o, w["estimate"]),
+                    test=t_test_text(w, wsrc),
                 )
             else:
-                s = rich(
-                    f"The within-therapist (patient-level) association of "
-                    f"{lower_first(p.label)} with {post_label(o)}, controlling for baseline "
-                    f"{lower_first(o.label)}, was not statistically significant, ",
-                    t_test_text(w, wsrc),
-                    ".",
+                s = fill(
+                    "The within-therapist (patient-level) association of {process} with "
+                    "{post}, controlling for baseline {outcome}, was not statistically "
+                    "significant, {test}.",
+                    process=lower_first(p.label),
+                    post=post_label(o),
+                    outcome=lower_first(o.label),
+                    test=t_test_text(w, wsrc),
                 )
             sentences.append(s)
             if significant(b["p"]):
-                s = rich(
-                    f"Between therapists and controlling for baseline {lower_first(o.label)}, "
-                    "patients of therapists whose patients gave higher "
-                    f"{lower_first(p.label)} ratings on average ended treatment with "
-                    f"{outcome_words(o, b['estimate'])}, ",
-                    t_test_text(b, bsrc),
-                    ".",
+                s = fill(
+                    "Between therapists and controlling for baseline {outcome}, patients of "
+                    "therapists whose patients gave higher {process} ratings on average ended "
+                    "treatment with {words}, {test}.",
+                    outcome=lower_first(o.label),
+                    process=lower_first(p.label),
+                    words=outcome_words(o, b["estimate"]),
+                    test=t_test_text(b, bsrc),
                 )
             else:
-                s = rich(
-                    f"The between-therapist (therapist-level) association of "
-                    f"{lower_first(p.label)} with {post_label(o)}, controlling for baseline "
-                    f"{lower_first(o.label)}, was not statistically significant, ",
-                    t_test_text(b, bsrc),
-                    ".",
+                s = fill(
+                    "The between-therapist (therapist-level) association of {process} with "
+                    "{post}, controlling for baseline {outcome}, was not statistically "
+                    "significant, {test}.",
+                    process=lower_first(p.label),
+                    post=post_label(o),
+                    outcome=lower_first(o.label),
+                    test=t_test_text(b, bsrc),
                 )
             sentences.append(s)
             model = results.models[f"aim1/{o.key}/{p.key}"]
             if model["fit"]["singular"]:
                 reason = singular_reason(model["fit"], f"aim1/{o.key}/{p.key}")
                 sentences.append(
-                    rich(
-                        "This model's fit was singular (",
-                        reason,
-                        "): its estimates equal those of a single-level regression, and the "
-                        "between-therapist test ignores clustering.",
+                    fill(
+                        "This model's fit was singular ({reason}): its estimates equal those "
+                        "of a single-level regression, and the between-therapist test ignores "
+                        "clustering.",
+                        reason=reason,
                     )
                 )
         if len(design.processes) > 1 and f"aim1/{o.key}/joint" in results.models:
@@ -230,11 +236,11 @@ def aim1_results(design: Design, results: Results) -> list[Block]:
                 else:
                     text += rich("not statistically significant for ", join(ns, ", ", " or "))
                 parts.append(text)
-            s = rich(
-                f"With all processes in one model, controlling for baseline "
-                f"{lower_first(o.label)}, ",
-                join(parts, "; "),
-                ".",
+            s = fill(
+                "With all processes in one model, controlling for baseline {outcome}, "
+                "{associations}.",
+                outcome=lower_first(o.label),
+                associations=join(parts, "; "),
             )
             joint = results.models[f"aim1/{o.key}/joint"]
             if joint["fit"]["singular"]:
