@@ -170,10 +170,34 @@ OUTPUTS: tuple[Output, ...] = (
         "internal consistency (alpha, omega) of measures scored from items",
     ),
     _table(
+        "icc_therapist_means",
+        "descriptives",
+        "Descriptives",
+        "ICC(1) and ICC(2) (reliability of therapists' means) of each process",
+    ),
+    _table(
         "aim1_fixed_effects",
         "results_tables",
         "Aim 1",
         "aim 1 fixed effects (one model per process and the joint model)",
+    ),
+    _table(
+        "aim1_between_corrected",
+        "results_tables",
+        "Aim 1",
+        "aim 1 within, between and contextual effects from observed and latent therapist means",
+    ),
+    _table(
+        "effect_sizes_r2",
+        "results_tables",
+        "Aim 1",
+        "R² decomposition (Rights & Sterba) and conditional ICC, aims 1 and 2",
+    ),
+    _table(
+        "standardized_effects",
+        "results_tables",
+        "Aim 1",
+        "aim 1 standardized within- and between-therapist effects",
     ),
     _table(
         "aim2_slope_tests",

@@ -158,20 +158,34 @@ def correlations(patients: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame
     Returns
     -------
     DataFrame
-        Columns ``x, y, n, r, ci_low, ci_high, p`` (pingouin ``pairwise_corr``).
+        Columns ``x, y, n, r, ci_low, ci_high, p`` (pingouin ``pairwise_corr``). The 95%
+        CI is recomputed unrounded by Fisher's z (pingouin's ``CI95`` column is rounded
+        to two decimals for display).
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"a": [1.0, 2, 3, 4, 5], "b": [2.0, 1, 4, 3, 6]})
+    >>> row = correlations(d, ["a", "b"]).iloc[0]
+    >>> round(float(row["r"]), 3), round(float(row["ci_low"]), 4)
+    (0.822, -0.2193)
     """
     import pingouin as pg  # seconds to import; only these steps need it
 
     res = pg.pairwise_corr(patients, columns=list(columns), method="pearson")
-    ci = res["CI95"] if "CI95" in res else res["CI95%"]
+    ci = [
+        pg.compute_esci(stat=r, nx=n, ny=n, eftype="r", decimals=15)
+        if abs(r) < 1
+        else np.array([r, r])
+        for r, n in zip(res["r"].astype(float), res["n"].astype(int), strict=True)
+    ]
     return pd.DataFrame(
         {
             "x": res["X"],
             "y": res["Y"],
             "n": res["n"].astype(int),
             "r": res["r"],
-            "ci_low": [c[0] for c in ci],
-            "ci_high": [c[1] for c in ci],
+            "ci_low": [float(c[0]) for c in ci],
+            "ci_high": [float(c[1]) for c in ci],
             "p": res["p_unc"] if "p_unc" in res else res["p-unc"],
         }
     )

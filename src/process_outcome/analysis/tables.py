@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from process_outcome.analysis import between
 from process_outcome.analysis.aims import MODERATION_COLUMNS, SIMPLE_SLOPE_COLUMNS
 from process_outcome.mixed import CONTRAST_COLUMNS
 
@@ -478,6 +479,9 @@ BUILDERS: dict[str, Callable[[Summaries], pd.DataFrame]] = {
     ),
     "aim3_moderation": lambda s: moderation(s["aim3"]),
     "aim3_simple_slopes": lambda s: simple_slopes(s["aim3"]),
+    "aim1_between_corrected": lambda s: between.between_table(s["aim1"]),
+    "effect_sizes_r2": lambda s: between.r2_table([*s["aim1"], *s["aim2"]]),
+    "standardized_effects": lambda s: between.standardized_table(s["aim1"]),
 }
 
 

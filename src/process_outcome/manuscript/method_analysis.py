@@ -23,7 +23,7 @@ from process_outcome.document import (
     sup,
 )
 from process_outcome.manuscript.inputs import Design, Results
-from process_outcome.manuscript.quoting import beneficial_sign, count_value
+from process_outcome.manuscript.quoting import beneficial_sign, count_value, fill
 from process_outcome.manuscript.references import cite
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "aim2_model_blocks",
     "aim3_model_blocks",
     "analytic_strategy",
+    "between_effects_paragraph",
     "centering_paragraph",
     "equation_paragraph",
     "equation_terms",
@@ -384,7 +385,34 @@ def analytic_strategy(design: Design, results: Results) -> list[Block]:
         slope_test_paragraph(design),
         *aim3_model_blocks(design, aim2_number + 1),
         estimation_paragraph(design, results),
+        *between_effects_paragraph(results),
     ]
+
+
+def between_effects_paragraph(results: Results) -> list[Block]:
+    """Method: reliability of therapists' means, the latent-mean correction of the
+    between-therapist effects, contextual effects and effect sizes (when reported)."""
+    if any(results.optional(n) is None for n in ("aim1_between_corrected", "effect_sizes_r2")):
+        return []
+    text = fill(
+        "A therapist's observed mean rests on few patients, so its reliability was "
+        "estimated for each process as ICC(2), the Spearman–Brown step-up of ICC(1) to the "
+        "mean and harmonic-mean caseload (Bliese, 2000), and each Aim 1 model was refitted "
+        "as a multilevel latent covariate model (Lüdtke et al., 2008), in which a "
+        "therapist's mean process rating is a latent variable rather than the observed "
+        "mean, by maximum likelihood with standard errors from the observed information "
+        "and Wald {z} tests. The contextual effect, the between- minus the within-therapist "
+        "coefficient, was tested from each model's fixed-effect covariance (Satterthwaite "
+        "degrees of freedom for the observed-mean model). The variance of the outcome was "
+        "decomposed following Rights and Sterba (2019) into the within- and "
+        "between-therapist parts of the fixed effects, random-slope and random-intercept "
+        "variation and residual variance; the conditional ICC is the share of the variance "
+        "not explained by the fixed effects that lies between therapists. Standardized "
+        "effects are coefficients multiplied by the SD of the process component and divided "
+        "by the SD of the outcome, both over the model's patients.",
+        z=it("z"),
+    )
+    return [Paragraph(text)]
 
 
 def short_models(design: Design, results: Results) -> Rich:

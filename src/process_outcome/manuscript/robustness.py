@@ -267,15 +267,15 @@ def robustness_results(design: Design, results: Results) -> list[Block]:
             )
             if reversed_sign or not same_sig:
                 column = "p_fdr" if v["aim"] == "aim3" else "p"
-                changed.append(rich(f"{label}, ", p_text(p_var, ref(SOURCE, column, **_key(v)))))
+                p_var_text = p_text(p_var, ref(SOURCE, column, **_key(v)))
+                changed.append(fill("{label}, {p}", label=label, p=p_var_text))
         if changed:
             changes.append(
-                rich(
-                    f"{_name(design, m)} (",
-                    "significant" if p_main < ALPHA else "not significant",
-                    " in the main analysis; ",
-                    join(changed, "; "),
-                    ")",
+                fill(
+                    "{name} ({verdict} in the main analysis; {variants})",
+                    name=_name(design, m),
+                    verdict="significant" if p_main < ALPHA else "not significant",
+                    variants=join(changed, "; "),
                 )
             )
         else:
@@ -288,7 +288,9 @@ def robustness_results(design: Design, results: Results) -> list[Block]:
         v=count_word(len(labels)),
     )
     if changes:
-        text += rich(" The others differed in at least one: ", join(changes, "; "), ".")
+        text += fill(
+            " The others differed in at least one: {changes}.", changes=join(changes, "; ")
+        )
     if failed:
         text += fill(
             " The variant{s} {names} could not be fitted to these data (too few patients or "

@@ -16,6 +16,7 @@ from process_outcome.analysis.descriptives import (
     repeated_measures_correlations,
 )
 from process_outcome.analysis.feasibility import restrict_caseload
+from process_outcome.analysis.icc import icc_table
 from process_outcome.config import measures_of
 from process_outcome.data.analysis_table import covariate_terms
 from process_outcome.data.pseudonyms import pseudonymize
@@ -40,10 +41,11 @@ def describe_sample(
     therapists: str,
     out: Mapping[str, str],
 ) -> None:
-    """Descriptive statistics, ICCs, patient-level and repeated-measures correlations.
+    """Descriptive statistics, ICCs, patient-level and repeated-measures correlations,
+    and the ICC(1)/ICC(2) of every process's therapist means.
 
-    ``out`` holds the paths of the registered outputs ``descriptives``, ``correlations``
-    and ``rm_correlations``.
+    ``out`` holds the paths of the registered outputs ``descriptives``, ``correlations``,
+    ``rm_correlations`` and ``icc_therapist_means``.
     """
     s = pd.read_csv(sessions, dtype={"patient": str, "therapist": str})
     pt = pd.read_csv(patients, dtype={"patient": str, "therapist": str})
@@ -56,6 +58,7 @@ def describe_sample(
     cols += [f"{p.key}_mean" for p in processes]
     write_csv(correlations(pt, cols), out["correlations"])
     write_csv(repeated_measures_correlations(s, outcomes, processes), out["rm_correlations"])
+    write_csv(icc_table(pt, [f"{p.key}_mean" for p in processes]), out["icc_therapist_means"])
 
 
 def _coded_patients(patients: str, codes: str) -> pd.DataFrame:
@@ -78,16 +81,22 @@ def aim1_model(
 ) -> None:
     """Fit the aim 1 model of one outcome and process (or all processes: ``joint``)."""
     from process_outcome.analysis import aims
+    from process_outcome.analysis.between import aim1_effects
 
     pt = _coded_patients(patients, codes)
     covariates = covariate_terms(pt, measures_of(config, "covariate"))
+    processes = list(config["measures"]["processes"]) if process == "joint" else [process]
     if process == "joint":
-        fit = aims.fit_aim1_joint(pt, outcome, list(config["measures"]["processes"]), covariates)
+        fit = aims.fit_aim1_joint(pt, outcome, processes, covariates)
     else:
         fit = aims.fit_aim1(pt, outcome, process, covariates)
-    write_json(
-        {"aim": "aim1", "outcome": outcome, "process": process, "fit": fit.to_dict()}, out_json
-    )
+    # Contextual effects, the latent-mean (reliability-corrected) between effects and
+    # the effect sizes need the data, so they are computed here, beside the fit.
+    effects = aim1_effects(fit, pt, outcome, processes, covariates)
+    for problem in effects["latent"]["problems"]:
+        log.warning("%s", problem)
+    summary = {"aim": "aim1", "outcome": outcome, "process": process, "fit": fit.to_dict()}
+    write_json(summary | {"effects": effects}, out_json)
     log.info("aim 1 %s/%s: REML logLik %.4f (%s)", outcome, process, fit.loglik, fit.optimizer)
 
 
@@ -96,6 +105,7 @@ def aim2_model(
 ) -> None:
     """Fit the aim 2 random-slope model and test the slope variance against aim 1."""
     from process_outcome.analysis import aims
+    from process_outcome.analysis.between import aim2_effects
 
     pt = _slope_sample(config, patients, codes)
     covariates = covariate_terms(pt, measures_of(config, "covariate"))
@@ -107,7 +117,7 @@ def aim2_model(
         pt, outcome, process, nested, higher_is, covariates, profile_level=aims.PROFILE_LEVEL
     )
     # The result's own summary (problems included), as the library defines it.
-    summary = {"aim": "aim2", **res.to_dict()}
+    summary = {"aim": "aim2", **res.to_dict(), "effects": aim2_effects(res.fit, pt)}
     write_json(summary, out_json)
     log.info(
         "aim 2 %s/%s: LR %.3f, p %.4f, slope SD %.4f",

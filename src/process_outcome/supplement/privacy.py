@@ -138,7 +138,9 @@ def workflow_vocabulary(paths: Iterable[str | Path]) -> str:
 
 def default_vocabulary_paths() -> list[Path]:
     """The analysis package and, beside it in a checkout, the workflow's rules and templates."""
-    package = Path(__file__).resolve().parent
+    # This module lives in process_outcome/supplement/; the vocabulary is the whole package
+    # (the manuscript's words included) and the checkout's rules and templates.
+    package = Path(__file__).resolve().parents[1]
     root = package.parents[1]
     return [package, *(root / p for p in ("Snakefile", "workflow"))]
 

@@ -527,3 +527,16 @@ def test_a_leaked_id_stops_the_package(workflow_run, tmp_path, monkeypatch):
     assert sorted(p.name for p in out.iterdir()) == ["supplement", "supplement.zip"]
     assert (out / "supplement.zip").read_bytes() == b"previous"
     assert [p.name for p in (out / "supplement").iterdir()] == ["README.md"]
+
+
+def test_vocabulary_holds_the_manuscript_rules_and_templates():
+    # A regression: after the package split the vocabulary missed every module outside
+    # supplement/ and the checkout's workflow files, so a word of the manuscript's prose
+    # that is also a study id stopped the supplement.
+    paths = privacy.default_vocabulary_paths()
+    assert {p.name for p in paths} == {"process_outcome", "Snakefile", "workflow"}
+    assert all(p.exists() for p in paths)
+    vocabulary = privacy.workflow_vocabulary(paths)
+    # From manuscript/ prose, a rule file and a template.
+    for word in ("empirical", "moderates", "unpack", "doctype"):
+        assert re.search(rf"\b{word}\b", vocabulary, re.IGNORECASE), word
