@@ -38,6 +38,7 @@ from process_outcome.errors import InputError
 __all__ = [
     "ESTIMATE_COLUMNS",
     "SESSIONS_TERM",
+    "agreement",
     "fit_variant",
     "key_estimates",
     "variant_sample",
@@ -63,6 +64,7 @@ ESTIMATE_COLUMNS = [
     "n_patients",
     "n_therapists",
     "problem",
+    "agrees",
 ]
 
 # The covariate column of ``adjust_sessions``; no measure key can end in "_n_sessions_c"
@@ -326,4 +328,49 @@ def key_estimates(
         )
     out = pd.DataFrame(rows).reindex(columns=ESTIMATE_COLUMNS)
     out["variant"] = variant
+    return out
+
+
+def agreement(table: pd.DataFrame, alpha: float = 0.05) -> pd.Series:
+    """Whether each key estimate agrees with the main analysis.
+
+    A variant's estimate agrees when it is significant exactly when the main analysis's
+    is (aim 3: FDR-adjusted p; aim 2: the mixture LR test) and, where both are
+    significant, has the same sign (the slope SD has none). A main-analysis row agrees
+    when every variant's estimate of it does. Missing where a variant has no estimate.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :data:`ESTIMATE_COLUMNS` rows of the main analysis (``variant == "main"``) and
+        the variants.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"variant": ["main", "a", "b"], "outcome": "y", "process": "p",
+    ...     "aim": "aim1", "parameter": "within", "estimate": [-0.3, -0.2, 0.1],
+    ...     "p": [0.01, 0.03, 0.4], "p_fdr": float("nan")})
+    >>> agreement(t).tolist()
+    [False, True, False]
+    """
+    key = ["outcome", "process", "aim", "parameter"]
+    p = table["p_fdr"].where(table["aim"] == "aim3", table["p"])
+    significant = (p < alpha).where(p.notna())
+    main = table["variant"] == "main"
+    ref = table.loc[main, key].assign(
+        main_sig=significant[main].to_numpy(), main_positive=(table.loc[main, "estimate"] > 0)
+    )
+    merged = table[key].merge(ref, on=key, how="left")
+    merged.index = table.index
+    same_sig = significant == merged["main_sig"]
+    same_sign = ((table["estimate"] > 0) == merged["main_positive"]) | (table["aim"] == "aim2")
+    agrees = (same_sig & (same_sign | ~merged["main_sig"].astype(bool))).astype(object)
+    agrees[significant.isna()] = np.nan
+    variants = table[~main].assign(agrees=agrees[~main])
+    every = variants.groupby(key, sort=False)["agrees"].agg(
+        lambda a: bool(a.dropna().all()) if a.notna().any() else np.nan
+    )
+    out = agrees.copy()
+    main_keys = pd.MultiIndex.from_frame(table.loc[main, key])
+    out[main] = every.reindex(main_keys).to_numpy() if len(every) else True
     return out

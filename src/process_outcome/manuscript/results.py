@@ -369,11 +369,13 @@ def between_effect_blocks(design: Design, results: Results) -> list[Block]:
             d = digits_for(ob["se"])
             sentences.append(
                 fill(
-                    "With therapists' means of {process} treated as latent variables, the "
-                    "between-therapist association with {outcome} was {latent} (observed "
+                    "With therapists' means of {process} treated as latent variables and "
+                    "controlling for baseline {baseline}, the between-therapist association "
+                    "with {outcome} was {latent} (observed "
                     "means: γ = {observed}); the contextual effect (between − within) was "
                     "{latent_ctx} with latent means and {observed_ctx} with observed means.",
                     process=lower_first(p.label),
+                    baseline=lower_first(o.label),
                     outcome=post_label(o),
                     latent=_z_test_text(lb, lsrc),
                     observed=number(ob["estimate"], d, osrc.at("estimate")),

@@ -16,6 +16,7 @@ from process_outcome.document import (
     Block,
     Heading,
     Paragraph,
+    Ref,
     Rich,
     Row,
     Table,
@@ -29,6 +30,7 @@ from process_outcome.document import (
     ref,
     rich,
     sup,
+    value,
 )
 from process_outcome.manuscript.inputs import Design, Results
 from process_outcome.manuscript.quoting import fill, post_label, truthy
@@ -229,8 +231,14 @@ def _name(design: Design, row: pd.Series) -> str:
     )
 
 
+def _count(n: int, source: Ref) -> Rich | str:
+    # Numbers from 10 on are digits and traced to the rows they count; smaller ones words.
+    return value(count_word(n), source) if n >= 10 else count_word(n)
+
+
 def robustness_results(design: Design, results: Results) -> list[Block]:
-    """Results: which key estimates kept their direction and significance in every variant."""
+    """Results: which key estimates kept their direction and significance in every variant
+    (the ``agrees`` column of the robustness table)."""
     variants = design.config.get("robustness", [])
     rob = results.optional("robustness")
     if not variants or rob is None:
@@ -239,52 +247,36 @@ def robustness_results(design: Design, results: Results) -> list[Block]:
     main = rob[rob["variant"] == "main"]
     labels = {v["name"]: v["label"] for v in variants}
     failed = [labels[n] for n in rob.loc[rob["problem"].notna(), "variant"]]
-    stable = 0
     changes: list[Rich] = []
-    for _, m in main.iterrows():
+    for _, m in main[main["agrees"].astype(str) == "False"].iterrows():
         p_main = m["p_fdr"] if m["aim"] == "aim3" else m["p"]
+        differing = rob[
+            (rob["variant"] != "main")
+            & (rob["outcome"] == m["outcome"])
+            & (rob["process"] == m["process"])
+            & (rob["aim"] == m["aim"])
+            & (rob["parameter"] == m["parameter"])
+            & (rob["agrees"].astype(str) == "False")
+        ]
         changed = []
-        for name, label in labels.items():
-            hit = rob[
-                (rob["variant"] == name)
-                & (rob["outcome"] == m["outcome"])
-                & (rob["process"] == m["process"])
-                & (rob["aim"] == m["aim"])
-                & (rob["parameter"] == m["parameter"])
-            ]
-            if hit.empty:
-                continue
-            v = hit.iloc[0]
-            p_var = v["p_fdr"] if v["aim"] == "aim3" else v["p"]
-            # A sign change matters only where both estimates are significant; the slope
-            # SD has no sign.
-            same_sig = (p_var < ALPHA) == (p_main < ALPHA)
-            reversed_sign = (
-                m["aim"] != "aim2"
-                and p_main < ALPHA
-                and same_sig
-                and (v["estimate"] > 0) != (m["estimate"] > 0)
+        for _, v in differing.iterrows():
+            column = "p_fdr" if v["aim"] == "aim3" else "p"
+            p_var = p_text(v[column], ref(SOURCE, column, **_key(v)))
+            changed.append(fill("{label}, {p}", label=labels[v["variant"]], p=p_var))
+        changes.append(
+            fill(
+                "{name} ({verdict} in the main analysis; {variants})",
+                name=_name(design, m),
+                verdict="significant" if p_main < ALPHA else "not significant",
+                variants=join(changed, "; "),
             )
-            if reversed_sign or not same_sig:
-                column = "p_fdr" if v["aim"] == "aim3" else "p"
-                p_var_text = p_text(p_var, ref(SOURCE, column, **_key(v)))
-                changed.append(fill("{label}, {p}", label=label, p=p_var_text))
-        if changed:
-            changes.append(
-                fill(
-                    "{name} ({verdict} in the main analysis; {variants})",
-                    name=_name(design, m),
-                    verdict="significant" if p_main < ALPHA else "not significant",
-                    variants=join(changed, "; "),
-                )
-            )
-        else:
-            stable += 1
+        )
+    stable = int((main["agrees"].astype(str) == "True").sum())
     text = fill(
         "Of the {n} key estimates of Table 5, {k} kept the significance (and, where "
         "significant, the direction) of the main analysis in all {v} robustness analyses.",
-        n=count_word(len(main)),
-        k=count_word(stable),
+        n=_count(len(main), ref(SOURCE, "<count>", variant="main")),
+        k=_count(stable, ref(SOURCE, "<count>", variant="main", agrees="True")),
         v=count_word(len(labels)),
     )
     if changes:

@@ -8,7 +8,12 @@ from typing import Any
 
 import pandas as pd
 
-from process_outcome.analysis.robustness import ESTIMATE_COLUMNS, fit_variant, key_estimates
+from process_outcome.analysis.robustness import (
+    ESTIMATE_COLUMNS,
+    agreement,
+    fit_variant,
+    key_estimates,
+)
 from process_outcome.files import read_json, write_csv
 from process_outcome.steps.data import read_inputs
 
@@ -56,5 +61,6 @@ def robustness_table(
         (sample["patients"], sample["therapists"]),
     )
     read = [pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in variants]
-    table = pd.concat([main, *read], ignore_index=True)[ESTIMATE_COLUMNS]
-    write_csv(table, out)
+    table = pd.concat([main, *read], ignore_index=True)
+    table["agrees"] = agreement(table)
+    write_csv(table[ESTIMATE_COLUMNS], out)
