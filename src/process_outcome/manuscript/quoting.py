@@ -12,11 +12,24 @@ from typing import Any
 import pandas as pd
 
 from process_outcome.config import Measure
-from process_outcome.document import Ref, Rich, lower_first, number, ref, rich, value
+from process_outcome.document import (
+    ALPHA,
+    Ref,
+    Rich,
+    it,
+    lower_first,
+    number,
+    ref,
+    rich,
+    sup,
+    value,
+)
 from process_outcome.manuscript.inputs import GROUP
 from process_outcome.mixed import CORRELATION_LIMIT, SINGULAR_TOL
 
 __all__ = [
+    "SINGULAR_FOOTNOTE",
+    "STARS_NOTE",
     "beneficial",
     "beneficial_sign",
     "count_value",
@@ -28,9 +41,31 @@ __all__ = [
     "select_row",
     "singular_reason",
     "slope_correlation",
+    "stars",
     "truthy",
     "variance_component",
 ]
+
+
+# The table notes' legend of :func:`stars`.
+STARS_NOTE = rich("*", it("p"), " < .05. **", it("p"), " < .01. ***", it("p"), " < .001.")
+
+# A table note's footnote for rows from singular fits (marked with a superscript a).
+SINGULAR_FOOTNOTE = rich(
+    sup("a"),
+    "Singular fit: a random-effect variance at zero or an intercept–slope correlation at ±1.",
+)
+
+
+def stars(p: float) -> str:
+    """Significance stars of a table cell (legend: :data:`STARS_NOTE`).
+
+    Examples
+    --------
+    >>> stars(0.004), stars(0.2)
+    ('**', '')
+    """
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < ALPHA else ""
 
 
 def select_row(df: pd.DataFrame, source: str, **key: Any) -> tuple[dict[str, Any], Ref]:

@@ -33,7 +33,14 @@ from process_outcome.document import (
     value,
 )
 from process_outcome.manuscript.inputs import Design, Results
-from process_outcome.manuscript.quoting import fill, post_label, truthy
+from process_outcome.manuscript.quoting import (
+    SINGULAR_FOOTNOTE,
+    STARS_NOTE,
+    fill,
+    post_label,
+    stars,
+    truthy,
+)
 
 __all__ = [
     "robustness_method",
@@ -116,10 +123,9 @@ def _label(design: Design, aim: str, parameter: str, process: str) -> str:
 
 
 def _stars(row: pd.Series) -> str:
+    # Aim 3 rows take their stars from the FDR-adjusted p, as Table 4 does.
     p = row["p_fdr"] if row["aim"] == "aim3" else row["p"]
-    if pd.isna(p):
-        return ""
-    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < ALPHA else ""
+    return "" if pd.isna(p) else stars(p)
 
 
 def _key(row: pd.Series) -> dict[str, str]:
@@ -193,21 +199,10 @@ def table5(design: Design, results: Results) -> Table:
         "Benjamini–Hochberg adjusted ",
         it("p"),
         "). Patients and therapists: the Aim 1 sample. — = not estimable. ",
-        "*",
-        it("p"),
-        " < .05. **",
-        it("p"),
-        " < .01. ***",
-        it("p"),
-        " < .001.",
+        STARS_NOTE,
     )
     if any_singular:
-        note += rich(
-            " ",
-            sup("a"),
-            "Singular fit: a random-effect variance at zero or an intercept–slope "
-            "correlation at ±1.",
-        )
+        note += rich(" ", SINGULAR_FOOTNOTE)
     return Table(
         "table5_robustness",
         "5",

@@ -8,7 +8,6 @@ from typing import Any
 import pandas as pd
 
 from process_outcome.document import (
-    ALPHA,
     EN_DASH,
     Ref,
     Rich,
@@ -31,10 +30,13 @@ from process_outcome.document import (
 )
 from process_outcome.manuscript.inputs import GROUP, Design, Results
 from process_outcome.manuscript.quoting import (
+    SINGULAR_FOOTNOTE,
+    STARS_NOTE,
     count_value,
     percent_value,
     select_row,
     slope_correlation,
+    stars,
     truthy,
 )
 from process_outcome.manuscript.results import correlation_pair
@@ -46,7 +48,6 @@ __all__ = [
     "coefficient_cells",
     "fixed_rows",
     "slope_rows",
-    "stars",
     "table1",
     "table1_cells",
     "table2",
@@ -146,11 +147,6 @@ def table1(design: Design, results: Results) -> Table:
     )
 
 
-def stars(p: float) -> str:
-    """Significance stars for a table note's thresholds."""
-    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < ALPHA else ""
-
-
 def table2(design: Design, results: Results) -> Table:
     """Table 2: correlations of patient-level variables (lower triangle)."""
     c = results.table("correlations")
@@ -182,13 +178,7 @@ def table2(design: Design, results: Results) -> Table:
         it("N"),
         f" = {n_text} patients. Pearson correlations. Baseline = first and post = last "
         "non-missing assessment; process variables are the patient's mean rating. ",
-        "*",
-        it("p"),
-        " < .05. **",
-        it("p"),
-        " < .01. ***",
-        it("p"),
-        " < .001.",
+        STARS_NOTE,
     )
     cols = (rich("Variable"), *(rich(str(i + 1)) for i in range(len(variables))))
     return Table(
@@ -514,12 +504,7 @@ def table4(design: Design, results: Results) -> Table:
         "outcome × process family; CI = confidence interval.",
     )
     if any_singular:
-        note += rich(
-            " ",
-            sup("a"),
-            "Singular fit: a random-effect variance at zero or an intercept–slope "
-            "correlation at ±1.",
-        )
+        note += rich(" ", SINGULAR_FOOTNOTE)
     if not design.moderators:
         note = Rich()
         rows.append(Row((rich("No therapist characteristics were configured."),), "panel"))

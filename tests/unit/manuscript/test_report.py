@@ -25,6 +25,7 @@ import pytest
 
 import process_outcome.document as rp
 from process_outcome import provenance
+from process_outcome.analysis.tables import SLOPE_CORRELATION_COLUMNS
 from process_outcome.config import validate_config
 from process_outcome.files import sha256_file
 from process_outcome.manuscript.appendix import (
@@ -362,19 +363,7 @@ def _results(moderators: bool = True, interaction_p: float = 0.004) -> Results:
         "aim2_slope_tests": tests,
         "aim2_fixed_effects": aim2_fixed,
         "aim2_therapist_slopes": slopes,
-        "aim2_slope_correlations": pd.DataFrame(
-            columns=[
-                "outcome",
-                "process_a",
-                "process_b",
-                "n",
-                "r",
-                "ci_low",
-                "ci_high",
-                "p",
-                "singular",
-            ]
-        ),
+        "aim2_slope_correlations": pd.DataFrame(columns=SLOPE_CORRELATION_COLUMNS),
         "aim3_moderation": mod,
         "aim3_simple_slopes": simple,
     }
