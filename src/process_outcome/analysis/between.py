@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from process_outcome.analysis import effect_sizes, icc, latent_means
 from process_outcome.analysis.effect_sizes import (
     R2_COLUMNS,
     STANDARDIZED_COLUMNS,
@@ -34,7 +33,6 @@ from process_outcome.mixed.satterthwaite import CONTRAST_COLUMNS, contrast
 __all__ = [
     "BETWEEN_COLUMNS",
     "R2_TABLE_COLUMNS",
-    "REFERENCES",
     "STANDARDIZED_TABLE_COLUMNS",
     "aim1_effects",
     "aim2_effects",
@@ -56,9 +54,6 @@ BETWEEN_COLUMNS = [
 R2_TABLE_COLUMNS = ["aim", "outcome", "model", *R2_COLUMNS, "singular"]
 STANDARDIZED_TABLE_COLUMNS = ["outcome", "model", *STANDARDIZED_COLUMNS]
 METHODS = ("observed_mean", "latent_mean")
-# APA 7 entries of every work the manuscript cites for these analyses (Bliese, 2000;
-# Lüdtke et al., 2008; Rights & Sterba, 2019), keyed by a short name.
-REFERENCES = {**icc.REFERENCES, **latent_means.REFERENCES, **effect_sizes.REFERENCES}
 PARTS = ("within", "between", "contextual")
 
 

@@ -46,21 +46,11 @@ from process_outcome.mixed.results import INTERCEPT, MixedFit
 
 __all__ = [
     "R2_COLUMNS",
-    "REFERENCES",
     "STANDARDIZED_COLUMNS",
     "model_rows",
     "r2_decomposition",
     "standardized_effects",
 ]
-
-# APA 7 entries of the works the manuscript cites for these measures.
-REFERENCES = {
-    "rights2019": (
-        "Rights, J. D., & Sterba, S. K. (2019). Quantifying explained variance in "
-        "multilevel models: An integrative framework for defining R-squared measures. "
-        "Psychological Methods, 24(3), 309–338. https://doi.org/10.1037/met0000184"
-    ),
-}
 
 COMPONENTS = ("f1", "f2", "v", "m", "sigma2")
 R2_COLUMNS = [

@@ -15,17 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["ICC_COLUMNS", "REFERENCES", "icc2", "icc_table", "mean_reliability"]
-
-# APA 7 entries of the works the manuscript cites for these measures.
-REFERENCES = {
-    "bliese2000": (
-        "Bliese, P. D. (2000). Within-group agreement, non-independence, and reliability: "
-        "Implications for data aggregation and analysis. In K. J. Klein & S. W. J. "
-        "Kozlowski (Eds.), Multilevel theory, research, and methods in organizations "
-        "(pp. 349–381). Jossey-Bass."
-    ),
-}
+__all__ = ["ICC_COLUMNS", "icc2", "icc_table", "mean_reliability"]
 
 ICC_COLUMNS = [
     "variable",

@@ -61,22 +61,11 @@ from process_outcome.mixed.derivatives import richardson_hessian
 
 __all__ = [
     "LATENT_COLUMNS",
-    "REFERENCES",
     "LatentCovariateFit",
     "attenuated_between",
     "fit_latent_covariate",
     "simulate_latent_study",
 ]
-
-# APA 7 entries of the works the manuscript cites for this method.
-REFERENCES = {
-    "ludtke2008": (
-        "Lüdtke, O., Marsh, H. W., Robitzsch, A., Trautwein, U., Asparouhov, T., & "
-        "Muthén, B. (2008). The multilevel latent covariate model: A new, more reliable "
-        "approach to group-level effects in contextual studies. Psychological Methods, "
-        "13(3), 203–229. https://doi.org/10.1037/a0012869"
-    ),
-}
 
 LATENT_COLUMNS = ["process", "part", "estimate", "se", "z", "p", "ci_low", "ci_high"]
 PARTS = ("within", "between", "contextual")

@@ -496,7 +496,7 @@ def build_tables(summaries: Summaries) -> dict[str, pd.DataFrame]:
 
     Examples
     --------
-    >>> sorted(build_tables({"aim1": [], "aim2": [], "aim3": []}))[:2]
-    ['aim1_fixed_effects', 'aim2_fixed_effects']
+    >>> sorted(build_tables({"aim1": [], "aim2": [], "aim3": []}))[:3]
+    ['aim1_between_corrected', 'aim1_fixed_effects', 'aim2_fixed_effects']
     """
     return {name: build(summaries) for name, build in BUILDERS.items()}

@@ -75,6 +75,8 @@ class Reference:
     omitted : int
         Authors left out of ``authors`` between the 19th and the last, for works of more
         than 20 authors, which APA 7 lists only so far.
+    publisher : str
+        The book's publisher, for a chapter in an edited book.
     """
 
     key: str
@@ -88,6 +90,7 @@ class Reference:
     doi: str = ""
     editors: str = ""
     omitted: int = 0
+    publisher: str = ""
 
     @property
     def families(self) -> tuple[str, ...]:
@@ -127,6 +130,7 @@ class Reference:
                 f"{self.title}. In {self.editors} (Eds.), ",
                 it(self.source),
                 f" (pp. {self.pages}).",
+                f" {self.publisher}." if self.publisher else "",
                 doi,
             )
         volume = it(self.volume) if self.volume else Rich()
@@ -242,6 +246,48 @@ REFERENCES: dict[str, Reference] = {
             "",
             "Article 456",
             "10.3389/fpsyg.2017.00456",
+        ),
+        Reference(
+            "bliese2000",
+            ("Bliese, P. D.",),
+            "2000",
+            "Within-group agreement, non-independence, and reliability: Implications for "
+            "data aggregation and analysis",
+            "Multilevel theory, research, and methods in organizations",
+            pages=f"349{EN_DASH}381",
+            editors="K. J. Klein & S. W. J. Kozlowski",
+            publisher="Jossey-Bass",
+        ),
+        Reference(
+            "ludtke2008",
+            (
+                "Lüdtke, O.",
+                "Marsh, H. W.",
+                "Robitzsch, A.",
+                "Trautwein, U.",
+                "Asparouhov, T.",
+                "Muthén, B.",
+            ),
+            "2008",
+            "The multilevel latent covariate model: A new, more reliable approach to "
+            "group-level effects in contextual studies",
+            "Psychological Methods",
+            "13",
+            "3",
+            f"203{EN_DASH}229",
+            "10.1037/a0012869",
+        ),
+        Reference(
+            "rights2019",
+            ("Rights, J. D.", "Sterba, S. K."),
+            "2019",
+            "Quantifying explained variance in multilevel models: An integrative framework "
+            "for defining R-squared measures",
+            "Psychological Methods",
+            "24",
+            "3",
+            f"309{EN_DASH}338",
+            "10.1037/met0000184",
         ),
         Reference(
             "bates2015",

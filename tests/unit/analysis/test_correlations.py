@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from process_outcome.analysis.between import REFERENCES
 from process_outcome.analysis.descriptives import correlations
 
 
@@ -25,11 +24,3 @@ def test_correlation_cis_are_unrounded_and_equal_scipy():
         assert row.ci_high == pytest.approx(ci.high, abs=1e-9)
         assert row.p == pytest.approx(res.pvalue, rel=1e-6)
     assert (table["ci_low"].round(2) != table["ci_low"]).all()
-
-
-def test_the_cited_works_have_apa_entries():
-    assert sorted(REFERENCES) == ["bliese2000", "ludtke2008", "rights2019"]
-    for key, entry in REFERENCES.items():
-        # APA 7: "Authors (year). Title. Source" with the year the text cites
-        assert f"({key[-4:]}). " in entry, key
-        assert entry.split(",")[0].lower() == key[:-4].replace("ludtke", "lüdtke"), key

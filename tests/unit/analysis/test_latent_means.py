@@ -11,7 +11,6 @@ import pytest
 from scipy import stats
 
 from process_outcome.analysis.latent_means import (
-    REFERENCES,
     attenuated_between,
     fit_latent_covariate,
     simulate_latent_study,
@@ -149,8 +148,3 @@ def test_too_few_therapists_and_constant_columns_are_refused():
     d = pd.DataFrame({"g": [1, 1, 2, 2, 3, 3], "x": [1.0] * 6, "y": [1.0, 0, 1, 2, 3, 1]})
     with pytest.raises(ValueError, match="constant"):
         fit_latent_covariate(d, "y", ["x"], "g")
-
-
-def test_references_are_apa_entries():
-    assert REFERENCES["ludtke2008"].startswith("Lüdtke, O., Marsh, H. W.")
-    assert "https://doi.org/10.1037/a0012869" in REFERENCES["ludtke2008"]
