@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from process_outcome.analysis.aims import PARTS
 from process_outcome.document import (
     Block,
     Heading,
@@ -152,61 +153,51 @@ def fixed_row(df: pd.DataFrame, source: str, outcome: str, process: str, term: s
     return select_row(df, source, outcome=outcome, process=process, term=term)
 
 
+# One sentence per within/between effect of an aim 1 model, by whether it is significant.
+AIM1_SENTENCES = {
+    ("within", True): (
+        "Within therapists and controlling for baseline {outcome}, patients whose "
+        "{process} ratings were higher than those of their therapist's other "
+        "patients ended treatment with {words}, {test}."
+    ),
+    ("within", False): (
+        "The within-therapist (patient-level) association of {process} with "
+        "{post}, controlling for baseline {outcome}, was not statistically "
+        "significant, {test}."
+    ),
+    ("between", True): (
+        "Between therapists and controlling for baseline {outcome}, patients of "
+        "therapists whose patients gave higher {process} ratings on average ended "
+        "treatment with {words}, {test}."
+    ),
+    ("between", False): (
+        "The between-therapist (therapist-level) association of {process} with "
+        "{post}, controlling for baseline {outcome}, was not statistically "
+        "significant, {test}."
+    ),
+}
+
+
 def aim1_results(design: Design, results: Results) -> list[Block]:
     """Results, Aim 1: within- and between-therapist associations, per outcome."""
     blocks: list[Block] = [Heading(rich("Aim 1: Within- and Between-Therapist Associations"), 2)]
     src = "aim1_fixed_effects"
+    fx = results.table(src)
     for o in design.outcomes:
         sentences = []
         for p in design.processes:
-            w, wsrc = fixed_row(
-                results.table("aim1_fixed_effects"), src, o.key, p.key, f"{p.key}_within"
-            )
-            b, bsrc = fixed_row(
-                results.table("aim1_fixed_effects"), src, o.key, p.key, f"{p.key}_between"
-            )
-            if significant(w["p"]):
-                s = fill(
-                    "Within therapists and controlling for baseline {outcome}, patients whose "
-                    "{process} ratings were higher than those of their therapist's other "
-                    "patients ended treatment with {words}, {test}.",
-                    outcome=lower_first(o.label),
-                    process=lower_first(p.label),
-                    words=outcome_words(o, w["estimate"]),
-                    test=t_test_text(w, wsrc),
+            for part in PARTS:
+                row, rsrc = fixed_row(fx, src, o.key, p.key, f"{p.key}_{part}")
+                sentences.append(
+                    fill(
+                        AIM1_SENTENCES[part, significant(row["p"])],
+                        outcome=lower_first(o.label),
+                        process=lower_first(p.label),
+                        post=post_label(o),
+                        words=outcome_words(o, row["estimate"]),
+                        test=t_test_text(row, rsrc),
+                    )
                 )
-            else:
-                s = fill(
-                    "The within-therapist (patient-level) association of {process} with "
-                    "{post}, controlling for baseline {outcome}, was not statistically "
-                    "significant, {test}.",
-                    process=lower_first(p.label),
-                    post=post_label(o),
-                    outcome=lower_first(o.label),
-                    test=t_test_text(w, wsrc),
-                )
-            sentences.append(s)
-            if significant(b["p"]):
-                s = fill(
-                    "Between therapists and controlling for baseline {outcome}, patients of "
-                    "therapists whose patients gave higher {process} ratings on average ended "
-                    "treatment with {words}, {test}.",
-                    outcome=lower_first(o.label),
-                    process=lower_first(p.label),
-                    words=outcome_words(o, b["estimate"]),
-                    test=t_test_text(b, bsrc),
-                )
-            else:
-                s = fill(
-                    "The between-therapist (therapist-level) association of {process} with "
-                    "{post}, controlling for baseline {outcome}, was not statistically "
-                    "significant, {test}.",
-                    process=lower_first(p.label),
-                    post=post_label(o),
-                    outcome=lower_first(o.label),
-                    test=t_test_text(b, bsrc),
-                )
-            sentences.append(s)
             model = results.models[f"aim1/{o.key}/{p.key}"]
             if model["fit"]["singular"]:
                 reason = singular_reason(model["fit"], f"aim1/{o.key}/{p.key}")
@@ -220,12 +211,10 @@ def aim1_results(design: Design, results: Results) -> list[Block]:
                 )
         if len(design.processes) > 1 and f"aim1/{o.key}/joint" in results.models:
             parts = []
-            for part in ("within", "between"):
+            for part in PARTS:
                 sig, ns = [], []
                 for p in design.processes:
-                    row, rsrc = fixed_row(
-                        results.table("aim1_fixed_effects"), src, o.key, "joint", f"{p.key}_{part}"
-                    )
+                    row, rsrc = fixed_row(fx, src, o.key, "joint", f"{p.key}_{part}")
                     item = rich(f"{lower_first(p.label)} (", t_test_text(row, rsrc), ")")
                     (sig if significant(row["p"]) else ns).append(item)
                 text = rich(f"the {part}-therapist association was ")
@@ -426,7 +415,7 @@ def between_effect_blocks(design: Design, results: Results) -> list[Block]:
             )
             if results.optional("standardized_effects") is not None:
                 std = {}
-                for part in ("within", "between"):
+                for part in PARTS:
                     srow, ssrc = select_row(
                         results.optional("standardized_effects"),
                         "standardized_effects",
