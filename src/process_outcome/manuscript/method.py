@@ -34,7 +34,13 @@ from process_outcome.document import (
     value,
 )
 from process_outcome.manuscript.inputs import Design, Provenance, Results
-from process_outcome.manuscript.quoting import count_value, fill, percent_value, select_row
+from process_outcome.manuscript.quoting import (
+    count_value,
+    fill,
+    percent_value,
+    select_row,
+    select_table,
+)
 from process_outcome.manuscript.references import PACKAGE_REFERENCES, cite, cite_narrative
 
 __all__ = [
@@ -131,7 +137,7 @@ def participants(design: Design, results: Results) -> list[Block]:
         if clean["out_of_range"] == "missing"
         else "an error that stopped the run (none occurred)"
     )
-    caseload, csrc = select_row(results.table("descriptives"), "descriptives", variable="caseload")
+    caseload, csrc = select_table(results, "descriptives", variable="caseload")
     text = rich(
         f"Values outside a measure's admissible range were {handling}. Patients entered the "
         f"analysis sample with at least {clean['min_outcome_assessments']} non-missing "

@@ -24,7 +24,7 @@ from process_outcome.document import (
     sup,
     value,
 )
-from process_outcome.manuscript.inputs import GROUP
+from process_outcome.manuscript.inputs import GROUP, Results
 from process_outcome.mixed import CORRELATION_LIMIT, SINGULAR_TOL
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "percent_value",
     "post_label",
     "select_row",
+    "select_table",
     "singular_reason",
     "slope_correlation",
     "stars",
@@ -76,6 +77,11 @@ def select_row(df: pd.DataFrame, source: str, **key: Any) -> tuple[dict[str, Any
     if len(sel) != 1:
         raise ValueError(f"{source}: {len(sel)} rows match {key}, expected one")
     return sel.iloc[0].to_dict(), ref(source, **key)
+
+
+def select_table(results: Results, name: str, **key: Any) -> tuple[dict[str, Any], Ref]:
+    """:func:`select_row` on the registered results table ``name``."""
+    return select_row(results.table(name), name, **key)
 
 
 def truthy(v: Any) -> bool:

@@ -39,6 +39,7 @@ from process_outcome.manuscript.quoting import (
     percent_value,
     post_label,
     select_row,
+    select_table,
     singular_reason,
     truthy,
 )
@@ -55,7 +56,7 @@ __all__ = [
 
 def descriptive_row(results: Results, variable: str) -> tuple[dict[str, Any], Ref]:
     """The descriptives row of one variable and its :class:`Ref`."""
-    return select_row(results.table("descriptives"), "descriptives", variable=variable)
+    return select_table(results, "descriptives", variable=variable)
 
 
 def descriptive_results(design: Design, results: Results) -> list[Block]:
@@ -100,9 +101,7 @@ def descriptive_results(design: Design, results: Results) -> list[Block]:
     rm = []
     for o in design.outcomes:
         for p in design.processes:
-            row, src = select_row(
-                results.table("rm_correlations"), "rm_correlations", outcome=o.key, process=p.key
-            )
+            row, src = select_table(results, "rm_correlations", outcome=o.key, process=p.key)
             symbol = it("r") + sub("rm")
             stats = rich(
                 symbol,
@@ -292,8 +291,8 @@ def _z_test_text(row: dict[str, Any], src: Ref, symbol: Rich | str = "γ") -> Ri
 
 
 def _between_row(results: Results, o: str, p: str, method: str, part: str):
-    return select_row(
-        results.optional("aim1_between_corrected"),
+    return select_table(
+        results,
         "aim1_between_corrected",
         outcome=o,
         model=p,
@@ -392,8 +391,8 @@ def between_effect_blocks(design: Design, results: Results) -> list[Block]:
     effect = []
     for o in design.outcomes:
         for p in design.processes:
-            row, src = select_row(
-                results.optional("effect_sizes_r2"),
+            row, src = select_table(
+                results,
                 "effect_sizes_r2",
                 aim="aim1",
                 outcome=o.key,
@@ -416,8 +415,8 @@ def between_effect_blocks(design: Design, results: Results) -> list[Block]:
             if results.optional("standardized_effects") is not None:
                 std = {}
                 for part in PARTS:
-                    srow, ssrc = select_row(
-                        results.optional("standardized_effects"),
+                    srow, ssrc = select_table(
+                        results,
                         "standardized_effects",
                         outcome=o.key,
                         model=p.key,
@@ -444,8 +443,8 @@ def between_effect_blocks(design: Design, results: Results) -> list[Block]:
                 & (results.optional("effect_sizes_r2")["model"] == p.key)
             ]
             if len(sel) == 1:
-                row, src = select_row(
-                    results.optional("effect_sizes_r2"),
+                row, src = select_table(
+                    results,
                     "effect_sizes_r2",
                     aim="aim2",
                     outcome=o.key,

@@ -37,7 +37,7 @@ from process_outcome.manuscript.quoting import (
     outcome_direction,
     percent_value,
     post_label,
-    select_row,
+    select_table,
     singular_reason,
     truthy,
 )
@@ -95,9 +95,7 @@ def aim2_results(design: Design, results: Results) -> list[Block]:
     ]
     for o in design.outcomes:
         for p in design.processes:
-            t, tsrc = select_row(
-                results.table("aim2_slope_tests"), "aim2_slope_tests", outcome=o.key, process=p.key
-            )
+            t, tsrc = select_table(results, "aim2_slope_tests", outcome=o.key, process=p.key)
             fx, fsrc = fixed_row(
                 results.table("aim2_fixed_effects"),
                 "aim2_fixed_effects",
@@ -205,8 +203,8 @@ def aim2_results(design: Design, results: Results) -> list[Block]:
 def correlation_text(design: Design, results: Results, o: Measure, a: str, b: str) -> Rich:
     """One slope correlation: with CI and p, or the point estimate only when either slope
     model is singular (then the slopes are not identified apart from the intercepts)."""
-    row, src = select_row(
-        results.table("aim2_slope_correlations"),
+    row, src = select_table(
+        results,
         "aim2_slope_correlations",
         outcome=o.key,
         process_a=a,
@@ -222,9 +220,7 @@ def correlation_text(design: Design, results: Results, o: Measure, a: str, b: st
         lower_first(design.label(q))
         for q in (a, b)
         if truthy(
-            select_row(
-                results.table("aim2_slope_tests"), "aim2_slope_tests", outcome=o.key, process=q
-            )[0]["singular"]
+            select_table(results, "aim2_slope_tests", outcome=o.key, process=q)[0]["singular"]
         )
     ]
     if truthy(row.get("singular", False)) or singular:

@@ -35,6 +35,7 @@ from process_outcome.manuscript.quoting import (
     count_value,
     percent_value,
     select_row,
+    select_table,
     slope_correlation,
     stars,
     truthy,
@@ -378,8 +379,8 @@ def table3(design: Design, results: Results) -> Table:
                     )
                 )
                 if aim == "aim2":
-                    t, tsrc = select_row(
-                        results.table("aim2_slope_tests"),
+                    t, tsrc = select_table(
+                        results,
                         "aim2_slope_tests",
                         outcome=o.key,
                         process=key,

@@ -32,7 +32,6 @@ SENTENCES = (
     "Figure 2 shows every therapist's slope",
     "Models were fitted by restricted maximum likelihood",
     "ratings were higher than those of their therapist's other patients",
-    "ratings on average ended treatment with",
     "With all processes in one model, controlling for baseline",
     "kept the significance (and, where significant, the direction)",
     "The others differed in at least one:",
