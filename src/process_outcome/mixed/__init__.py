@@ -5,7 +5,9 @@ it imports only the foundation module :mod:`process_outcome.files` (JSON helpers
 Modules: :mod:`~.reml` (deviance), :mod:`~.optimize` (optimizer and escalation),
 :mod:`~.results` (:class:`MixedFit`, singularity tolerances :data:`SINGULAR_TOL` and
 :data:`CORRELATION_LIMIT`), :mod:`~.fit` (:func:`fit_mixed`, :func:`fit_at_theta`),
-:mod:`~.derivatives` (numDeriv's Richardson extrapolation), :mod:`~.satterthwaite`
+:mod:`~.nested` and :mod:`~.model` (random terms nested in one top-level factor:
+:func:`fit_nested`, :class:`LinearMixedModel`), :mod:`~.formula` (lme4 formulas:
+:func:`lmer`), :mod:`~.derivatives` (numDeriv's Richardson extrapolation), :mod:`~.satterthwaite`
 (lmerTest's t tests and contrasts), :mod:`~.testing` (mixture LR test, FDR).
 
 >>> from process_outcome.mixed import SINGULAR_TOL, CORRELATION_LIMIT
@@ -20,6 +22,8 @@ from process_outcome.mixed.fit import (
     reml_deviance,
     theta_from_variance_components,
 )
+from process_outcome.mixed.formula import lmer, parse_formula
+from process_outcome.mixed.model import LinearMixedModel, RandomTerm, fit_nested
 from process_outcome.mixed.optimize import (
     AGREE_TOL,
     CURVATURE_TOL,
@@ -67,9 +71,11 @@ __all__ = [
     "TIE_TOL",
     "FitAttempt",
     "FixedEffectsFit",
+    "LinearMixedModel",
     "MixedFit",
     "OptimumCheck",
     "OptimumSearch",
+    "RandomTerm",
     "assemble_fit",
     "check_optimum",
     "coefficient_table",
@@ -78,7 +84,10 @@ __all__ = [
     "fdr_bh",
     "fit_at_theta",
     "fit_mixed",
+    "fit_nested",
+    "lmer",
     "mixture_lr_test",
+    "parse_formula",
     "reml_deviance",
     "richardson_hessian",
     "richardson_jacobian",

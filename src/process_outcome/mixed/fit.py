@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from process_outcome.errors import ModelSpecificationError
 from process_outcome.mixed.optimize import check_optimum, search_optimum, start_from_fit
 from process_outcome.mixed.reml import (
     Design,
@@ -137,7 +138,7 @@ def _fit(
     min_loglik: float | None,
     use_statsmodels: bool,
 ) -> MixedFit:
-    fixed_terms = tuple(t for t in terms if t != INTERCEPT)
+    fixed_terms = _fixed_terms(terms)
     design = build_design(data, response, fixed_terms, group, slope)
     starts: list[tuple[str, np.ndarray]] = []
     floor = min_loglik
@@ -167,6 +168,17 @@ def _fit(
         check=search.check,
         escalation=tuple(search.reasons),
     )
+
+
+def _fixed_terms(terms: Sequence[str]) -> tuple[str, ...]:
+    """The fixed terms without the intercept; a bare string is refused (it would be read
+    as a sequence of one-letter column names)."""
+    if isinstance(terms, str):
+        raise ModelSpecificationError(
+            f"terms={terms!r} is a string, which would be read as its characters: give a "
+            f"list of column names, e.g. terms=[{terms!r}]"
+        )
+    return tuple(t for t in terms if t != INTERCEPT)
 
 
 def _intercept_optimum(
@@ -231,7 +243,7 @@ def fit_at_theta(
     >>> fit_at_theta(d, "y", [], "g", None, [1.0]).optimizer
     'fixed-theta'
     """
-    fixed_terms = tuple(t for t in terms if t != INTERCEPT)
+    fixed_terms = _fixed_terms(terms)
     design = build_design(data, response, fixed_terms, group, slope)
     theta = np.asarray(theta, dtype=float)
     if theta.size != design.q * (design.q + 1) // 2:

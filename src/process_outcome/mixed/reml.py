@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import lapack
 
+from process_outcome.errors import ModelSpecificationError
+
 __all__ = [
     "Design",
     "RemlState",
@@ -153,6 +155,33 @@ def _group_sums(codes: np.ndarray, n_groups: int, values: np.ndarray) -> np.ndar
     return out.reshape((n_groups, *values.shape[1:]))
 
 
+def _is_number_column(values: pd.Series) -> bool:
+    # a string column of digit labels ("1", "2") must not be read as numbers, nor a
+    # categorical one; booleans are 0/1
+    return bool(pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values))
+
+
+def _check_identified(n: int, q: int, n_groups: int, group: str, slope: str | None) -> None:
+    """lme4's checks: more than one group, not one row per group, more rows than
+    random effects."""
+    term = f"(1{' + ' + slope if slope else ''} | {group})"
+    if n_groups < 2:
+        raise ModelSpecificationError(
+            f"grouping column {group!r} has a single group in the {n} rows used: a random "
+            "effect needs at least two groups (lme4 refuses this too)"
+        )
+    if n_groups == n:
+        raise ModelSpecificationError(
+            f"grouping column {group!r} has one row per group ({n} groups, {n} rows): the "
+            "random intercept cannot be told from the residual"
+        )
+    if n <= q * n_groups:
+        raise ModelSpecificationError(
+            f"rows ({n}) <= random effects ({q} x {n_groups} groups) of {term}: the random "
+            "effects and the residual variance are not identified"
+        )
+
+
 def build_design(
     data: pd.DataFrame,
     response: str,
@@ -172,10 +201,25 @@ def build_design(
     >>> build_design(d, "y", ["x"], "g", None).n
     4
     """
+    if isinstance(terms, str):
+        raise ModelSpecificationError(
+            f"terms={terms!r} is a string, which would be read as its characters: give a "
+            f"list of column names, e.g. terms=[{terms!r}]"
+        )
     columns = used_columns(response, terms, group, slope)
     missing = [c for c in columns if c not in data.columns]
     if missing:
-        raise KeyError(f"columns not in the data: {missing}")
+        raise ModelSpecificationError(
+            f"columns not in the data: {missing} (the data have {list(data.columns)[:20]})"
+        )
+    for name in columns:
+        if name != group and not _is_number_column(data[name]):
+            raise ModelSpecificationError(
+                f"column {name!r} is not numeric (dtype {data[name].dtype}, e.g. "
+                f"{data[name].dropna().iloc[:3].tolist()}): a factor must be coded as 0/1 "
+                "dummies here (or use the formula interface, process_outcome.mixed.lmer, "
+                "which codes factors), and numbers stored as text converted with pd.to_numeric"
+            )
     # numpy columns, not a filtered DataFrame: pandas' row selection (string columns
     # especially) cost more than the whole design here
     group_values = data[group].to_numpy()
@@ -186,7 +230,9 @@ def build_design(
             numeric[name] = data[name].to_numpy(dtype=float, na_value=np.nan)
             keep &= ~np.isnan(numeric[name])
     if not keep.any():
-        raise ValueError("no rows without missing values in the model's columns")
+        raise ModelSpecificationError(
+            f"no rows without missing values in the model's columns {columns}"
+        )
     used = {name: values[keep] for name, values in numeric.items()}
     n = int(keep.sum())
     y_raw = used[response]
@@ -201,7 +247,10 @@ def build_design(
         a_mat[0, j] = -centre / scale
         a_mat[j, j] = 1.0 / scale
     if np.linalg.matrix_rank(x) < p:
-        raise ValueError(f"fixed-effect design for {response} is rank deficient")
+        raise ModelSpecificationError(
+            f"fixed-effect design for {response} is rank deficient: a term is constant or a "
+            f"combination of others in the rows used ({list(terms)})"
+        )
     y_center, y_scale = _centre_scale(y_raw)
     y = (y_raw - y_center) / y_scale
     q = 1 if slope is None else 2
@@ -216,6 +265,7 @@ def build_design(
     # lme4 orders factor levels by sorted label; conditional modes follow that order
     groups, codes = np.unique(group_values[keep], return_inverse=True)
     n_groups = len(groups)
+    _check_identified(n, q, n_groups, group, slope)
     ztz = np.ascontiguousarray(
         _group_sums(codes, n_groups, z[:, :, None] * z[:, None, :]).transpose(1, 2, 0)
     )
