@@ -98,7 +98,18 @@ def nested(repeat: int) -> tuple[dict[str, float], dict[str, float]]:
     """The models of ``nested_reference.json``: R's and our seconds per model."""
     reference = json.loads((DATA / "nested_reference.json").read_text(encoding="utf-8"))
     r = r_times("lme4_nested_timing.R")
-    ids = ["batch", "cask", "schoolid", "childid", "COMPANY", "SUBNUM", "Subject"]
+    ids = [
+        "batch",
+        "cask",
+        "schoolid",
+        "childid",
+        "COMPANY",
+        "SUBNUM",
+        "Subject",
+        "site",
+        "therapist",
+        "patient",
+    ]
     ours = {}
     for name, spec in reference["models"].items():
         data = pd.read_csv(

@@ -10,7 +10,8 @@ suppressPackageStartupMessages({
 args <- commandArgs(trailingOnly = TRUE)
 dir <- if (length(args)) args[[1]] else file.path("tests", "data", "public")
 ref <- fromJSON(file.path(dir, "nested_reference.json"), simplifyVector = FALSE)
-ids <- c("batch", "cask", "schoolid", "childid", "COMPANY", "SUBNUM", "Subject")
+ids <- c("batch", "cask", "schoolid", "childid", "COMPANY", "SUBNUM", "Subject", "site",
+         "therapist", "patient")
 for (name in names(ref$models)) {
   m <- ref$models[[name]]
   d <- read.csv(file.path(dir, ref$datasets[[m$data]]$file), colClasses = "character")

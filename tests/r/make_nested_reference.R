@@ -36,7 +36,25 @@ datasets <- list(
   univbct = with(univbct, data.frame(
     COMPANY = as.character(COMPANY), SUBNUM = as.character(SUBNUM), TIME, JSAT, READY)),
   sleepquad = with(lme4::sleepstudy, data.frame(
-    Subject = as.character(Subject), Reaction, Days, Days2 = Days^2))
+    Subject = as.character(Subject), Reaction, Days, Days2 = Days^2)),
+  # four levels (sessions in patients in therapists in sites), simulated here (seeded):
+  # no public data set has three nested grouping factors with slopes
+  sites = local({
+    set.seed(20261207)
+    g <- expand.grid(session = 0:4, patient = 1:6, therapist = 1:5, site = 1:8)
+    g$patient <- sprintf("p%d", g$patient)  # patient ids repeat across therapists
+    g$therapist <- sprintf("t%d", g$therapist)  # and therapist ids across sites
+    g$site <- sprintf("s%d", g$site)
+    key_t <- paste(g$site, g$therapist)
+    key_p <- paste(key_t, g$patient)
+    ut <- unique(key_t); up <- unique(key_p); us <- unique(g$site)
+    g$x <- rnorm(nrow(g))
+    g$y <- 1 + 0.3 * g$x - 0.2 * g$session + rnorm(length(us), sd = 0.5)[match(g$site, us)] +
+      rnorm(length(ut), sd = 0.6)[match(key_t, ut)] +
+      rnorm(length(ut), sd = 0.3)[match(key_t, ut)] * g$x +
+      rnorm(length(up), sd = 0.8)[match(key_p, up)] + rnorm(nrow(g))
+    g[, c("site", "therapist", "patient", "session", "x", "y")]
+  })
 )
 
 m <- function(name, data, formula, REML = TRUE, top = NULL, boot = 0) {
@@ -63,7 +81,14 @@ MODELS <- list(
   m("sleepstudy_quad", "sleepquad", "Reaction ~ Days + Days2 + (1 + Days + Days2 | Subject)",
     top = "Subject", boot = 30),
   m("sleepstudy_quad_ml", "sleepquad",
-    "Reaction ~ Days + Days2 + (1 + Days + Days2 | Subject)", REML = FALSE)
+    "Reaction ~ Days + Days2 + (1 + Days + Days2 | Subject)", REML = FALSE),
+  m("sleepstudy_uncorrelated", "sleepquad", "Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)"),
+  m("sites_4l", "sites",
+    "y ~ x + session + (1 | site) + (1 + x | site:therapist) + (1 | site:therapist:patient)",
+    top = "site", boot = 12),
+  m("sites_4l_ml", "sites",
+    "y ~ x + session + (1 | site) + (1 + x | site:therapist) + (1 | site:therapist:patient)",
+    REML = FALSE)
 )
 
 best_fit <- function(formula, data, REML) {

@@ -17,6 +17,7 @@ optimum is not confirmed, Nelder-Mead and Powell from the best point, then L-BFG
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -646,8 +647,10 @@ def _assemble(
         tri = np.lexsort((rows, cs))
         lam = np.zeros((k, k))
         lam[rows[tri], cs[tri]] = th
+        # theta is named by the factor (lme4's getME), the variance components by the
+        # term ("g", "g.1" for a second term on g: lme4's VarCorr)
         names += [
-            f"{grp}.{cols[c]}" if r == c else f"{grp}.{cols[r]}.{cols[c]}"
+            f"{lv.name}.{cols[c]}" if r == c else f"{lv.name}.{cols[r]}.{cols[c]}"
             for r, c in zip(rows[tri], cs[tri], strict=True)
         ]
         g = sigma**2 * lam @ lam.T
@@ -711,12 +714,15 @@ def _satterthwaite_ingredients(
     varpar: np.ndarray, d: NestedDesign, reml: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """lmerTest's ``vcov_varpar`` (2 H^+) and ``Jac_list`` of the deviance in (theta, sigma)."""
+    # numerical derivatives visit each theta with several sigmas: keep each theta's
+    # solution, without its per-unit arrays (hundreds of thetas at 20,000 units)
     cache: dict[bytes, NestedState] = {}
 
     def state(theta: np.ndarray) -> NestedState:
         key = np.asarray(theta, dtype=float).tobytes()
         if key not in cache:
-            cache[key] = nested_state(_scaled_factors(theta, d), d)
+            s = nested_state(_scaled_factors(theta, d), d)
+            cache[key] = dataclasses.replace(s, chol=(), w=())
         return cache[key]
 
     def dev(vp: np.ndarray) -> float:
