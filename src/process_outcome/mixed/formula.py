@@ -65,6 +65,8 @@ def parse_formula(formula: str) -> ParsedFormula:
     ParsedFormula('y', 'x', [('1 + x', 'g', True), ('1', 'g:h', True)])
     >>> parse_formula("y ~ 1 + (1 | a/b)").random
     [('1', 'a', True), ('1', 'a:b', True)]
+    >>> parse_formula("y ~ x + (x || g)").random
+    [('1', 'g', False), ('0 + x', 'g', False)]
     """
     if not isinstance(formula, str) or formula.count("~") != 1:
         raise ModelSpecificationError(
@@ -96,8 +98,11 @@ def parse_formula(formula: str) -> ParsedFormula:
                 groups = [grp]
             for g in groups:
                 if double:
-                    for piece in _split_top(expr, "+"):
-                        piece = piece.strip()
+                    pieces = [q.strip() for q in _split_top(expr, "+")]
+                    # lme4: (x || g) = (1 | g) + (0 + x | g) unless the intercept is removed
+                    if not {"0", "-1", "1"} & set(pieces):
+                        pieces.insert(0, "1")
+                    for piece in pieces:
                         if piece in {"0", "-1"}:
                             continue
                         random.append((piece if piece == "1" else f"0 + {piece}", g, False))

@@ -50,6 +50,10 @@ DECREMENT_TOL = 1e-6  # REML logLik a quadratic model may still promise at an op
 CURVATURE_TOL = 1e-4  # Hessian eigenvalue (deviance per unit scaled theta^2) counted < 0
 TIE_TOL = 1e-9  # log-likelihood differences below this are ties (keep the earlier optimizer)
 AGREE_TOL = 1e-6  # REML log-likelihood by which optima from different starts may differ
+CORROBORATED = (
+    "boundary solution with a nonzero off-diagonal theta, which the restarts off the "
+    "boundary (both signs of the off-diagonal element) all came back to"
+)
 
 
 def start_from_fit(fit: MixedFit, d: Design) -> np.ndarray:
@@ -277,14 +281,25 @@ def search_optimum(
     routine = list(range(len(s.attempts)))
     _update(s, d)
     # restarts off a zero variance (both signs of the off-diagonal) and out of saddles
+    restarts: list[int] = []
     if s.check is not None and (not s.check.confirmed or _boundary(s.theta, d.q)):
         for name, theta0 in _restarts(s.theta, s.check, d.q):
+            restarts.append(len(s.attempts))
             record(f"reml-slsqp({name})", slsqp, theta0)
         _update(s, d)
-    reasons = _doubts(s, d, floor, routine)
+    reasons = _doubts(s, d, floor, routine, restarts)
     if not reasons:
         return s
     s.reasons.extend(reasons)
+    if reasons == [CORROBORATED]:
+        # the restarts searched both sides of the boundary already: one gradient-based
+        # run from the best point confirms it, unless it moves the optimum
+        before = s.attempts[s.best].loglik
+        record("reml-lbfgsb(best)", lambda t, dd: _run_scipy("L-BFGS-B", t, dd), s.theta.copy())
+        _update(s, d)
+        assert s.check is not None
+        if s.check.confirmed and s.attempts[s.best].loglik <= before + AGREE_TOL:
+            return s
     # first the gradient-based optimizers from the best solution and every start; the
     # gradient-free ones only if these leave a doubt (the optimum still unconfirmed or
     # below the floor) or moved the optimum (then the landscape deserves a wider search)
@@ -369,9 +384,15 @@ def _rivals(s: OptimumSearch, d: Design, indices: Sequence[int]) -> list[float]:
     return gaps
 
 
-def _doubts(s: OptimumSearch, d: Design, floor: float | None, routine: Sequence[int]) -> list[str]:
+def _doubts(
+    s: OptimumSearch,
+    d: Design,
+    floor: float | None,
+    routine: Sequence[int],
+    restarts: Sequence[int] = (),
+) -> list[str]:
     """Why the optimum is in doubt (empty when it is not); ``routine`` indexes the
-    attempts from the given starts."""
+    attempts from the given starts, ``restarts`` those off the boundary."""
     assert s.check is not None
     best = s.attempts[s.best].loglik
     reasons = []
@@ -388,8 +409,24 @@ def _doubts(s: OptimumSearch, d: Design, floor: float | None, routine: Sequence[
     if d.q == 2:
         theta = theta_from_factor(d.z_transform @ relative_factor(s.theta, 2))
         if _boundary(theta, 2) and abs(theta[1]) > SINGULAR_TOL:
-            reasons.append("boundary solution with a nonzero off-diagonal theta")
+            reasons.append(
+                CORROBORATED
+                if _corroborated(s, restarts)
+                else "boundary solution with a nonzero off-diagonal theta"
+            )
     return reasons
+
+
+def _corroborated(s: OptimumSearch, restarts: Sequence[int]) -> bool:
+    """A confirmed boundary optimum that every restart off the boundary, with the
+    off-diagonal element's sign flipped too, came back to (within ``AGREE_TOL``): the
+    wrong side of the boundary, which the escalation looks for, has been searched."""
+    assert s.check is not None
+    flipped = [i for i in restarts if "flipped" in s.attempts[i].optimizer]
+    if not (s.check.confirmed and flipped):
+        return False
+    best = s.attempts[s.best].loglik
+    return all(best - s.attempts[i].loglik <= AGREE_TOL for i in restarts)
 
 
 def _best_attempt(attempts: Sequence[FitAttempt]) -> int:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from process_outcome.errors import InputError, ModelSpecificationError
-from process_outcome.mixed import fit_mixed
+from process_outcome.mixed import contrast, fit_mixed
 from process_outcome.mixed.formula import lmer, parse_formula
 
 
@@ -123,3 +123,7 @@ def test_model_object(data):
     # the fixed-effect ML fit: the same model, a higher (ML) likelihood criterion
     ml = lmer("y ~ x * session + (1 + x | therapist) + (1 | therapist:patient)", data, REML=False)
     assert not ml.reml and ml.converged
+    # lmerTest-style contrasts work on the model object as on MixedFit
+    simple = contrast(fit, {"x": 1.0, "x:session": 1.0})
+    assert simple["estimate"].iloc[0] == pytest.approx(fit.fixed_effects[1] + fit.fixed_effects[3])
+    assert simple["df"].iloc[0] > 0
