@@ -5,8 +5,12 @@ it imports only the foundation module :mod:`process_outcome.files` (JSON helpers
 Modules: :mod:`~.reml` (deviance), :mod:`~.optimize` (optimizer and escalation),
 :mod:`~.results` (:class:`MixedFit`, singularity tolerances :data:`SINGULAR_TOL` and
 :data:`CORRELATION_LIMIT`), :mod:`~.fit` (:func:`fit_mixed`, :func:`fit_at_theta`),
-:mod:`~.derivatives` (numDeriv's Richardson extrapolation), :mod:`~.satterthwaite`
-(lmerTest's t tests and contrasts), :mod:`~.testing` (mixture LR test, FDR).
+:mod:`~.derivatives` (numDeriv's Richardson extrapolation), :mod:`~.marginal` (moments
+of the block-diagonal marginal covariance), :mod:`~.varpar` (exact derivatives in the
+variance parameters), :mod:`~.satterthwaite` (lmerTest's t tests and contrasts),
+:mod:`~.kenward_roger` (pbkrtest's Kenward-Roger), :mod:`~.inference` (either, by
+``ddf``), :mod:`~.testing` (mixture LR test, FDR), :mod:`~.bootstrap` (parametric
+bootstrap LR test of a random slope).
 
 >>> from process_outcome.mixed import SINGULAR_TOL, CORRELATION_LIMIT
 >>> SINGULAR_TOL, CORRELATION_LIMIT
@@ -19,6 +23,13 @@ from process_outcome.mixed.fit import (
     fit_mixed,
     reml_deviance,
     theta_from_variance_components,
+)
+from process_outcome.mixed.inference import DDF_METHODS, fixed_contrast, fixed_effects_table
+from process_outcome.mixed.kenward_roger import (
+    KenwardRoger,
+    kenward_roger,
+    kr_coefficient_table,
+    kr_contrast,
 )
 from process_outcome.mixed.optimize import (
     AGREE_TOL,
@@ -59,6 +70,7 @@ __all__ = [
     "CONTRAST_COLUMNS",
     "CORRELATION_LIMIT",
     "CURVATURE_TOL",
+    "DDF_METHODS",
     "DECREMENT_TOL",
     "HESSIAN_EIGEN_TOL",
     "INTERCEPT",
@@ -67,6 +79,7 @@ __all__ = [
     "TIE_TOL",
     "FitAttempt",
     "FixedEffectsFit",
+    "KenwardRoger",
     "MixedFit",
     "OptimumCheck",
     "OptimumSearch",
@@ -78,6 +91,11 @@ __all__ = [
     "fdr_bh",
     "fit_at_theta",
     "fit_mixed",
+    "fixed_contrast",
+    "fixed_effects_table",
+    "kenward_roger",
+    "kr_coefficient_table",
+    "kr_contrast",
     "mixture_lr_test",
     "reml_deviance",
     "richardson_hessian",
