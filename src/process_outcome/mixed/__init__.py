@@ -17,6 +17,7 @@ bootstrap LR test of a random slope).
 (0.0001, 0.999)
 """
 
+from process_outcome.mixed.bootstrap import BootstrapLR, bootstrap_slope_test
 from process_outcome.mixed.derivatives import richardson_hessian, richardson_jacobian
 from process_outcome.mixed.fit import (
     fit_at_theta,
@@ -77,6 +78,7 @@ __all__ = [
     "NESTING_TOL",
     "SINGULAR_TOL",
     "TIE_TOL",
+    "BootstrapLR",
     "FitAttempt",
     "FixedEffectsFit",
     "KenwardRoger",
@@ -84,6 +86,7 @@ __all__ = [
     "OptimumCheck",
     "OptimumSearch",
     "assemble_fit",
+    "bootstrap_slope_test",
     "check_optimum",
     "coefficient_table",
     "contrast",
