@@ -5,6 +5,7 @@
 #     Rscript tests/r/make_kr_reference.R            # both parts
 #     Rscript tests/r/make_kr_reference.R models     # tests/data/kr_reference.json only
 #     Rscript tests/r/make_kr_reference.R bootstrap  # tests/data/pb_reference.json only
+#     Rscript tests/r/make_kr_reference.R nested     # tests/data/kr_nested_reference.json
 #
 # Reads the public data sets and model specs of tests/data/public/lme4_reference.json
 # (tests/r/make_public_reference.R) and tests/data/study42/patients.csv with the study42
@@ -21,6 +22,10 @@
 #   ratio: `lr` observed, `nsim` datasets simulated from the random-intercept REML fit
 #   (lme4's simulate, seed below), both models refitted by REML (refit), `lr_sim` each
 #   refit's max(0, LR), `p` = (1 + #{lr_sim >= lr}) / (nsim + 1).
+# - tests/data/kr_nested_reference.json: a three-level model (nlme's Machines,
+#   `score ~ mB + mC + (1 | Worker/Machine)`, balanced and with rows `drop` left out):
+#   lme4's `theta` (Machine:Worker, then Worker), `sigma` and the Kenward-Roger table, to
+#   check the engine's block-diagonal Kenward-Roger on several nested levels.
 #
 # Models on more than MAX_ROWS rows are skipped (pbkrtest's dense n x n algebra).
 # Deterministic (set.seed below); about 5 minutes.
@@ -167,4 +172,25 @@ for (b in if (part %in% c("all", "bootstrap")) BOOT else list()) {
 if (part %in% c("all", "bootstrap")) {
   writeLines(toJSON(pb, auto_unbox = TRUE, digits = NA, null = "null", pretty = FALSE),
              file.path("tests", "data", "pb_reference.json"))
+}
+
+if (part %in% c("all", "nested")) {
+  machines <- read.csv(file.path(public_dir, "machines.csv"))
+  machines$Worker <- as.character(machines$Worker)
+  machines$Machine <- ifelse(machines$mB == 1, "B", ifelse(machines$mC == 1, "C", "A"))
+  nested <- c(meta, list(models = list()))
+  for (variant in list(list(name = "machines_nested", drop = integer(0)),
+                       list(name = "machines_nested_unbalanced", drop = c(1L, 5L, 12L, 30L, 31L, 47L)))) {
+    d <- if (length(variant$drop)) machines[-variant$drop, ] else machines
+    fit <- lmer(score ~ mB + mC + (1 | Worker/Machine), d, REML = TRUE)
+    co <- summary(fit, ddf = "Kenward-Roger")$coefficients
+    nested$models[[variant$name]] <- list(
+      drop = as.list(variant$drop), theta = unname(getME(fit, "theta")),
+      theta_names = names(getME(fit, "theta")), sigma = sigma(fit),
+      fixed = list(term = rownames(co), estimate = unname(co[, "Estimate"]),
+                   se = unname(co[, "Std. Error"]), df = unname(co[, "df"])),
+      vcov_adj = as.vector(t(as.matrix(pbkrtest::vcovAdj(fit)))))
+  }
+  writeLines(toJSON(nested, auto_unbox = TRUE, digits = NA, null = "null", pretty = FALSE),
+             file.path("tests", "data", "kr_nested_reference.json"))
 }

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from process_outcome.mixed.marginal import moments, reml_derivatives
+from process_outcome.mixed.marginal import BlockModel, VDerivative, moments, reml_derivatives
 from process_outcome.mixed.reml import Design
 from process_outcome.mixed.satterthwaite import (
     COEFFICIENT_COLUMNS,
@@ -48,6 +48,7 @@ from process_outcome.mixed.varpar import (
 __all__ = [
     "KenwardRoger",
     "kenward_roger",
+    "kenward_roger_blocks",
     "kenward_roger_design",
     "kr_coefficient_table",
     "kr_contrast",
@@ -81,8 +82,46 @@ class KenwardRoger:
         return kr_ddf(L, self.vcov, self.dphi, self.w)
 
 
+def kenward_roger_blocks(
+    block: BlockModel, gamma: np.ndarray, sigma2: float, dv: VDerivative
+) -> KenwardRoger:
+    """:class:`KenwardRoger` of any model with block-diagonal ``V`` (on the block's scale).
+
+    Parameters
+    ----------
+    block : BlockModel
+        Per top-level group cross-products (:mod:`process_outcome.mixed.marginal`).
+    gamma : numpy.ndarray
+        ``Cov(b_j) / sigma2`` per group, (J, q, q) or (q, q).
+    sigma2 : float
+        Residual variance.
+    dv : VDerivative
+        ``dV / dphi_k`` for pbkrtest's linear variance parameters (``V`` linear in them;
+        e.g. :func:`process_outcome.mixed.varpar.covariance_parameters`, or one pattern
+        per random-effect level of a nested model).
+
+    Returns
+    -------
+    KenwardRoger
+    """
+    m = moments(block, gamma, sigma2)
+    parts = reml_derivatives(m, dv)
+    phi = m.phi
+    w = 2.0 * scale_free_pinv(parts.info)
+    p_mats, q_mats = parts.p_mats, parts.q_mats
+    # U = sum_kl W_kl (Q_kl - P_k Phi P_l); pbkrtest's P carries a minus sign, squared here
+    pphip = np.einsum("kab,bc,lcd->klad", p_mats, phi, p_mats)
+    u = np.einsum("kl,klab->ab", w, q_mats - pphip)
+    u = 0.5 * (u + u.T)
+    adjusted = phi + 2.0 * phi @ u @ phi
+    return KenwardRoger(vcov=phi, vcov_adjusted=adjusted, dphi=phi @ p_mats @ phi, w=w)
+
+
 def kenward_roger_design(d: Design, theta: np.ndarray, sigma: float) -> KenwardRoger:
     """:class:`KenwardRoger` of the model with design ``d`` at lme4's ``(theta, sigma)``.
+
+    Computed on the centred, scaled design (Kenward-Roger is invariant to those linear
+    maps) and returned on the original scale.
 
     Examples
     --------
@@ -93,19 +132,8 @@ def kenward_roger_design(d: Design, theta: np.ndarray, sigma: float) -> KenwardR
     >>> bool(kr.vcov_adjusted[0, 0] >= kr.vcov[0, 0])
     True
     """
-    block = block_model(d)
     gamma, sigma2 = scaled_covariance(d, np.asarray(theta, dtype=float), float(sigma))
-    m = moments(block, gamma, sigma2)
-    parts = reml_derivatives(m, covariance_parameters(d.q))
-    phi = m.phi
-    w = 2.0 * scale_free_pinv(parts.info)
-    p_mats, q_mats = parts.p_mats, parts.q_mats
-    # U = sum_kl W_kl (Q_kl - P_k Phi P_l); pbkrtest's P carries a minus sign, squared here
-    pphip = np.einsum("kab,bc,lcd->klad", p_mats, phi, p_mats)
-    u = np.einsum("kl,klab->ab", w, q_mats - pphip)
-    u = 0.5 * (u + u.T)
-    adjusted = phi + 2.0 * phi @ u @ phi
-    dphi = phi @ p_mats @ phi
+    kr = kenward_roger_blocks(block_model(d), gamma, sigma2, covariance_parameters(d.q))
     a_mat = d.x_transform
     c = d.y_scale**2
 
@@ -114,7 +142,10 @@ def kenward_roger_design(d: Design, theta: np.ndarray, sigma: float) -> KenwardR
         return 0.5 * (out + np.swapaxes(out, -1, -2))
 
     return KenwardRoger(
-        vcov=original(phi), vcov_adjusted=original(adjusted), dphi=original(dphi), w=w
+        vcov=original(kr.vcov),
+        vcov_adjusted=original(kr.vcov_adjusted),
+        dphi=original(kr.dphi),
+        w=kr.w,
     )
 
 

@@ -9,7 +9,10 @@ n x n) and every study42 model. Tolerances (``tests/data/README.md``):
 * at lme4's own theta, where both sides compute the same closed-form quantities:
   adjusted SEs, covariance and df to 1e-9 relative (measured: 1.4e-12 and 3.9e-12);
 * at our optimum: SEs to 1e-4 relative and df to 1% (singular fits: 1e-3 and 5%), the
-  tolerances of the Satterthwaite comparison.
+  tolerances of the Satterthwaite comparison;
+* a three-level model (``kr_nested_reference.json``: Machines, ``(1 | Worker/Machine)``,
+  balanced and unbalanced), built as per-Worker blocks by hand and passed to the generic
+  :func:`kenward_roger_blocks` at lme4's estimates: to 1e-9 relative.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import pytest
 from process_outcome.data.public import load_reference, model_data, models
 from process_outcome.mixed import fit_at_theta, fit_mixed, kenward_roger
 from process_outcome.mixed.inference import fixed_contrast, fixed_effects_table
-from process_outcome.mixed.kenward_roger import kr_coefficient_table
+from process_outcome.mixed.kenward_roger import kenward_roger_blocks, kr_coefficient_table
+from process_outcome.mixed.marginal import BlockModel, VDerivative
 from tests.conftest import ROOT
 
 DATA = ROOT / "tests" / "data"
@@ -116,3 +120,56 @@ def test_unknown_ddf_is_refused():
     fit = fit_mixed(data, response, terms, group, slope)
     with pytest.raises(ValueError, match="ddf"):
         fixed_effects_table(fit, ddf="Kenward")
+
+
+# ------------------------------------------------------------------ nested levels
+
+NESTED = json.loads((DATA / "kr_nested_reference.json").read_text())["models"]
+
+
+def _machines_blocks(drop: list[int]):
+    """Machines (Worker / Machine within Worker) as per-Worker blocks: Z_j = [1, machine
+    indicators], Cov(b_j) = diag(tau_w^2, tau_wm^2 I_3), built by hand as a multi-level
+    engine would (R's row numbers in ``drop`` are 1-based)."""
+    d = pd.read_csv(PUBLIC / "machines.csv").drop(index=[i - 1 for i in drop])
+    machine = d["mB"].to_numpy() + 2 * d["mC"].to_numpy()
+    workers = sorted(d["Worker"].unique())
+    zz, zx, zy = [], [], []
+    x_all = np.column_stack([np.ones(len(d)), d["mB"], d["mC"]])
+    y_all = d["score"].to_numpy(dtype=float)
+    for w in workers:
+        rows = (d["Worker"] == w).to_numpy()
+        z = np.column_stack([np.ones(rows.sum()), np.eye(3)[machine[rows]]])
+        x, y = x_all[rows], y_all[rows]
+        zz.append(z.T @ z)
+        zx.append(z.T @ x)
+        zy.append(z.T @ y)
+    block = BlockModel(
+        np.stack(zz),
+        np.stack(zx),
+        np.stack(zy),
+        x_all.T @ x_all,
+        x_all.T @ y_all,
+        float(y_all @ y_all),
+        len(d),
+    )
+    return block
+
+
+@pytest.mark.parametrize("name", list(NESTED))
+def test_nested_levels_match_pbkrtest(name):
+    ref = NESTED[name]
+    block = _machines_blocks(_listed(ref["drop"]))
+    theta_wm, theta_w = ref["theta"]  # lme4's order: Machine:Worker, then Worker
+    sigma2 = ref["sigma"] ** 2
+    gamma = np.diag([theta_w**2, theta_wm**2, theta_wm**2, theta_wm**2])
+    # pbkrtest's parameters: Machine:Worker variance, Worker variance, residual variance
+    patterns = np.stack([np.diag([0.0, 1, 1, 1]), np.diag([1.0, 0, 0, 0]), np.zeros((4, 4))])
+    dv = VDerivative(patterns[:, None], np.array([0.0, 0.0, 1.0]))
+    kr = kenward_roger_blocks(block, gamma, sigma2, dv)
+    fixed = ref["fixed"]
+    se = np.sqrt(np.diag(kr.vcov_adjusted))
+    np.testing.assert_allclose(se, fixed["se"], rtol=1e-9)
+    df = [kr.ddf(np.eye(3)[i]) for i in range(3)]
+    np.testing.assert_allclose(df, fixed["df"], rtol=1e-9)
+    np.testing.assert_allclose(kr.vcov_adjusted.ravel(), ref["vcov_adj"], rtol=1e-9)
