@@ -7,14 +7,19 @@ Modules: :mod:`~.reml` (deviance), :mod:`~.optimize` (optimizer and escalation),
 :data:`CORRELATION_LIMIT`), :mod:`~.fit` (:func:`fit_mixed`, :func:`fit_at_theta`),
 :mod:`~.nested` and :mod:`~.model` (random terms nested in one top-level factor:
 :func:`fit_nested`, :class:`LinearMixedModel`), :mod:`~.formula` (lme4 formulas:
-:func:`lmer`), :mod:`~.derivatives` (numDeriv's Richardson extrapolation), :mod:`~.satterthwaite`
-(lmerTest's t tests and contrasts), :mod:`~.testing` (mixture LR test, FDR).
+:func:`lmer`), :mod:`~.derivatives` (numDeriv's Richardson extrapolation), :mod:`~.marginal` (moments
+of the block-diagonal marginal covariance), :mod:`~.varpar` (exact derivatives in the
+variance parameters), :mod:`~.satterthwaite` (lmerTest's t tests and contrasts),
+:mod:`~.kenward_roger` (pbkrtest's Kenward-Roger), :mod:`~.inference` (either, by
+``ddf``), :mod:`~.testing` (mixture LR test, FDR), :mod:`~.bootstrap` (parametric
+bootstrap LR test of a random slope).
 
 >>> from process_outcome.mixed import SINGULAR_TOL, CORRELATION_LIMIT
 >>> SINGULAR_TOL, CORRELATION_LIMIT
 (0.0001, 0.999)
 """
 
+from process_outcome.mixed.bootstrap import BootstrapLR, bootstrap_slope_test
 from process_outcome.mixed.derivatives import richardson_hessian, richardson_jacobian
 from process_outcome.mixed.fit import (
     fit_at_theta,
@@ -23,6 +28,13 @@ from process_outcome.mixed.fit import (
     theta_from_variance_components,
 )
 from process_outcome.mixed.formula import lmer, parse_formula
+from process_outcome.mixed.inference import DDF_METHODS, fixed_contrast, fixed_effects_table
+from process_outcome.mixed.kenward_roger import (
+    KenwardRoger,
+    kenward_roger,
+    kr_coefficient_table,
+    kr_contrast,
+)
 from process_outcome.mixed.model import LinearMixedModel, RandomTerm, fit_nested
 from process_outcome.mixed.optimize import (
     AGREE_TOL,
@@ -63,20 +75,24 @@ __all__ = [
     "CONTRAST_COLUMNS",
     "CORRELATION_LIMIT",
     "CURVATURE_TOL",
+    "DDF_METHODS",
     "DECREMENT_TOL",
     "HESSIAN_EIGEN_TOL",
     "INTERCEPT",
     "NESTING_TOL",
     "SINGULAR_TOL",
     "TIE_TOL",
+    "BootstrapLR",
     "FitAttempt",
     "FixedEffectsFit",
+    "KenwardRoger",
     "LinearMixedModel",
     "MixedFit",
     "OptimumCheck",
     "OptimumSearch",
     "RandomTerm",
     "assemble_fit",
+    "bootstrap_slope_test",
     "check_optimum",
     "coefficient_table",
     "contrast",
@@ -85,6 +101,11 @@ __all__ = [
     "fit_at_theta",
     "fit_mixed",
     "fit_nested",
+    "fixed_contrast",
+    "fixed_effects_table",
+    "kenward_roger",
+    "kr_coefficient_table",
+    "kr_contrast",
     "lmer",
     "mixture_lr_test",
     "parse_formula",

@@ -2,7 +2,10 @@
 
 lmerTest takes the Hessian of the REML deviance and the Jacobian of the fixed-effect
 covariance from ``numDeriv``; :func:`richardson_hessian` and :func:`richardson_jacobian`
-follow that algorithm with the same default settings so Satterthwaite df agree closely.
+follow that algorithm with the same default settings. The engine itself no longer uses
+them for Satterthwaite df: its derivatives are exact (:mod:`process_outcome.mixed.varpar`),
+because numDeriv's steps are absolute near zero and make the df depend on units; these
+functions reproduce lmerTest's behaviour where a test needs it.
 """
 
 from __future__ import annotations

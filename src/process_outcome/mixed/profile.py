@@ -15,8 +15,22 @@ differences, both deliberate:
   interpolates a spline through profile points spaced 1/8 of its cutoff apart.
 
 A lower SD bound is 0 when the estimate is on the boundary or the profile at ``s = 0``
-is still within the cutoff (lme4 reports its lower limit 0 there too); an upper bound
-is infinite when the deviance never rises by ``z^2`` within a bounded search.
+is still within the cutoff; an upper bound is infinite when the deviance never rises by
+``z^2`` within a bounded search.
+
+**The boundary** (``boundary="mixture"``, the default). At ``s = 0`` the hypothesis is on
+the edge of the parameter space: with a random slope, an SD of 0 also removes its
+correlation, and the likelihood-ratio statistic ``dev(0) - dev(s_hat)`` follows a 50:50
+mixture of chi-square(1) and chi-square(2), not chi-square(1) (Self & Liang, 1987; Stram
+& Lee, 1994): exactly the mixture test of :func:`process_outcome.mixed.testing.
+mixture_lr_test`. So the lower bound of such an SD is 0 exactly when that test's p is at
+least ``1 - level`` (the interval is inverted from the same test at 0), and otherwise the
+chi-square(1) crossing, which then lies above 0 (the mixture's 95% point, 5.14, exceeds
+3.84); interval and test never disagree. lme4 uses the chi-square(1) cutoff at 0 too
+(``boundary="chi2"``), which excludes 0 for a true SD of 0 in P(chi2_1 > 3.84) of studies
+(about 10%, issue 19) where the mixture test gives 5%. An SD without a correlation (a
+random-intercept model) keeps the chi-square(1) rule: there the boundary mixture is
+chi-square(0):chi-square(1), whose cutoff (2.71) lies below the interior one.
 
 The nuisance parameters are the absolute covariance's Cholesky entries and ``log
 sigma``, parametrised so that the fixed parameter is held exactly and the rest is
@@ -44,8 +58,10 @@ from process_outcome.mixed.reml import (
     scaled_factor,
 )
 from process_outcome.mixed.results import INTERCEPT, SINGULAR_TOL, MixedFit
+from process_outcome.mixed.testing import mixture_lr_test
 
 __all__ = [
+    "BOUNDARIES",
     "CRITERIA",
     "PROFILE_COLUMNS",
     "ProfileProblem",
@@ -57,6 +73,7 @@ __all__ = [
 ]
 
 CRITERIA = ("REML", "ML")
+BOUNDARIES = ("mixture", "chi2")
 PROFILE_COLUMNS = [
     "parameter",
     "estimate",
@@ -420,6 +437,9 @@ def profile_confint(
     level: float = 0.95,
     criterion: str = "REML",
     parameters: Sequence[str] | None = None,
+    *,
+    boundary: str = "mixture",
+    nested_loglik: float | None = None,
 ) -> pd.DataFrame:
     """Profile-likelihood confidence intervals of the SDs and sigma of a fit.
 
@@ -435,6 +455,14 @@ def profile_confint(
         The deviance profiled (``"ML"``: as lme4's ``confint(method = "profile")``).
     parameters : sequence of str, optional
         Names from :func:`parameter_names`; default every SD and sigma.
+    boundary : {"mixture", "chi2"}
+        Rule for a lower bound of 0 (module docstring): ``"mixture"`` agrees with the
+        mixture LR test of the SD; ``"chi2"`` is lme4's.
+    nested_loglik : float, optional
+        REML log-likelihood of the random-intercept model on the same rows: the slope
+        SD's lower bound then follows ``mixture_lr_test(fit.loglik, nested_loglik)``
+        itself, so that a table's interval and test agree to the last digit (without it
+        the profile's own deviance at 0 is used; the two agree to about 1e-9).
 
     Returns
     -------
@@ -457,6 +485,8 @@ def profile_confint(
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, not {level}")
+    if boundary not in BOUNDARIES:
+        raise ValueError(f"boundary must be one of {BOUNDARIES}, not {boundary!r}")
     # far out in a profile's tails the deviance overflows or is undefined: those points
     # count as infinite (see _deviance), so numpy's warnings about them are noise
     with threadpool_limits(limits=1, user_api="blas"), np.errstate(all="ignore"):
@@ -464,11 +494,21 @@ def profile_confint(
         names = [n for n in problem.names if not n.startswith("cor_")]
         rows = []
         for name in parameters if parameters is not None else names:
-            rows.append(_interval(problem, name, level))
+            lr0 = None
+            slope_sd = problem.design.q == 2 and name == names[-2]
+            if nested_loglik is not None and criterion == "REML" and slope_sd:
+                lr0 = 2.0 * (fit.loglik - float(nested_loglik))
+            rows.append(_interval(problem, name, level, boundary, lr0))
     return pd.DataFrame(rows, columns=PROFILE_COLUMNS)
 
 
-def _interval(problem: ProfileProblem, name: str, level: float) -> dict[str, object]:
+def _interval(
+    problem: ProfileProblem,
+    name: str,
+    level: float,
+    boundary: str = "mixture",
+    lr0: float | None = None,
+) -> dict[str, object]:
     index = _index(problem, name)
     hat = float(problem.estimates[index])
     z = float(stats.norm.ppf(0.5 + level / 2))
@@ -493,7 +533,9 @@ def _interval(problem: ProfileProblem, name: str, level: float) -> dict[str, obj
     low_at_zero = False
     if name == "sigma":
         lower = _bound(zeta, hat, z, unit, -1, floor=0.0)
-    elif hat < SINGULAR_TOL * unit or zeta(0.0) > -z:
+    elif hat < SINGULAR_TOL * unit or not _excludes_zero(
+        zeta, z, level, boundary == "mixture" and problem.design.q == 2, lr0
+    ):
         lower, low_at_zero = 0.0, True
     else:
         lower = _root(zeta, 0.0, hat, -z, unit)
@@ -522,6 +564,20 @@ def _interval(problem: ProfileProblem, name: str, level: float) -> dict[str, obj
         "n_fits": len(done),
         "problem": problem_text,
     }
+
+
+def _excludes_zero(
+    zeta: Callable[[float], float], z: float, level: float, mixture: bool, lr0: float | None
+) -> bool:
+    """Whether the test of an SD of 0 rejects: the mixture LR test (``mixture``; from
+    ``lr0`` when given, else the profile's deviance at 0) or chi-square(1) (lme4)."""
+    if not mixture:
+        return zeta(0.0) <= -z
+    lr = zeta(0.0) ** 2 if lr0 is None else lr0
+    _, p = mixture_lr_test(0.5 * lr, 0.0)
+    # the chi-square(1) crossing must exist below the estimate: it does when the mixture
+    # rejects (its cutoff exceeds z^2); the guard only protects a fit off its optimum
+    return bool(p < 1.0 - level) and zeta(0.0) < -z
 
 
 def _root(zeta: Callable[[float], float], a: float, b: float, target: float, unit: float) -> float:

@@ -3,9 +3,10 @@ check, and how it is assembled on the original scale (fixed effects, variance co
 singularity, Satterthwaite ingredients, conditional modes of the random effects).
 
 The singularity rule is public so reports can quote it instead of repeating numbers: a
-fit is singular when a diagonal element of theta is below :data:`SINGULAR_TOL` (lme4's
-``isSingular`` default tolerance, 1e-4) or, with a random slope, the absolute
-intercept-slope correlation exceeds :data:`CORRELATION_LIMIT` (0.999).
+fit is singular when a diagonal element of theta, on the scale of a random-effect column
+with unit SD (so that the rule does not depend on the predictor's units), is below
+:data:`SINGULAR_TOL` (lme4's ``isSingular`` default tolerance, 1e-4) or, with a random
+slope, the absolute intercept-slope correlation exceeds :data:`CORRELATION_LIMIT` (0.999).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from process_outcome.files import json_float, json_records
-from process_outcome.mixed.derivatives import richardson_hessian, richardson_jacobian
 from process_outcome.mixed.reml import (
     Design,
     deviance,
@@ -26,9 +26,9 @@ from process_outcome.mixed.reml import (
     reml_state,
     scaled_factor,
     theta_from_factor,
-    varpar_functions,
 )
 from process_outcome.mixed.satterthwaite import coefficient_table
+from process_outcome.mixed.varpar import satterthwaite_ingredients
 
 __all__ = [
     "CORRELATION_LIMIT",
@@ -110,8 +110,8 @@ class MixedFit:
     converged : bool
         The kept solution passed :func:`check_optimum` (scale-free second-order test).
     singular : bool
-        lme4's ``isSingular`` (a diagonal element of theta < 1e-4) or
-        |intercept-slope correlation| > 0.999.
+        A diagonal element of theta < 1e-4 with the slope column at unit SD (lme4's
+        ``isSingular`` rule made unit-free) or |intercept-slope correlation| > 0.999.
     n_obs, n_groups : int
         Rows and groups used after dropping rows with missing values.
     random_effects : pandas.DataFrame
@@ -138,6 +138,9 @@ class MixedFit:
     newton_decrement : float
         REML log-likelihood a quadratic model of the deviance still promised at the
         solution (``converged`` requires it below ``DECREMENT_TOL``).
+    design : Design or None
+        The centred, scaled design the fit was computed on (Kenward-Roger and the
+        parametric bootstrap read it).
     """
 
     response: str
@@ -162,6 +165,7 @@ class MixedFit:
     fixed_effects: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
     escalation: tuple[str, ...] = ()
     newton_decrement: float = math.nan
+    design: Design | None = field(default=None, repr=False, compare=False)
 
     @property
     def varpar(self) -> np.ndarray:
@@ -252,10 +256,9 @@ def assemble_fit(
     beta = d.y_scale * (a_mat @ s.beta)
     beta[0] += d.y_center
     vcov = sigma**2 * a_mat @ np.linalg.inv(s.xax) @ a_mat.T
-    varpar = np.append(theta, sigma)
     vc = _variance_components(theta, sigma, group, random_slope)
-    singular = _is_singular(theta, vc, group, random_slope)
-    varpar_vcov, jac = _satterthwaite_ingredients(varpar, d, p)
+    singular = _is_singular(theta, vc, group, random_slope, 1.0 / d.z_transform[-1, -1])
+    varpar_vcov, jac = satterthwaite_ingredients(d, theta, sigma)
     loglik = -0.5 * deviance(theta, d)
     converged = bool(np.isfinite(loglik) and check is not None and check.confirmed)
     coefficients = coefficient_table(terms, beta, vcov, jac, varpar_vcov)
@@ -282,6 +285,7 @@ def assemble_fit(
         fixed_effects=beta.copy(),
         escalation=escalation,
         newton_decrement=float(check.decrement) if check is not None else math.nan,
+        design=d,
     )
 
 
@@ -307,29 +311,20 @@ def _correlation(vc: dict[str, float], group: str, random_slope: str) -> float:
 
 
 def _is_singular(
-    theta: np.ndarray, vc: dict[str, float], group: str, random_slope: str | None
+    theta: np.ndarray,
+    vc: dict[str, float],
+    group: str,
+    random_slope: str | None,
+    slope_sd: float = 1.0,
 ) -> bool:
-    diagonal = theta[[0]] if theta.size == 1 else theta[[0, 2]]
+    # theta of the slope column rescaled to unit SD: diag(1, sd) Lambda stays triangular
+    diagonal = theta[[0]] if theta.size == 1 else theta[[0, 2]] * np.array([1.0, slope_sd])
     if np.any(diagonal < SINGULAR_TOL):
         return True
     if random_slope is None:
         return False
     r = _correlation(vc, group, random_slope)
     return bool(np.isfinite(r) and abs(r) > CORRELATION_LIMIT)
-
-
-def _satterthwaite_ingredients(
-    varpar: np.ndarray, d: Design, p: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """lmerTest's ``vcov_varpar`` (2 H^+) and ``Jac_list`` at the REML estimates."""
-    deviance_vp, covbeta_vp = varpar_functions(d)
-    hess = richardson_hessian(deviance_vp, varpar)
-    evals, evecs = np.linalg.eigh(hess)
-    pos = evals > HESSIAN_EIGEN_TOL
-    h_inv = (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
-    jac = richardson_jacobian(covbeta_vp, varpar)
-    jac_list = np.stack([jac[:, k].reshape(p, p) for k in range(varpar.size)])
-    return 2.0 * h_inv, jac_list
 
 
 def _random_effects(

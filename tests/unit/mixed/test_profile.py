@@ -160,14 +160,14 @@ def test_fixture_covers_resamples_singular_fits_and_both_criteria():
 def test_reml_slope_sd_matches_r(model, resample):
     data, fit = _data_and_fit(model, resample)
     name = parameter_names(fit.group, fit.random_slope)[2]
-    ours = profile_confint(data, fit, parameters=[name])
+    ours = profile_confint(data, fit, parameters=[name], boundary="chi2")
     _compare(ours, _reference(model, resample, "REML"), REML_TOL)
 
 
 @pytest.mark.parametrize(("model", "resample"), FULL_REML, ids=lambda x: str(x))
 def test_reml_every_sd_and_sigma_match_r(model, resample):
     data, fit = _data_and_fit(model, resample)
-    ours = profile_confint(data, fit)
+    ours = profile_confint(data, fit, boundary="chi2")
     assert list(ours.columns) == PROFILE_COLUMNS
     _compare(ours, _reference(model, resample, "REML"), REML_TOL)
     # the interval holds the REML estimate that the report prints
@@ -178,7 +178,7 @@ def test_reml_every_sd_and_sigma_match_r(model, resample):
 @pytest.mark.parametrize(("model", "resample"), FULL_ML, ids=lambda x: str(x))
 def test_ml_profile_matches_lme4_confint(model, resample):
     data, fit = _data_and_fit(model, resample)
-    ours = profile_confint(data, fit, criterion="ML")
+    ours = profile_confint(data, fit, criterion="ML", boundary="chi2")
     key = -1 if pd.isna(resample) else int(resample)
     skip = {p for m, r, p in LME4_FAILURES if m == model and r == key}
     _compare(ours, _reference(model, resample, "ML"), ML_TOL, skip)
@@ -211,7 +211,7 @@ def test_bounds_are_crossings_of_the_profile():
     # Independent of R: at each bound the profiled REML deviance is 1.96^2 above the
     # optimum (a lower bound of 0 excepted), checked with a fresh optimization.
     data, fit = _data_and_fit("aim2/functioning/expectation", np.nan)
-    ci = profile_confint(data, fit)
+    ci = profile_confint(data, fit, boundary="chi2")
     problem = profile_problem(data, fit)
     for row in ci.itertuples(index=False):
         for bound in (row.ci_low, row.ci_high):
