@@ -7,7 +7,8 @@ Modules: :mod:`~.reml` (deviance), :mod:`~.optimize` (optimizer and escalation),
 :data:`CORRELATION_LIMIT`), :mod:`~.fit` (:func:`fit_mixed`, :func:`fit_at_theta`),
 :mod:`~.nested` and :mod:`~.model` (random terms nested in one top-level factor:
 :func:`fit_nested`, :class:`LinearMixedModel`), :mod:`~.formula` (lme4 formulas:
-:func:`lmer`), :mod:`~.derivatives` (numDeriv's Richardson extrapolation), :mod:`~.marginal` (moments
+:func:`lmer`), :mod:`~.derivatives` (numDeriv's Richardson extrapolation),
+:mod:`~.marginal` (moments
 of the block-diagonal marginal covariance), :mod:`~.varpar` (exact derivatives in the
 variance parameters), :mod:`~.satterthwaite` (lmerTest's t tests and contrasts),
 :mod:`~.kenward_roger` (pbkrtest's Kenward-Roger), :mod:`~.inference` (either, by
