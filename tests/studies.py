@@ -203,13 +203,12 @@ class Design:
         return f"s{self.seed}"
 
     def describe(self) -> str:
-        """The design in one line, for a failure message."""
+        """The design in one line, for a failure message: its seed and size, and every
+        other field that differs from the default."""
         fields = dataclasses.asdict(self)
         default = dataclasses.asdict(Design(seed=self.seed))
-        return (
-            ", ".join(f"{k}={v}" for k, v in fields.items() if k == "seed" or v != default[k])
-            + f" [n_therapists={self.n_therapists}, n_patients={self.n_patients}]"
-        )
+        always = ("seed", "n_therapists", "n_patients")
+        return ", ".join(f"{k}={v}" for k, v in fields.items() if k in always or v != default[k])
 
 
 def _design(rng: np.random.Generator, seed: int) -> Design:
