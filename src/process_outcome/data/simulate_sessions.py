@@ -15,9 +15,9 @@ drives later alliance ratings). The outcome at the next session is
                + u_0j + v_i + eps
 
 with ``s_ijt = x_ijt - (mu + tau_j + pi_i + d_i)`` the state-like deviation from the
-patient's own level (``d_i`` the patient's mean outcome-driven shift, so that ``s``
-averages zero within patient), therapist-varying state-like slopes ``u_1j``, their
-moderation by the therapist's centred self-rated alliance skill ``m_j`` (aim 3) and
+patient's own level as known at ``t`` (``d_i`` the patient's mean outcome-driven shift
+over sessions 1 to ``t``; see ``state_reference``), therapist-varying state-like slopes
+``u_1j``, their moderation by the therapist's centred self-rated alliance skill ``m_j`` (aim 3) and
 random intercepts of therapist and patient. Patients drop out at random given the
 observed outcome (MAR): after each session from the second on, the chance of leaving
 rises with the improvement from intake observed so far.
@@ -175,6 +175,7 @@ def simulate_session_study(
     random: Mapping[str, Mapping[str, float]] | None = None,
     moderation: Mapping[tuple[str, str, str], float] | None = None,
     dropout: Mapping[str, float] | None = None,
+    state_reference: str = "running",
 ) -> SessionStudy:
     """Simulate sessions in patients in therapists with known session-level effects.
 
@@ -195,6 +196,12 @@ def simulate_session_study(
     fixed, random, moderation, dropout : mapping, optional
         Generating values in the form of :data:`SESSION_FIXED`, :data:`SESSION_RANDOM`,
         :data:`SESSION_MODERATION` and :data:`SESSION_DROPOUT`; ``None`` keeps the defaults.
+    state_reference : {"running", "latent"}
+        The patient level the generating state-like deviation is taken from: ``"running"``
+        (default) includes the patient's mean outcome-driven shift so far (``d_i`` above,
+        the trait-like effect acting on it too); ``"latent"`` is the latent trait alone
+        (``d_i = 0``: every outcome-driven shift is state-like). The benchmark checks the
+        model under both.
 
     Returns
     -------
@@ -217,6 +224,9 @@ def simulate_session_study(
     dropout = SESSION_DROPOUT if dropout is None else dropout
     if max_sessions < 3:
         raise ValueError("max_sessions must be at least 3 (a lagged model needs two pairs)")
+    if state_reference not in ("running", "latent"):
+        raise ValueError(f"state_reference must be 'running' or 'latent', not {state_reference!r}")
+    running = 1.0 if state_reference == "running" else 0.0
     rng = np.random.default_rng(seed)
     therapists = simulate_therapists(n_therapists, rng)
     load = caseloads(n_therapists, n_patients, rng)
@@ -266,9 +276,8 @@ def simulate_session_study(
         if t == n_s - 1:
             break
         # The outcome at t + 1 needs the state deviation at t from the patient's own level,
-        # whose outcome-driven part d_i is the patient's mean shift over the sessions it is
-        # generated for; it is approximated by the running mean up to t (the future is not
-        # known yet), and the generating state is rebuilt exactly below.
+        # whose outcome-driven part d_i is the patient's mean shift so far (the future is
+        # not known yet at t).
         for out in OUTCOMES:
             fx = fixed[out]
             u0, u1, v, eps = effects[out]
@@ -276,7 +285,7 @@ def simulate_session_study(
             lin = fx["intercept"] + fx["lag"] * y[out][:, t] + u0[row_t] + v + eps[:, t]
             for proc in PROCESSES:
                 tau, pi, e = levels[proc]
-                d_i = shift[proc][:, : t + 1].mean(axis=1)
+                d_i = shift[proc][:, : t + 1].mean(axis=1) * running
                 state = e[:, t] + shift[proc][:, t] - d_i
                 slope = fx[f"{proc}_within"]
                 if proc == "alliance":
