@@ -11,16 +11,18 @@ a therapist level ``tau_j``, a patient (trait-like) level ``pi_i``, a session-to
 improvement the patient has just had raises the rating (``delta``; early symptom change
 drives later alliance ratings). The outcome at the next session is
 
-    y_ij,t+1 = c + rho y_ijt + (b_w + g m_j + u_1j) s_ijt + b_p (pi_i + d_i) + b_t tau_j
-               + u_0j + v_i + eps
+    y_ij,t+1 = c + rho y_ijt + (b_w + g m_j + u_1j) s_ijt + b_p (pi_i + d_i - pibar_j)
+               + b_t (tau_j + pibar_j) + u_0j + v_i + eps
 
 with ``s_ijt = x_ijt - (mu + tau_j + pi_i + d_i)`` the state-like deviation from the
 patient's own level as known at ``t`` (``d_i`` the patient's mean outcome-driven shift
-over sessions 1 to ``t``; see ``state_reference``), therapist-varying state-like slopes
-``u_1j``, their moderation by the therapist's centred self-rated alliance skill ``m_j`` (aim 3) and
-random intercepts of therapist and patient. Patients drop out at random given the
-observed outcome (MAR): after each session from the second on, the chance of leaving
-rises with the improvement from intake observed so far.
+over sessions 1 to ``t``; see ``state_reference``), ``pibar_j`` the mean trait of the
+therapist's patients (so that the trait-like and therapist parts are the ones the
+analysis separates), therapist-varying state-like slopes ``u_1j``, their moderation by
+the therapist's centred self-rated alliance skill ``m_j`` (aim 3) and random intercepts
+of therapist and patient. Patients drop out at random given the observed outcome (MAR):
+after each session from the second on, the chance of leaving rises with the improvement
+from intake observed so far.
 
 The generating values are per unit of the rating (unclipped; ratings are rounded to two
 decimals only), so the session-level model of :mod:`process_outcome.analysis.sessions`
@@ -266,6 +268,13 @@ def simulate_session_study(
     leave_u = rng.random((n_patients, n_s))
     missing_u = {proc: rng.random((n_patients, n_s)) for proc in PROCESSES}
 
+    # The therapist-level part is the therapist's level plus the mean trait of their
+    # patients, as the analysis splits it (patient means around their therapist's mean).
+    pi_bar = {
+        proc: np.bincount(row_t, levels[proc][1], n_therapists)
+        / np.maximum(np.bincount(row_t, minlength=n_therapists), 1)
+        for proc in PROCESSES
+    }
     # Generate session by session: process after outcome, outcome of the next session.
     x = {proc: np.empty((n_patients, n_s)) for proc in PROCESSES}
     shift = {proc: np.zeros((n_patients, n_s)) for proc in PROCESSES}
@@ -293,8 +302,8 @@ def simulate_session_study(
                 lin = (
                     lin
                     + slope * state
-                    + fx[f"{proc}_between_patient"] * (pi + d_i)
-                    + fx[f"{proc}_between_therapist"] * tau[row_t]
+                    + fx[f"{proc}_between_patient"] * (pi + d_i - pi_bar[proc][row_t])
+                    + fx[f"{proc}_between_therapist"] * (tau[row_t] + pi_bar[proc][row_t])
                 )
             y[out][:, t + 1] = lin
     for proc in PROCESSES:
