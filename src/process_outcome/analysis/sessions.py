@@ -57,6 +57,7 @@ __all__ = [
     "CENTERINGS",
     "SESSION_PARTS",
     "SessionAnalysis",
+    "add_moderators",
     "fit_session_model",
     "lagged_table",
     "session_analysis",
@@ -215,6 +216,33 @@ def lagged_table(
     return out
 
 
+def add_moderators(
+    table: pd.DataFrame,
+    therapists: pd.DataFrame,
+    moderators: Sequence[str],
+    therapist: str = "therapist_id",
+) -> pd.DataFrame:
+    """Add therapist characteristics to a :func:`lagged_table`, centred on the mean over
+    the therapists in the table (each therapist once), for aim 3's cross-level terms.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"therapist_id": ["A", "A", "B"], "y_next": [1.0, 2.0, 3.0]})
+    >>> th = pd.DataFrame({"therapist_id": ["A", "B", "C"], "skill": [4.0, 6.0, 9.0]})
+    >>> add_moderators(t, th, ["skill"])["skill"].tolist()
+    [-1.0, -1.0, 1.0]
+    """
+    info = therapists.set_index(therapist)
+    missing = sorted(set(table[therapist]) - set(info.index))
+    if missing:
+        raise ValueError(f"{len(missing)} therapists of the sessions have no row in therapists")
+    present = info.loc[info.index.isin(table[therapist]), list(moderators)].astype(float)
+    out = table.copy()
+    for m in moderators:
+        out[m] = table[therapist].map(present[m] - present[m].mean()).to_numpy()
+    return out
+
+
 def session_formula(
     outcome: str,
     processes: Sequence[str],
@@ -225,6 +253,9 @@ def session_formula(
 ) -> str:
     """The lme4 formula of the session-level model.
 
+    ``moderators`` (centred therapist characteristics, :func:`add_moderators`) enter with
+    their main effects and their interactions with ``slope``'s within part (aim 3).
+
     Examples
     --------
     >>> session_formula("y", ["x"], "x")  # doctest: +NORMALIZE_WHITESPACE
@@ -233,7 +264,8 @@ def session_formula(
     """
     fixed = [f"{outcome}_now_c"] + [f"{p}_{part}" for p in processes for part in SESSION_PARTS]
     if slope is not None:
-        fixed += [f"{slope}_within:{m}" for m in moderators]
+        # a cross-level interaction with its main effect (the moderator's own term)
+        fixed += [*moderators, *(f"{slope}_within:{m}" for m in moderators)]
     lhs = f"1 + {slope}_within" if slope is not None else "1"
     return (
         f"{outcome}_next ~ {' + '.join(fixed)} + ({lhs} | {therapist}) "

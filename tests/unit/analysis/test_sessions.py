@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from process_outcome.analysis.sessions import (
+    add_moderators,
     fit_session_model,
     lagged_table,
     session_analysis,
@@ -114,3 +115,15 @@ def test_slope_variance_test_and_table():
     t = res.slope_test.iloc[0]
     assert t["lr"] >= 0 and 0 < t["p"] <= 1 and t["slope_sd"] > 0
     assert res.model.n_groups == {"therapist_id:patient_id": 212, "therapist_id": 42}
+
+
+def test_moderated_within_slope():
+    study = simulate_session_study(seed=11, n_therapists=80, n_patients=400)
+    table = add_moderators(
+        lagged_table(study.sessions, "symptoms", PROCESSES), study.therapists, ["self_alliance"]
+    )
+    fit = fit_session_model(table, "symptoms", PROCESSES, "alliance", moderators=["self_alliance"])
+    row = fit.coef_table().set_index("term").loc["alliance_within:self_alliance"]
+    truth = study.truth.set_index("parameter")["value"]["alliance_within:self_alliance"]
+    assert abs(row["estimate"] - truth.iloc[0]) < 3 * row["se"]
+    assert fit.n_groups["therapist_id"] == 80
