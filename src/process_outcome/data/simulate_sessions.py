@@ -24,11 +24,13 @@ of therapist and patient. Patients drop out at random given the observed outcome
 after each session from the second on, the chance of leaving rises with the improvement
 from intake observed so far.
 
-The generating values are per unit of the rating (unclipped; ratings are rounded to two
-decimals only), so the session-level model of :mod:`process_outcome.analysis.sessions`
-estimates them up to the sampling error of the observed patient means. With ``delta > 0``
-the patient-level design (process mean over all sessions against the last observed
-outcome) picks up the reverse path; with ``delta = 0`` it does not.
+The generating values are per unit of the rating (unclipped, so about 1.5% of alliance
+and 1% of expectation ratings fall beyond the 1-5 and 1-9 scales, which the workflow's
+cleaning would set missing; ratings are rounded to two decimals only), so the
+session-level model of :mod:`process_outcome.analysis.sessions` estimates them up to the
+sampling error of the observed patient means. With ``delta > 0`` the patient-level design
+(process mean over all sessions against the last observed outcome) picks up the reverse
+path; with ``delta = 0`` it does not.
 """
 
 from __future__ import annotations
@@ -101,9 +103,9 @@ SESSION_MODERATION = {  # (outcome, process, moderator): moderation of the withi
 # Per process: mean, therapist SD, patient SD, state SD and outcome-driven change delta
 # (rating units per unit of symptom improvement since the last session).
 SESSION_PROCESS = {
-    "alliance": {"mean": 3.9, "therapist_sd": 0.25, "patient_sd": 0.45, "state_sd": 0.30,
+    "alliance": {"mean": 3.6, "therapist_sd": 0.25, "patient_sd": 0.45, "state_sd": 0.30,
                  "delta": 0.50},
-    "expectation": {"mean": 6.4, "therapist_sd": 0.45, "patient_sd": 0.90, "state_sd": 0.55,
+    "expectation": {"mean": 6.0, "therapist_sd": 0.45, "patient_sd": 0.90, "state_sd": 0.55,
                     "delta": 0.80},
 }  # fmt: skip
 # Dropout after session t >= 2: logit P = base + improvement * (y_1 - y_t) on symptoms.
