@@ -154,7 +154,7 @@ def clean(
 
     source = list(dict.fromkeys(c for m in session_measures for c in m.source_columns))
     exclusions: list[Any] = []
-    sessions = redcap_rows(sessions, pid, tid, sid, source, exclusions)
+    sessions = redcap_rows(sessions, pid, tid, sid, source)
     s = sessions.copy()
     s[pid] = check_ids(sessions, "sessions", pid)
     s[tid] = check_ids(sessions, "sessions", tid)
@@ -310,15 +310,15 @@ def redcap_rows(
     tid: str,
     sid: str,
     source: Sequence[str],
-    exclusions: list[Any],
 ) -> pd.DataFrame:
     """Set aside the rows of REDCap's non-repeating forms in a repeating-forms export.
 
     A REDCap export with repeating instruments has, per record (and event), one row for
     the non-repeating forms (``redcap_repeat_instrument`` empty) besides one row per
     repeated session. Those rows hold no session: without a session number and without
-    any measure value they are set aside (logged), and a therapist id that only they
-    hold is carried to the record's session rows.
+    any measure value they are set aside (the validation summary counts them; they are
+    the export's layout, not records, so not exclusions), and a therapist id that only
+    they hold is carried to the record's session rows.
 
     Returns
     -------
@@ -330,8 +330,7 @@ def redcap_rows(
     >>> df = pd.DataFrame({"pid": ["1", "1", "1"], "tid": ["A", None, None],
     ...                    "redcap_repeat_instrument": [None, "session", "session"],
     ...                    "s": [None, 1, 2], "x": [None, 3.0, 4.0]})
-    >>> log = []
-    >>> redcap_rows(df, "pid", "tid", "s", ["x"], log)["tid"].tolist()
+    >>> redcap_rows(df, "pid", "tid", "s", ["x"])["tid"].tolist()
     ['A', 'A']
     """
     if REDCAP_REPEAT not in sessions.columns:
@@ -354,16 +353,6 @@ def redcap_rows(
             kept[tid] = kept[tid].astype(object)
             kept.loc[missing, tid] = kept.loc[missing, pid].map(lookup)
             kept[tid] = kept[tid].astype(sessions[tid].dtype)
-    exclusions.append(
-        exclusion_rows(
-            "0_redcap",
-            "REDCap row of the non-repeating forms (redcap_repeat_instrument empty, no "
-            "session data); set aside",
-            "sessions",
-            row=sessions.index[aside].to_numpy() + 2,
-            patient=sessions.loc[aside, pid].to_numpy() if pid in sessions else None,
-        )
-    )
     kept.attrs = dict(sessions.attrs)
     return kept
 
@@ -484,6 +473,17 @@ def validation_summary(
             # How the file was read, so a wrong guess (encoding, delimiter) is visible.
             settings = ", ".join(f"{k} {v!r}" for k, v in how.items())
             lines.append(f"{'':14s}read with {settings}")
+    if REDCAP_REPEAT in tables["sessions"].columns:
+        cols = config["data"]["columns"]
+        source = [c for m in measures(config) if m.table == "sessions" for c in m.source_columns]
+        rows = redcap_rows(
+            tables["sessions"], cols["patient"], cols["therapist"], cols["session"], source
+        )
+        aside = len(tables["sessions"]) - len(rows)
+        lines.append(
+            f"{'':14s}REDCap export: {aside} row(s) of the non-repeating forms "
+            f"({REDCAP_REPEAT} empty, no session data) set aside"
+        )
     s = data.sessions
     lines += ["", "Missing values per measure (analysis sample, session rows):"]
     for m in measures(config):

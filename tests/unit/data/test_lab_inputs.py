@@ -635,7 +635,10 @@ ISSUE20_CASES: dict[str, tuple[Callable[[Lab], None], list[str], bool]] = {
         writer("sessions", formulas_without_results, "sessions.xlsx"),
         ["formula cell(s) without a stored result", "=ROUND(",
          "Open the file in Excel or LibreOffice and save it"], True),
-    "REDCap repeating-instrument export": (redcap_export, SAME, True),
+    "REDCap repeating-instrument export": (redcap_export, SAME, False),
+    "REDCap export, rows set aside said": (
+        redcap_export, ["Analysis sample:", "REDCap export: 177 row(s) of the non-repeating "
+                        "forms"], True),
     "folder given as the sessions file": (
         sessions_path("data"),
         ["data is a folder, not a file", "sessions.csv",
