@@ -129,7 +129,7 @@ def exclusion_table(exclusions: Sequence[Mapping[str, Any] | pd.DataFrame]) -> p
             singles.append(e)
     if singles or not parts:
         parts.append(pd.DataFrame(singles, columns=EXCLUSION_COLUMNS))
-    parts = [p.astype(object) for p in parts if len(p)] or parts[:1]
+    parts = [p for p in parts if len(p)] or parts[:1]
     table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     # Object columns of numbers and gaps become numbers, as if read from the log once.
     return table.reset_index(drop=True).infer_objects()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import re
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,7 @@ __all__ = [
     "decode_text",
     "excel_notes",
     "file_format",
+    "head_lines",
     "id_text",
     "id_texts",
     "io_text",
@@ -598,15 +600,20 @@ def sniff_format(lines: list[str], kind: str) -> tuple[str, str]:
 def _read_text(
     path: Path, kind: str, table: str, dtype: dict[str, type], opts: ReadOptions
 ) -> tuple[pd.DataFrame, list[str], dict[str, Any]]:
-    text, encoding = decode_text(path.read_bytes(), path, table, opts.encoding)
+    raw = path.read_bytes()
+    text, encoding = decode_text(raw, path, table, opts.encoding)
     skip = (opts.header_row or 1) - 1
-    lines = text.splitlines()[skip:]
-    if not any(line.strip() for line in lines):
+    # Only the first lines are needed to sniff the format: splitting a million-row
+    # file into a list of lines would cost more memory than the table itself.
+    lines, rest = head_lines(text, skip + 2 * SNIFF_LINES + 1)
+    lines = lines[skip:]
+    if not any(line.strip() for line in lines) and not rest.strip():
         raise InputError(
             f"{table} table: {path} has no header and no rows"
             + (f" from row {skip + 1} (data.read.{table}.header_row)" if skip else "")
             + f". Export the table again, or point data.files.{table} at the right file."
         )
+    del text, rest
     delimiter, decimal = sniff_format([ln for ln in lines if ln.strip()], kind)
     delimiter = opts.delimiter or delimiter
     decimal = opts.decimal or decimal
@@ -614,8 +621,10 @@ def _read_text(
            "header_row": skip + 1}  # fmt: skip
     header = next(csv.reader(lines[:1], delimiter=delimiter), [])
     try:
-        df = pd.read_csv(io_text(text), sep=delimiter, decimal=decimal, dtype=dtype,
-                         skiprows=skip, skip_blank_lines=True)  # fmt: skip
+        # From the bytes: pandas decodes them as it parses (decode_text has checked
+        # that they decode), instead of a second, wide copy of the text in memory.
+        df = pd.read_csv(io.BytesIO(raw), encoding=encoding, sep=delimiter, decimal=decimal,
+                         dtype=dtype, skiprows=skip, skip_blank_lines=True)  # fmt: skip
     except pd.errors.ParserError as exc:
         raise InputError(
             f"{table} table: {path} could not be split into columns: {exc} (row numbers "
@@ -625,6 +634,23 @@ def _read_text(
             "if a text cell contains the separator, enclose it in double quotes."
         ) from None
     return df, header, how
+
+
+def head_lines(text: str, n: int) -> tuple[list[str], str]:
+    """The first ``n`` lines of a text and the text after them.
+
+    Examples
+    --------
+    >>> head_lines("a\\r\\nb\\nc\\n", 2)
+    (['a', 'b'], 'c\\n')
+    """
+    end = 0
+    for _ in range(n):
+        found = text.find("\n", end)
+        if found < 0:
+            return text.splitlines(), ""
+        end = found + 1
+    return text[:end].splitlines(), text[end:]
 
 
 def io_text(text: str) -> Any:
