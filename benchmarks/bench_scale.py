@@ -53,8 +53,13 @@ def job_name(proc: psutil.Process) -> str:
 
 
 def measure(cmd: list[str], timeout: float) -> tuple[int | None, float, str, dict[str, int], int]:
-    """Run ``cmd``, sampling the memory of it and its children every 0.2 s."""
+    """Run ``cmd``, sampling the memory and CPU time of it and its children every 0.2 s.
+
+    The CPU seconds (user + system, summed over every process seen) are reported with
+    the wall time: on a shared machine the wall time measures the other users too.
+    """
     peaks: dict[str, int] = {}
+    cpu: dict[int, float] = {}
     total_peak = 0
     start = time.perf_counter()
     runner = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -72,8 +77,10 @@ def measure(cmd: list[str], timeout: float) -> tuple[int | None, float, str, dic
         for proc in family:
             try:
                 rss = proc.memory_info().rss
+                times = proc.cpu_times()
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
+            cpu[proc.pid] = times.user + times.system
             total += rss
             name = job_name(proc)
             peaks[name] = max(peaks.get(name, 0), rss)
@@ -86,13 +93,15 @@ def measure(cmd: list[str], timeout: float) -> tuple[int | None, float, str, dic
         chunks.append(f"\nstopped after {timeout:.0f} s\n")
     runner.wait()
     reader.join(timeout=5)
+    peaks["CPU seconds (all processes)"] = int(sum(cpu.values()))
     return runner.returncode, time.perf_counter() - start, "".join(chunks), peaks, total_peak
 
 
 def report(label: str, result: tuple[int | None, float, str, dict[str, int], int]) -> None:
     code, wall, output, peaks, total_peak = result
+    cpu = peaks.pop("CPU seconds (all processes)", 0)
     print(output[-3000:] if code else output.splitlines()[-1])
-    print(f"{label}: exit {code}, wall {wall:.1f} s")
+    print(f"{label}: exit {code}, wall {wall:.1f} s, CPU {cpu} s (all processes)")
     for name, rss in sorted(peaks.items(), key=lambda kv: -kv[1])[:12]:
         print(f"  peak RSS {rss / GIB:6.3f} GiB  {name}")
     print(f"peak RSS of all processes together: {total_peak / GIB:.3f} GiB")
