@@ -20,6 +20,7 @@ import psutil
 
 __all__ = [
     "LOCK_DIR",
+    "data_file_problem",
     "missing_data_files",
     "release_stale_locks",
     "snakemake_running_in",
@@ -118,14 +119,54 @@ def missing_data_files(config: Mapping[str, Any], directory: str | Path = ".") -
         return []
     problems = []
     for name, path in sorted((data.get("files") or {}).items()):
-        if path and not (Path(directory) / path).is_file():
-            where = Path(directory).resolve() / path
-            problems.append(
-                f"data.files.{name} is {path!r}, but there is no such file ({where}). "
-                "Correct the path in your config (relative paths start from the "
-                "directory you run snakemake in) or create the file."
-            )
+        problem = data_file_problem(Path(directory) / path, name) if path else None
+        if problem:
+            problems.append(f"data.files.{name} is {path!r}: {problem}")
     return problems
+
+
+def data_file_problem(path: Path, table: str) -> str | None:
+    """What is wrong with a data file's path (a folder; no such file, with the file of
+    nearly the same name), or None when it is a file.
+
+    Examples
+    --------
+    >>> data_file_problem(Path("."), "sessions")[:19]
+    '. is a folder, not '
+    """
+    import difflib
+
+    key = f"data.files.{table}"
+    if path.is_dir():
+        names = sorted(p.name for p in path.iterdir() if p.is_file() and p.suffix)
+        listing = f" It holds {', '.join(names[:10])}." if names else ""
+        return (
+            f"{path} is a folder, not a file.{listing} Set {key} to the table's file "
+            "(for example data/sessions.csv)."
+        )
+    if path.is_file():
+        return None
+    folder = path.parent
+    if not folder.is_dir():
+        return (
+            f"file {path} does not exist, nor does its folder {folder}. Check {key} in the "
+            "config (paths are relative to the directory you run snakemake from)."
+        )
+    names = [p.name for p in folder.iterdir() if p.is_file()]
+    same = [n for n in names if n.casefold() == path.name.casefold()]
+    if same:
+        hint = (
+            f" The folder has {folder / same[0]}, whose name differs only in upper/lower "
+            f"case; file names are case-sensitive here: set {key}: {folder / same[0]}, or "
+            "rename the file."
+        )
+    else:
+        close = difflib.get_close_matches(path.name, names, n=3, cutoff=0.6)
+        hint = f" Did you mean {' or '.join(str(folder / n) for n in close)}?" if close else ""
+    return (
+        f"file {path} does not exist.{hint} Check {key} in the config (paths are relative "
+        "to the directory you run snakemake from)."
+    )
 
 
 def watch_parent_workflow(interval: float = WATCH_INTERVAL_S) -> threading.Thread | None:

@@ -11,7 +11,11 @@ from tests.conftest import ROOT, SCHEMA
 
 def test_default_config_is_valid_and_filled():
     config = load_config(ROOT / "config" / "config.yaml", SCHEMA)
-    assert config["cleaning"] == {"out_of_range": "missing", "min_outcome_assessments": 2}
+    assert config["cleaning"] == {
+        "out_of_range": "missing",
+        "check_scales": True,
+        "min_outcome_assessments": 2,
+    }
     assert [m.key for m in measures_of(config, "outcome")] == ["symptoms", "functioning"]
 
 

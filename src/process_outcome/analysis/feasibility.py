@@ -243,9 +243,15 @@ def _design_problems(
             )
             continue
         X = np.column_stack([np.ones(len(used)), *(_term(used, t) for t in terms)])
+        # X = QR with orthonormal Q: X[:, :j] and R[:, :j] have the same singular
+        # values, so each rank is read from the small R (numpy's matrix_rank tolerance
+        # for X's shape) instead of an SVD of the n x j matrix per term.
+        Q, R = np.linalg.qr(X)
+        eps = np.finfo(float).eps
         rank = 1
         for j, term in enumerate(terms, start=1):
-            if np.linalg.matrix_rank(X[:, : j + 1]) <= rank:
+            sv = np.linalg.svd(R[:, : j + 1], compute_uv=False)
+            if int((sv > sv.max() * max(X.shape[0], j + 1) * eps).sum()) <= rank:
                 problems.append(
                     f"{name}: the term {term} is a linear combination of the terms before "
                     f"it ({', '.join(['intercept', *terms[: j - 1]])}) in the "
@@ -257,7 +263,9 @@ def _design_problems(
             rank += 1
         else:
             y = used[response].to_numpy(dtype=float)
-            resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
+            # Full column rank here: the least-squares residual is y minus its
+            # projection on the columns of Q.
+            resid = y - Q @ (Q.T @ y)
             if float(resid @ resid) <= 1e-10 * max(1.0, float(((y - y.mean()) ** 2).sum())):
                 problems.append(
                     f"{name}: {response} is an exact linear function of "

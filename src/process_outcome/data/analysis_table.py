@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from process_outcome.config import Measure, measures_of
+from process_outcome.data import ids
 from process_outcome.data.cleaning import CleanData, clean
 
 __all__ = [
@@ -106,7 +107,7 @@ def patient_table(
         out[f"baseline_{o.key}_c"] = out[f"baseline_{o.key}"] - out[f"baseline_{o.key}"].mean()
     if moderators:
         t = therapists.set_index("therapist")[[m.key for m in moderators]].copy()
-        t = t.loc[t.index.isin(out["therapist"])]
+        t = t.loc[ids.isin(t.index.to_series(), ids.distinct(out["therapist"]))]
         for m in moderators:
             if m.type == "continuous":
                 t[m.key] = t[m.key] - t[m.key].mean()

@@ -125,16 +125,12 @@ def check_ids(df: pd.DataFrame, table: str, column: str) -> pd.Series:
             "have "
             "no id. Fill in the id or delete those rows."
         )
-    ids = ids.map(reading.id_text).astype("string")
-    normal = ids.str.casefold()
-    variants = (
-        pd.DataFrame({"id": ids, "normal": normal})
-        .drop_duplicates()
-        .groupby("normal")["id"]
-        .agg(list)
-    )
-    clashes = variants[variants.map(len) > 1]
-    if not clashes.empty:
+    ids = reading.id_texts(ids)
+    distinct = pd.DataFrame({"id": ids}).drop_duplicates()
+    distinct["normal"] = distinct["id"].str.casefold()
+    clash = distinct["normal"].duplicated(keep=False)
+    if clash.any():
+        clashes = distinct[clash].groupby("normal", sort=True)["id"].agg(list)
         listed = "; ".join(value_list(v) for v in clashes.head(MAX_LISTED))
         raise InputError(
             f"{table_label(df, table)}, column '{column}': ids that differ only in upper/lower "
@@ -205,7 +201,8 @@ def check_restarting_ids(s: pd.DataFrame, raw: pd.DataFrame, pid: str, tid: str)
     shared = per_patient[per_patient > 1]
     if len(shared) < RESTART_MIN_IDS and len(shared) <= RESTART_SHARE * len(per_patient):
         return
-    therapists_of = s.groupby("patient")["therapist"].unique()
+    examples_of = s[ids.isin(s["patient"], shared.index[:3])]
+    therapists_of = examples_of.groupby("patient")["therapist"].unique()
     examples = "; ".join(
         f"patient {p}: therapists {value_list(sorted(therapists_of[p])).replace(chr(39), '')}"
         for p in shared.index[:3]
@@ -250,11 +247,12 @@ def check_patient_match(
     >>> s = pd.DataFrame({"patient": ["1", "2"]})
     >>> check_patient_match(s, s, s, s, "pid")  # every id matches: passes
     """
-    in_sessions = set(s["patient"])
-    unmatched = in_sessions - set(p["patient"])
+    in_sessions = ids.distinct(s["patient"])
+    in_patients = ids.distinct(p["patient"])
+    unmatched = in_sessions - in_patients
     if not unmatched:
         return
-    near = ids.near_matches(unmatched, set(p["patient"]) - in_sessions)
+    near = ids.near_matches(unmatched, in_patients - in_sessions)
     if not near and len(unmatched) < len(in_sessions):
         return
     raise InputError(

@@ -10,11 +10,11 @@ steps in :mod:`~process_outcome.data.exclusions`; this module runs them in order
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from process_outcome.config import Measure, measures
@@ -29,21 +29,28 @@ from process_outcome.data.checks import (
     require_columns,
 )
 from process_outcome.data.exclusions import (
-    EXCLUSION_COLUMNS,
     SOURCE,
     apply_ranges,
     apply_window,
     dedupe_therapists,
-    exclusion_row,
+    exclusion_rows,
+    exclusion_table,
     mask_out_of_range,
     score_measures,
     select_sample,
 )
 from process_outcome.data.messages import MAX_LISTED, row_list, table_label, value_list
-from process_outcome.data.numeric import check_sentinels, source_codes, source_keys, to_numeric
+from process_outcome.data.numeric import check_values, source_codes, source_keys, to_numeric
 from process_outcome.errors import InputError
 
-__all__ = ["CleanData", "clean", "validation_summary"]
+__all__ = [
+    "EXTREMES",
+    "LISTED_THERAPISTS",
+    "CleanData",
+    "caseload_summary",
+    "clean",
+    "validation_summary",
+]
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,8 @@ def clean(
         )
 
     source = list(dict.fromkeys(c for m in session_measures for c in m.source_columns))
+    exclusions: list[Any] = []
+    sessions = redcap_rows(sessions, pid, tid, sid, source)
     s = sessions.copy()
     s[pid] = check_ids(sessions, "sessions", pid)
     s[tid] = check_ids(sessions, "sessions", tid)
@@ -155,7 +164,8 @@ def clean(
         {sid: "data.columns.session"} | source_keys(session_measures),
         source_codes(session_measures),
     )
-    check_sentinels(s, "sessions", session_measures)
+    scales = config.get("cleaning", {}).get("check_scales", True)
+    check_values(s, "sessions", session_measures, scales)
     check_session_numbers(s, sid)
     for m in session_measures:
         empty = [c for c in m.source_columns if s[c].isna().all()]
@@ -169,9 +179,8 @@ def clean(
     t = therapists.copy()
     t[tid] = check_ids(therapists, "therapists", tid)
     t = to_numeric(t, "therapists", source_keys(moderators), source_codes(moderators))
-    check_sentinels(t, "therapists", moderators)
+    check_values(t, "therapists", moderators, scales)
 
-    exclusions: list[dict[str, Any]] = []
     flow: list[dict[str, Any]] = []
     s = s.rename(columns={pid: "patient", tid: "therapist", sid: "session"})
     # Source columns get a prefix so that a user's column can never clash with a
@@ -186,17 +195,16 @@ def clean(
 
     # 1. exact duplicates
     dup = s.duplicated(keep="first")
-    for i in np.flatnonzero(dup):
-        r = s.iloc[i]
+    if dup.any():
         exclusions.append(
-            exclusion_row(
+            exclusion_rows(
                 "1_exact_duplicates",
                 "exact duplicate of an earlier row",
                 "sessions",
-                row=int(s.index[i]) + 2,
-                patient=r["patient"],
-                therapist=r["therapist"],
-                session=int(r["session"]),
+                row=s.index[dup].to_numpy() + 2,
+                patient=s.loc[dup, "patient"].to_numpy(),
+                therapist=s.loc[dup, "therapist"].to_numpy(),
+                session=s.loc[dup, "session"].to_numpy().astype(int),
             )
         )
     s = s[~dup]
@@ -206,7 +214,8 @@ def clean(
     key_dup = s.duplicated(["patient", "session"], keep=False)
     if key_dup.any():
         pairs = []
-        for (p, ses), grp in s[key_dup].groupby(["patient", "session"], sort=True):
+        groups = s[key_dup].groupby(["patient", "session"], sort=True)
+        for (p, ses), grp in itertools.islice(groups, MAX_LISTED):
             diff = [
                 c.removeprefix(SOURCE)
                 for c in grp.columns
@@ -216,16 +225,17 @@ def clean(
                 f"patient {p} session {int(ses)}: {row_list(grp.index)} differ in {', '.join(diff)}"
             )
         raise InputError(
-            f"{table_label(sessions, 'sessions')}: {len(pairs)} patient-session pair(s) appear "
-            f"in more than one row with different values: {'; '.join(pairs[:MAX_LISTED])}. "
+            f"{table_label(sessions, 'sessions')}: {groups.ngroups} patient-session pair(s) "
+            f"appear in more than one row with different values: {'; '.join(pairs)}. "
             "Keep the correct row of each pair and delete the other."
         )
     flow.append(_count(s, "2_conflicting_duplicates", "no conflicting duplicates"))
 
     # 3. patients nested in one therapist
-    per_patient = s.groupby("patient")["therapist"].unique()
-    multi = per_patient[per_patient.map(len) > 1]
-    if not multi.empty:
+    n_therapists = s.groupby("patient")["therapist"].nunique()
+    if (n_therapists > 1).any():
+        several = s[ids.isin(s["patient"], n_therapists.index[n_therapists > 1])]
+        multi = several.groupby("patient")["therapist"].unique()
         listed = "; ".join(
             f"patient {p}: therapists {', '.join(sorted(map(str, ts)))} "
             f"({row_list(s.index[s['patient'] == p])})"
@@ -239,10 +249,10 @@ def clean(
     flow.append(_count(s, "3_one_therapist", "each patient under one therapist"))
 
     t = dedupe_therapists(t, therapists, tid, moderators, exclusions)
-    absent = sorted(set(s["therapist"]) - set(t["therapist"]))
+    absent = sorted(ids.distinct(s["therapist"]) - ids.distinct(t["therapist"]))
     if absent:
-        rows = s.index[s["therapist"].isin(absent)]
-        spare = set(t["therapist"]) - set(s["therapist"])
+        rows = s.index[ids.isin(s["therapist"], absent)]
+        spare = ids.distinct(t["therapist"]) - ids.distinct(s["therapist"])
         raise InputError(
             f"{table_label(sessions, 'sessions')}, column '{tid}': {len(absent)} therapist id(s) "
             f"({row_list(rows)}) are not in the {table_label(therapists, 'therapists')}: "
@@ -274,10 +284,11 @@ def clean(
     flow.append(_count(s, "5_sample", "analysis sample"))
     check_moderators(t, therapists, moderators)
     if p_out is not None:
-        p_out = p_out[p_out["patient"].isin(set(s["patient"]))].reset_index(drop=True)
+        p_out = p_out[ids.isin(p_out["patient"], ids.distinct(s["patient"]))]
+        p_out = p_out.reset_index(drop=True)
         check_covariates(p_out, patients, covariates)
 
-    excl = pd.DataFrame(exclusions, columns=EXCLUSION_COLUMNS)
+    excl = exclusion_table(exclusions)
     sample_rows = s.index
     s = s.sort_values(["patient", "session"], kind="mergesort").reset_index(drop=True)
     return CleanData(
@@ -288,6 +299,62 @@ def clean(
         flow=flow,
         items={k: v.loc[v.index.isin(sample_rows)] for k, v in items.items()},
     )
+
+
+REDCAP_REPEAT = "redcap_repeat_instrument"
+
+
+def redcap_rows(
+    sessions: pd.DataFrame,
+    pid: str,
+    tid: str,
+    sid: str,
+    source: Sequence[str],
+) -> pd.DataFrame:
+    """Set aside the rows of REDCap's non-repeating forms in a repeating-forms export.
+
+    A REDCap export with repeating instruments has, per record (and event), one row for
+    the non-repeating forms (``redcap_repeat_instrument`` empty) besides one row per
+    repeated session. Those rows hold no session: without a session number and without
+    any measure value they are set aside (the validation summary counts them; they are
+    the export's layout, not records, so not exclusions), and a therapist id that only
+    they hold is carried to the record's session rows.
+
+    Returns
+    -------
+    DataFrame
+        The session rows (file row numbers kept as the index).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"pid": ["1", "1", "1"], "tid": ["A", None, None],
+    ...                    "redcap_repeat_instrument": [None, "session", "session"],
+    ...                    "s": [None, 1, 2], "x": [None, 3.0, 4.0]})
+    >>> redcap_rows(df, "pid", "tid", "s", ["x"])["tid"].tolist()
+    ['A', 'A']
+    """
+    if REDCAP_REPEAT not in sessions.columns:
+        return sessions
+    blank = sessions[REDCAP_REPEAT].isna() | (
+        sessions[REDCAP_REPEAT].astype("string").str.strip() == ""
+    )
+    values = [c for c in [sid, *source] if c in sessions.columns]
+    empty = sessions[values].isna() | (sessions[values].astype("string") == "")
+    aside = blank & empty.all(axis=1)
+    if not aside.any():
+        return sessions
+    kept = sessions[~aside].copy()
+    if tid in sessions.columns and pid in sessions.columns:
+        # The therapist is often entered once, on the record's enrolment form.
+        own = sessions.loc[aside & sessions[tid].notna(), [pid, tid]].drop_duplicates(pid)
+        lookup = own.set_index(pid)[tid]
+        missing = kept[tid].isna()
+        if missing.any() and len(lookup):
+            kept[tid] = kept[tid].astype(object)
+            kept.loc[missing, tid] = kept.loc[missing, pid].map(lookup)
+            kept[tid] = kept[tid].astype(sessions[tid].dtype)
+    kept.attrs = dict(sessions.attrs)
+    return kept
 
 
 def _patients_table(
@@ -301,7 +368,7 @@ def _patients_table(
     p[pid] = check_ids(patients, "patients", pid)
     continuous = [m for m in covariates if m.type == "continuous"]
     p = to_numeric(p, "patients", source_keys(continuous), source_codes(continuous))
-    check_sentinels(p, "patients", continuous)
+    check_values(p, "patients", continuous, config.get("cleaning", {}).get("check_scales", True))
     p = p.rename(columns={pid: "patient"})
     p.index = patients.index
     if covariates:
@@ -328,6 +395,53 @@ def _patients_table(
             )
         p[m.key] = values
     return p[["patient", *[m.key for m in covariates]]] if covariates else p
+
+
+# Up to this many therapists the summary has a line per therapist; beyond, counts and the
+# smallest and largest caseloads, so that it stays readable at a thousand therapists.
+LISTED_THERAPISTS = 30
+EXTREMES = 5
+
+
+def caseload_summary(sessions: pd.DataFrame) -> list[str]:
+    """Patients and session rows per therapist, for the validation summary.
+
+    A line per therapist for small studies; for more than ``LISTED_THERAPISTS``, the
+    distribution of caseloads and the therapists with the smallest and largest ones.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"therapist": ["a", "a", "b"], "patient": ["1", "2", "3"],
+    ...                   "session": [1, 1, 1]})
+    >>> print("\\n".join(caseload_summary(s)))
+    Per therapist (analysis sample):
+      therapist        patients sessions
+      a                       2        2
+      b                       1        1
+    """
+    per = sessions.groupby("therapist").agg(
+        patients=("patient", "nunique"), sessions=("session", "size")
+    )
+    head = [f"  {'therapist':<16s} patients sessions"]
+    if len(per) <= LISTED_THERAPISTS:
+        rows = [f"  {t:<16s} {r.patients:8d} {r.sessions:8d}" for t, r in per.iterrows()]
+        return ["Per therapist (analysis sample):", *head, *rows]
+    q = per["patients"].quantile([0.25, 0.5, 0.75]).tolist()
+    ones = int((per["patients"] == 1).sum())
+    by_size = per.sort_values(["patients", "sessions"], kind="mergesort")
+    lines = [
+        f"Per therapist (analysis sample, {len(per)} therapists):",
+        f"  patients per therapist: min {per['patients'].min()}, quartiles {q[0]:g}, "
+        f"{q[1]:g}, {q[2]:g}, max {per['patients'].max()}; {ones} therapist(s) with one "
+        "patient",
+        f"  session rows per therapist: min {per['sessions'].min()}, median "
+        f"{per['sessions'].median():g}, max {per['sessions'].max()}",
+        f"  smallest and largest caseloads ({EXTREMES} each):",
+        *head,
+    ]
+    extremes = pd.concat([by_size.head(EXTREMES), by_size.tail(EXTREMES)])
+    lines += [f"  {t:<16s} {r.patients:8d} {r.sessions:8d}" for t, r in extremes.iterrows()]
+    return lines
 
 
 def validation_summary(
@@ -359,6 +473,17 @@ def validation_summary(
             # How the file was read, so a wrong guess (encoding, delimiter) is visible.
             settings = ", ".join(f"{k} {v!r}" for k, v in how.items())
             lines.append(f"{'':14s}read with {settings}")
+    if REDCAP_REPEAT in tables["sessions"].columns:
+        cols = config["data"]["columns"]
+        source = [c for m in measures(config) if m.table == "sessions" for c in m.source_columns]
+        rows = redcap_rows(
+            tables["sessions"], cols["patient"], cols["therapist"], cols["session"], source
+        )
+        aside = len(tables["sessions"]) - len(rows)
+        lines.append(
+            f"{'':14s}REDCap export: {aside} row(s) of the non-repeating forms "
+            f"({REDCAP_REPEAT} empty, no session data) set aside"
+        )
     s = data.sessions
     lines += ["", "Missing values per measure (analysis sample, session rows):"]
     for m in measures(config):
@@ -370,9 +495,7 @@ def validation_summary(
             t = data.therapists
             miss = int(t[m.key].isna().sum())
             lines.append(f"  {m.key:<24s} {miss:6d} of {len(t):6d} therapists")
-    per = s.groupby("therapist").agg(patients=("patient", "nunique"), sessions=("session", "size"))
-    lines += ["", "Per therapist (analysis sample):", f"  {'therapist':<16s} patients sessions"]
-    lines += [f"  {t:<16s} {r.patients:8d} {r.sessions:8d}" for t, r in per.iterrows()]
+    lines += ["", *caseload_summary(s)]
     if len(data.exclusions):
         lines += ["", "Exclusions:"]
         counts = data.exclusions.groupby(["step", "reason"], sort=True).size()

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from process_outcome.config import Measure
+from process_outcome.data import ids
 from process_outcome.data.messages import row_list, table_label, value_list
 from process_outcome.errors import InputError
 
@@ -24,6 +25,8 @@ __all__ = [
     "apply_window",
     "dedupe_therapists",
     "exclusion_row",
+    "exclusion_rows",
+    "exclusion_table",
     "mask_out_of_range",
     "score_measures",
     "select_sample",
@@ -68,6 +71,68 @@ def exclusion_row(step: str, reason: str, table: str, **kw: Any) -> dict[str, An
     row = dict.fromkeys(EXCLUSION_COLUMNS)
     row.update(step=step, reason=reason, table=table, **kw)
     return row
+
+
+def exclusion_rows(step: str, reason: Any, table: str, **columns: Any) -> pd.DataFrame:
+    """Many rows of the exclusions table at once (one per element of the columns).
+
+    Parameters
+    ----------
+    step, table : str
+        The cleaning step and the table.
+    reason : str or array-like
+        Why, for all rows or one per row.
+    **columns
+        Any other of :data:`EXCLUSION_COLUMNS`, as arrays of one length (or scalars).
+
+    Returns
+    -------
+    DataFrame
+        :data:`EXCLUSION_COLUMNS`, the missing ones empty.
+
+    Examples
+    --------
+    >>> exclusion_rows("4_ranges", "out of range", "sessions", row=[3, 5])["row"].tolist()
+    [3, 5]
+    """
+    n = max((len(v) for v in columns.values() if np.ndim(v)), default=1)
+    frame = pd.DataFrame(
+        {k: np.asarray(v) if np.ndim(v) else [v] * n for k, v in columns.items()},
+        index=range(n),
+    )
+    frame.insert(0, "table", table)
+    frame.insert(0, "reason", np.asarray(reason) if np.ndim(reason) else reason)
+    frame.insert(0, "step", step)
+    return frame.reindex(columns=EXCLUSION_COLUMNS)
+
+
+def exclusion_table(exclusions: Sequence[Mapping[str, Any] | pd.DataFrame]) -> pd.DataFrame:
+    """The exclusions table from rows (:func:`exclusion_row`) and blocks of rows
+    (:func:`exclusion_rows`), in the order they were logged.
+
+    Examples
+    --------
+    >>> log = [exclusion_row("1", "a", "sessions", row=2),
+    ...        exclusion_rows("4", "b", "sessions", row=[3, 4], value=[1.5, 2.0])]
+    >>> exclusion_table(log)[["step", "row", "value"]].values.tolist()
+    [['1', 2, nan], ['4', 3, 1.5], ['4', 4, 2.0]]
+    """
+    parts: list[pd.DataFrame] = []
+    singles: list[Mapping[str, Any]] = []
+    for e in exclusions:
+        if isinstance(e, pd.DataFrame):
+            if singles:
+                parts.append(pd.DataFrame(singles, columns=EXCLUSION_COLUMNS))
+                singles = []
+            parts.append(e)
+        else:
+            singles.append(e)
+    if singles or not parts:
+        parts.append(pd.DataFrame(singles, columns=EXCLUSION_COLUMNS))
+    parts = [p for p in parts if len(p)] or parts[:1]
+    table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    # Object columns of numbers and gaps become numbers, as if read from the log once.
+    return table.reset_index(drop=True).infer_objects()
 
 
 def score_measures(
@@ -134,17 +199,22 @@ def score_measures(
             # skipped item does not pull the sum down.
             score = score * len(m.items)
         out[m.key] = score.where(enough)
-        for i in s.index[(answered > 0) & ~enough]:
+        short = (answered > 0) & ~enough
+        if short.any():
+            n_answered = answered[short].to_numpy()
             exclusions.append(
-                exclusion_row(
+                exclusion_rows(
                     "4_ranges",
-                    f"{m.key} not scored: {answered[i]} of {len(m.items)} items answered, "
-                    f"fewer than the minimum share {m.min_answered:g}",
+                    [
+                        f"{m.key} not scored: {a} of {len(m.items)} items answered, "
+                        f"fewer than the minimum share {m.min_answered:g}"
+                        for a in n_answered
+                    ],
                     "sessions",
-                    row=int(i) + 2,
-                    patient=s.at[i, "patient"],
-                    therapist=s.at[i, "therapist"],
-                    session=int(s.at[i, "session"]),
+                    row=s.index[short].to_numpy() + 2,
+                    patient=s.loc[short, "patient"].to_numpy(),
+                    therapist=s.loc[short, "therapist"].to_numpy(),
+                    session=s.loc[short, "session"].to_numpy().astype(int),
                     column=m.key,
                 )
             )
@@ -203,8 +273,8 @@ def mask_out_of_range(
     >>> mask_out_of_range(pd.Series([3.0, 9.0]), 1, 7, rows, "wai", "wai", rows,
     ...                   {"cleaning": {"out_of_range": "missing"}}, log).tolist()
     [3.0, nan]
-    >>> log[0]["row"], log[0]["value"]
-    (3, 9.0)
+    >>> exclusion_table(log)[["row", "value"]].values.tolist()
+    [[3.0, 9.0]]
     """
     out = values.notna() & ((values < lo) | (values > hi))
     if not out.any():
@@ -216,20 +286,19 @@ def mask_out_of_range(
             f"{value_list(values[out].tolist())}. Correct them, or set "
             "cleaning.out_of_range: missing to treat them as missing."
         )
-    for i in values.index[out]:
-        exclusions.append(
-            exclusion_row(
-                "4_ranges",
-                f"value outside the range {lo:g} to {hi:g}; set to missing",
-                table,
-                row=int(i) + 2,
-                patient=rows.at[i, "patient"] if "patient" in rows else None,
-                therapist=rows.at[i, "therapist"],
-                session=int(rows.at[i, "session"]) if "session" in rows else None,
-                column=column,
-                value=float(values[i]),
-            )
+    exclusions.append(
+        exclusion_rows(
+            "4_ranges",
+            f"value outside the range {lo:g} to {hi:g}; set to missing",
+            table,
+            row=values.index[out].to_numpy() + 2,
+            patient=rows.loc[out, "patient"].to_numpy() if "patient" in rows else None,
+            therapist=rows.loc[out, "therapist"].to_numpy(),
+            session=rows.loc[out, "session"].to_numpy().astype(int) if "session" in rows else None,
+            column=column,
+            value=values[out].to_numpy(dtype=float),
         )
+    )
     return values.mask(out)
 
 
@@ -270,18 +339,18 @@ def apply_window(
     outside = (s["session"] < first) | (s["session"] > last)
     for m in processes:
         drop = outside & s[m.key].notna()
-        for i in s.index[drop]:
+        if drop.any():
             exclusions.append(
-                exclusion_row(
+                exclusion_rows(
                     "4_window",
                     f"{m.key} rating outside the process window (sessions {first} to {last})",
                     "sessions",
-                    row=int(i) + 2,
-                    patient=s.at[i, "patient"],
-                    therapist=s.at[i, "therapist"],
-                    session=int(s.at[i, "session"]),
+                    row=s.index[drop].to_numpy() + 2,
+                    patient=s.loc[drop, "patient"].to_numpy(),
+                    therapist=s.loc[drop, "therapist"].to_numpy(),
+                    session=s.loc[drop, "session"].to_numpy().astype(int),
                     column=m.key,
-                    value=float(s.at[i, m.key]),
+                    value=s.loc[drop, m.key].to_numpy(dtype=float),
                 )
             )
         s.loc[drop, m.key] = np.nan
@@ -448,14 +517,14 @@ def select_sample(
     >>> log = []
     >>> select_sample(s, t, [m], cfg, log)[1]["therapist"].tolist()
     ['a']
-    >>> log[0]["reason"]
-    'patient excluded: no non-missing wai rating'
+    >>> exclusion_table(log)["reason"].tolist()
+    ['patient excluded: no non-missing wai rating']
     """
     k = config["cleaning"]["min_outcome_assessments"]
     counts = s.groupby("patient", sort=True).count()
     therapist_of = s.groupby("patient", sort=True)["therapist"].first()
     keep = pd.Series(True, index=counts.index)
-    reasons: dict[str, list[str]] = {p: [] for p in counts.index}
+    reasons = pd.Series("", index=counts.index, dtype=object)
     for m in ms:
         if m.kind == "outcome":
             short = counts[m.key] < k
@@ -467,25 +536,24 @@ def select_sample(
             # Every model must use the same patients, or the aim 2 test against aim 1
             # would compare likelihoods of different data.
             known = patients.loc[patients[m.key].notna(), "patient"]
-            short = pd.Series(~counts.index.isin(known), index=counts.index)
+            short = pd.Series(~ids.isin(counts.index.to_series(), known), index=counts.index)
             why = f"covariate {m.key} missing"
         else:
             continue
         keep &= ~short
-        for p in short[short].index:
-            reasons[p].append(why)
-    for p in keep[~keep].index:
+        reasons[short] = reasons[short] + ("; " + why)
+    out = ~keep
+    if out.any():
         exclusions.append(
-            exclusion_row(
+            exclusion_rows(
                 "5_sample",
-                "patient excluded: " + "; ".join(reasons[p]),
+                ("patient excluded: " + reasons[out].str.slice(2)).to_numpy(),
                 "sessions",
-                patient=p,
-                therapist=therapist_of[p],
+                patient=keep.index[out].to_numpy(),
+                therapist=therapist_of[out].to_numpy(),
             )
         )
-    sample = set(keep[keep].index)
-    s = s[s["patient"].isin(sample)]
+    s = s[ids.isin(s["patient"], keep.index[keep])]
     if s.empty:
         raise InputError(
             "No patient meets the sample criteria (at least "
@@ -494,5 +562,5 @@ def select_sample(
             "cleaning.min_outcome_assessments; results/data/exclusions.csv is not written "
             "because the run stopped, but every patient failed these criteria."
         )
-    t = t[t["therapist"].isin(set(s["therapist"]))]
+    t = t[ids.isin(t["therapist"], ids.distinct(s["therapist"]))]
     return s, t

@@ -6,9 +6,49 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 
-__all__ = ["describe_unmatched", "id_key", "near_matches"]
+import numpy as np
+import pandas as pd
+
+__all__ = ["DIFFLIB_PAIRS", "describe_unmatched", "distinct", "id_key", "isin", "near_matches"]
 
 MAX_LISTED = 10
+# difflib compares every unmatched id with every candidate; beyond this many pairs
+# (200,000 unmatched patient ids) only the loose key (case, separators, zeros) is used.
+DIFFLIB_PAIRS = 2_000_000
+
+
+def isin(ids: pd.Series, values: Iterable[object]) -> np.ndarray:
+    """Which ids are among ``values``, fast for the text ids of a million rows.
+
+    pandas' ``isin`` on Arrow-backed text converts every value of the set one by one;
+    Arrow's own ``is_in`` does not.
+
+    Examples
+    --------
+    >>> isin(pd.Series(["a", "b", None], dtype="string"), {"b"}).tolist()
+    [False, True, False]
+    """
+    values = list(values)
+    array = ids.array
+    if isinstance(ids.dtype, pd.StringDtype) and ids.dtype.storage == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        chunks = pa.array(array)
+        wanted = pa.array([str(v) for v in values if isinstance(v, str)], type=chunks.type)
+        return np.asarray(pc.is_in(chunks, value_set=wanted).fill_null(False), dtype=bool)
+    return ids.isin(values).to_numpy(dtype=bool)
+
+
+def distinct(ids: pd.Series) -> set[str]:
+    """The distinct non-missing ids of a column, as a set (without iterating every row).
+
+    Examples
+    --------
+    >>> sorted(distinct(pd.Series(["a", "b", "a", None], dtype="string")))
+    ['a', 'b']
+    """
+    return set(ids.dropna().unique().tolist())
 
 
 def id_key(value: str) -> str:
@@ -31,7 +71,8 @@ def near_matches(unmatched: Iterable[str], candidates: Iterable[str]) -> dict[st
     """For each unmatched id, the candidate it most probably was meant to be.
 
     A candidate with the same :func:`id_key` wins; otherwise the closest by
-    :func:`difflib.get_close_matches` (ratio at least 0.8), if any.
+    :func:`difflib.get_close_matches` (ratio at least 0.8), if any and if there are at
+    most ``DIFFLIB_PAIRS`` pairs to compare.
 
     Examples
     --------
@@ -43,11 +84,13 @@ def near_matches(unmatched: Iterable[str], candidates: Iterable[str]) -> dict[st
     for c in pool:
         by_key.setdefault(id_key(c), c)
     out: dict[str, str] = {}
-    for u in sorted(set(unmatched)):
+    unmatched = sorted(set(unmatched))
+    compare = len(unmatched) * len(pool) <= DIFFLIB_PAIRS
+    for u in unmatched:
         if id_key(u) in by_key:
             out[u] = by_key[id_key(u)]
             continue
-        close = difflib.get_close_matches(u, pool, n=1, cutoff=0.8)
+        close = difflib.get_close_matches(u, pool, n=1, cutoff=0.8) if compare else None
         if close:
             out[u] = close[0]
     return out

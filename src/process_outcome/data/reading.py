@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import re
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from process_outcome.errors import InputError
+from process_outcome.runstate import data_file_problem
 
 __all__ = [
     "HEADER_SEARCH_ROWS",
@@ -23,7 +26,11 @@ __all__ = [
     "TEXT_DELIMITERS",
     "ReadOptions",
     "decode_text",
+    "excel_notes",
+    "file_format",
+    "head_lines",
     "id_text",
+    "id_texts",
     "io_text",
     "read_table",
     "sniff_format",
@@ -64,6 +71,9 @@ class ReadOptions:
         Row of the column names as a spreadsheet numbers it (1 when None).
     delimiter, decimal, encoding : str or None
         For text files; detected when None.
+    hidden_rows : {"read", "skip"}
+        Rows hidden in an Excel sheet: read them (the table's ``attrs["warnings"]``
+        names them) or leave them out.
     """
 
     sheet: str | int | None = None
@@ -71,6 +81,7 @@ class ReadOptions:
     delimiter: str | None = None
     decimal: str | None = None
     encoding: str | None = None
+    hidden_rows: str = "read"
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any], table: str) -> ReadOptions:
@@ -79,11 +90,13 @@ class ReadOptions:
         Examples
         --------
         >>> ReadOptions.from_config({"read": {"sessions": {"delimiter": ";"}}}, "sessions")
-        ReadOptions(sheet=None, header_row=None, delimiter=';', decimal=None, encoding=None)
+        ReadOptions(sheet=None, header_row=None, delimiter=';', decimal=None, encoding=None, \
+hidden_rows='read')
         """
         given = dict((data.get("read") or {}).get(table) or {})
         if given.get("sheet") is None:
             given["sheet"] = (data.get("sheets") or {}).get(table)
+        given["hidden_rows"] = given.get("hidden_rows") or "read"
         return cls(**{k: given.get(k) for k in cls.__dataclass_fields__})
 
 
@@ -144,11 +157,7 @@ def read_table(
     opts = options or ReadOptions()
     if opts.sheet is None and sheet is not None:
         opts = replace(opts, sheet=sheet)
-    if not path.is_file():
-        raise InputError(
-            f"{table} table: file {path} does not exist. Check data.files.{table} in the "
-            "config (paths are relative to the directory you run snakemake from)."
-        )
+    _check_path(path, table)
     kind = READERS.get(path.suffix.lower())
     if kind is None:
         raise InputError(
@@ -160,6 +169,7 @@ def read_table(
             f"{table} table: {path} is empty (0 bytes): no header and no rows. Export the "
             f"table again, or point data.files.{table} at the right file."
         )
+    _check_format(path, kind, table)
     try:
         df, header, how = _read(path, kind, table, id_columns, opts)
     except InputError:
@@ -185,7 +195,7 @@ def read_table(
         )
     for col in id_columns:
         if col in df.columns:
-            df[col] = df[col].map(id_text, na_action="ignore").astype("string")
+            df[col] = id_texts(df[col])
     df.attrs["path"] = str(path)
     df.attrs["read"] = how
     df.attrs["duplicated"] = {
@@ -193,6 +203,230 @@ def read_table(
         for name in sorted({h for h in header if h and header.count(h) > 1})
     }
     return df
+
+
+def _check_path(path: Path, table: str) -> None:
+    """Stop on a folder, or a file that is not there (naming the files that are)."""
+    problem = data_file_problem(path, table)
+    if problem:
+        raise InputError(f"{table} table: {problem}")
+
+
+# The first bytes of the binary formats the workflow reads (their "magic numbers").
+MAGIC = (
+    (b"PK\x03\x04", "zip"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "excel"),  # .xls (OLE2 compound file)
+    (b"$FL2", "spss"),
+    (b"$FL3", "spss"),
+    (b"PAR1", "parquet"),
+    (b"<stata_dta>", "stata"),
+)
+EXTENSION = {"excel": ".xlsx", "spss": ".sav", "parquet": ".parquet", "stata": ".dta"}
+
+
+def file_format(head: bytes) -> str:
+    """What a file holds, from its first bytes: a binary format's name, or ``text``.
+
+    Parameters
+    ----------
+    head : bytes
+        The file's first bytes (a few kB), or its whole contents.
+
+    Returns
+    -------
+    str
+        ``excel`` (.xlsx or .xls), ``spss``, ``parquet``, ``stata``, ``zip`` (an
+        archive that is no workbook), ``binary`` (other bytes that are not text) or
+        ``text``.
+
+    Examples
+    --------
+    >>> file_format(b"PK\\x03\\x04" + bytes(30) + b"[Content_Types].xml xl/workbook.xml")
+    'excel'
+    >>> file_format("patient;score\\n".encode("utf-16"))
+    'text'
+    """
+    for magic, name in MAGIC:
+        if head.startswith(magic):
+            if name == "zip":
+                # An .xlsx is a zip archive whose members sit under xl/.
+                return "excel" if b"xl/" in head or b"[Content_Types]" in head else "zip"
+            return name
+    if head[:1] in {b"\x71", b"\x72", b"\x73"} and head[1:2] in {b"\x01", b"\x02"}:
+        return "stata"  # Stata 8 to 12 (.dta): release byte, then byte order
+    sample = head[:4096]
+    if (
+        b"\x00" in sample
+        and not _utf16_order(sample)
+        and not sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    ):
+        return "binary"
+    return "text"
+
+
+def _check_format(path: Path, kind: str, table: str) -> None:
+    """Stop when the file's contents are not what its extension says."""
+    with path.open("rb") as handle:
+        head = handle.read(65536)
+    actual = file_format(head)
+    if actual == "zip" or (actual == "excel" and head.startswith(b"PK")):
+        # The zip directory (member names) is at the end of a large workbook.
+        actual = "excel" if _is_workbook(path) else "zip"
+    if kind in {"csv", "tsv"}:
+        if actual == "text":
+            return
+    elif actual == kind or (actual == "binary" and kind != "excel"):
+        return
+    what = {
+        "excel": "an Excel workbook",
+        "spss": "an SPSS data file",
+        "parquet": "a Parquet file",
+        "stata": "a Stata data file",
+        "zip": "a zip archive",
+        "binary": "a binary file (not text)",
+        "text": "a text file (such as CSV)",
+    }[actual]
+    if actual in EXTENSION:
+        fix = (
+            f"Rename it to {path.with_suffix(EXTENSION[actual]).name} and set "
+            f"data.files.{table} to that name, or save it from its program as CSV."
+        )
+    elif actual == "text":
+        fix = (
+            f"Rename it to {path.with_suffix('.csv').name} and set data.files.{table} to "
+            "that name, or save it from Excel as a workbook (.xlsx)."
+        )
+    else:
+        fix = f"Export the table as CSV or Excel and point data.files.{table} at that file."
+    raise InputError(
+        f"{table} table: {path} is named {path.suffix} but is {what}, by its contents. " + fix
+    )
+
+
+def _is_workbook(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(n.startswith("xl/") for n in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _utf16_order(raw: bytes) -> str | None:
+    """``utf-16-le`` or ``utf-16-be`` for UTF-16 text without a BOM, else None.
+
+    Text in a Latin script written as UTF-16 has a zero byte in every other position
+    (the high byte of each character); no 8-bit text file has that pattern.
+    """
+    sample = raw[:4096]
+    half = len(sample) // 2
+    if half < 4:
+        return None
+    odd, even = sample[1::2].count(0), sample[0::2].count(0)
+    if odd >= 0.7 * half and even <= 0.1 * half:
+        return "utf-16-le"
+    if even >= 0.7 * half and odd <= 0.1 * half:
+        return "utf-16-be"
+    return None
+
+
+def _apply_excel_notes(
+    df: pd.DataFrame,
+    path: Path,
+    sheet: str,
+    header_row: int,
+    table: str,
+    opts: ReadOptions,
+    how: dict[str, Any],
+) -> pd.DataFrame:
+    hidden, uncached = excel_notes(path, sheet, header_row, len(df), table)
+    if uncached:
+        raise InputError(uncached)
+    if not hidden:
+        return df
+    rows = ", ".join(str(r) for r in list(hidden.values())[:10])
+    more = f" and {len(hidden) - 10} more" if len(hidden) > 10 else ""
+    if opts.hidden_rows == "skip":
+        how["hidden_rows_skipped"] = len(hidden)
+        return df.drop(index=df.index[list(hidden)])
+    df.attrs["warnings"] = [
+        f"{table} table: sheet {sheet!r} of {path} has {len(hidden)} hidden row(s) (sheet "
+        f"row(s) {rows}{more}); they are read like the others. If they hold records not "
+        f"to analyse (a test patient), set data.read.{table}.hidden_rows: skip, or "
+        "delete them."
+    ]
+    return df
+
+
+def excel_notes(
+    path: Path, sheet: str, header_row: int, n_rows: int, table: str
+) -> tuple[dict[int, int], str | None]:
+    """Hidden rows and formulas without a stored result in an .xlsx sheet's data rows.
+
+    pandas reads a workbook's cells as Excel last saved them: a hidden row is read like
+    any other, and a formula cell of a workbook that no spreadsheet program has
+    calculated (written by a script) has no stored result and reads as empty.
+
+    Parameters
+    ----------
+    path : Path
+        The .xlsx file.
+    sheet : str
+        The sheet read.
+    header_row : int
+        The sheet row of the column names (1-based).
+    n_rows : int
+        How many data rows were read.
+    table : str
+        The table's name, for the message.
+
+    Returns
+    -------
+    hidden : dict of int to int
+        For each data row hidden in the sheet: its 0-based position among the rows
+        pandas reads -> its sheet row number.
+    uncached : str or None
+        A message about formula cells without a stored result, or None.
+    """
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=False, data_only=False)
+        values = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception:  # pandas has read it; the notes are extra
+        return {}, None
+    ws, cached = book[sheet], values[sheet]
+    # pandas skips blank sheet rows: the data rows are the sheet's non-blank rows below
+    # the header, in order.
+    data_rows = [
+        row[0].row
+        for row in ws.iter_rows(min_row=header_row + 1)
+        if row and any(c.value is not None for c in row)
+    ][:n_rows]
+    position = {r: i for i, r in enumerate(data_rows)}
+    hidden_rows = {r for r, dim in ws.row_dimensions.items() if dim.hidden}
+    hidden = {position[r]: r for r in data_rows if r in hidden_rows}
+    formulas = [
+        (cell.coordinate, cell.value)
+        for row in ws.iter_rows(min_row=header_row + 1)
+        for cell in row
+        if cell.data_type == "f"
+    ]
+    uncached = None
+    if formulas:
+        result = {c.coordinate: c.value for row in cached.iter_rows(min_row=header_row + 1)
+                  for c in row if hasattr(c, "coordinate")}  # fmt: skip
+        empty = [(c, f) for c, f in formulas if result.get(c) is None]
+        if empty:
+            examples = ", ".join(f"{c} ({str(f)[:30]})" for c, f in empty[:3])
+            uncached = (
+                f"{table} table: sheet {sheet!r} of {path} has {len(empty)} formula cell(s) "
+                f"without a stored result, such as {examples}: the file was written by a "
+                "program that does not calculate formulas, so they would read as empty. "
+                "Open the file in Excel or LibreOffice and save it (that stores the "
+                "results), or replace the formulas by their values."
+            )
+    values.close()
+    return hidden, uncached
 
 
 def text_value(value: Any) -> str:
@@ -225,6 +459,29 @@ def id_text(value: Any) -> str:
     return match.group(1) if match else text
 
 
+def id_texts(ids: pd.Series) -> pd.Series:
+    """:func:`id_text` of a whole column, vectorised (a million ids in a second).
+
+    Examples
+    --------
+    >>> id_texts(pd.Series([" Q7 ", "12.0", 12.0, "007"])).tolist()
+    ['Q7', '12', '12', '007']
+    """
+    if pd.api.types.is_float_dtype(ids):
+        return ids.map(id_text, na_action="ignore").astype("string")
+    if not (pd.api.types.is_string_dtype(ids) or pd.api.types.is_object_dtype(ids)):
+        return ids.astype("string").str.strip()
+    if isinstance(ids.dtype, pd.StringDtype):
+        return ids.str.strip().str.replace(r"^([+-]?\d+)\.0+$", r"\1", regex=True)
+    # Numbers among text (Excel, SPSS) are written as id_text writes them.
+    numbers = ids.map(lambda v: isinstance(v, float), na_action="ignore").fillna(False)
+    text = ids.astype("string").str.strip()
+    text = text.str.replace(r"^([+-]?\d+)\.0+$", r"\1", regex=True)
+    if numbers.any():
+        text[numbers.astype(bool)] = ids[numbers.astype(bool)].map(id_text)
+    return text
+
+
 def _read(
     path: Path, kind: str, table: str, id_columns: tuple[str, ...], opts: ReadOptions
 ) -> tuple[pd.DataFrame, list[Any], dict[str, Any]]:
@@ -248,7 +505,10 @@ def _read(
         raw = pd.read_excel(path, sheet_name=sheet, header=None, skiprows=skip, nrows=1)
         header = [] if raw.empty else [c for c in raw.iloc[0].tolist() if pd.notna(c)]
         name = sheet if isinstance(sheet, str) else sheets[sheet]
-        return df, header, {"sheet": name, "header_row": skip + 1}
+        how: dict[str, Any] = {"sheet": name, "header_row": skip + 1}
+        if path.suffix.lower() == ".xlsx":
+            df = _apply_excel_notes(df, path, name, skip + 1, table, opts, how)
+        return df, header, how
     if kind == "spss":
         import pyreadstat
 
@@ -300,6 +560,10 @@ def decode_text(raw: bytes, path: Path, table: str, encoding: str | None) -> tup
                       (codecs.BOM_UTF16_BE, "utf-16")):  # fmt: skip
         if raw.startswith(bom):
             return decode_text(raw, path, table, name)
+    order = _utf16_order(raw)
+    if order:
+        # Without a BOM, UTF-16 would decode as cp1252 with a NUL between the letters.
+        return decode_text(raw, path, table, order)
     for name in ("utf-8", "cp1252", "latin-1"):
         try:
             return raw.decode(name), name
@@ -336,15 +600,20 @@ def sniff_format(lines: list[str], kind: str) -> tuple[str, str]:
 def _read_text(
     path: Path, kind: str, table: str, dtype: dict[str, type], opts: ReadOptions
 ) -> tuple[pd.DataFrame, list[str], dict[str, Any]]:
-    text, encoding = decode_text(path.read_bytes(), path, table, opts.encoding)
+    raw = path.read_bytes()
+    text, encoding = decode_text(raw, path, table, opts.encoding)
     skip = (opts.header_row or 1) - 1
-    lines = text.splitlines()[skip:]
-    if not any(line.strip() for line in lines):
+    # Only the first lines are needed to sniff the format: splitting a million-row
+    # file into a list of lines would cost more memory than the table itself.
+    lines, rest = head_lines(text, skip + 2 * SNIFF_LINES + 1)
+    lines = lines[skip:]
+    if not any(line.strip() for line in lines) and not rest.strip():
         raise InputError(
             f"{table} table: {path} has no header and no rows"
             + (f" from row {skip + 1} (data.read.{table}.header_row)" if skip else "")
             + f". Export the table again, or point data.files.{table} at the right file."
         )
+    del text, rest
     delimiter, decimal = sniff_format([ln for ln in lines if ln.strip()], kind)
     delimiter = opts.delimiter or delimiter
     decimal = opts.decimal or decimal
@@ -352,8 +621,10 @@ def _read_text(
            "header_row": skip + 1}  # fmt: skip
     header = next(csv.reader(lines[:1], delimiter=delimiter), [])
     try:
-        df = pd.read_csv(io_text(text), sep=delimiter, decimal=decimal, dtype=dtype,
-                         skiprows=skip, skip_blank_lines=True)  # fmt: skip
+        # From the bytes: pandas decodes them as it parses (decode_text has checked
+        # that they decode), instead of a second, wide copy of the text in memory.
+        df = pd.read_csv(io.BytesIO(raw), encoding=encoding, sep=delimiter, decimal=decimal,
+                         dtype=dtype, skiprows=skip, skip_blank_lines=True)  # fmt: skip
     except pd.errors.ParserError as exc:
         raise InputError(
             f"{table} table: {path} could not be split into columns: {exc} (row numbers "
@@ -363,6 +634,23 @@ def _read_text(
             "if a text cell contains the separator, enclose it in double quotes."
         ) from None
     return df, header, how
+
+
+def head_lines(text: str, n: int) -> tuple[list[str], str]:
+    """The first ``n`` lines of a text and the text after them.
+
+    Examples
+    --------
+    >>> head_lines("a\\r\\nb\\nc\\n", 2)
+    (['a', 'b'], 'c\\n')
+    """
+    end = 0
+    for _ in range(n):
+        found = text.find("\n", end)
+        if found < 0:
+            return text.splitlines(), ""
+        end = found + 1
+    return text[:end].splitlines(), text[end:]
 
 
 def io_text(text: str) -> Any:

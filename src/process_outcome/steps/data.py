@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -25,7 +27,65 @@ from process_outcome.supplement import privacy
 
 log = logging.getLogger("process_outcome")
 
-__all__ = ["clean_data", "simulate", "validate_data"]
+__all__ = [
+    "OUTPUT_BYTES_FIXED",
+    "OUTPUT_BYTES_PER_INPUT_BYTE",
+    "check_free_space",
+    "clean_data",
+    "read_warnings",
+    "simulate",
+    "validate_data",
+]
+
+# What a whole run writes, at most: the cleaned tables, the synthetic replica and the
+# supplement grow with the input (about 3 bytes per input byte, measured on the default
+# study and at 1.5 million rows), the report, figures and the workflow's copy do not.
+OUTPUT_BYTES_PER_INPUT_BYTE = 4
+OUTPUT_BYTES_FIXED = 200 * 1024**2
+
+
+def check_free_space(
+    inputs: Sequence[str | Path], results: str | Path = "results", free: int | None = None
+) -> None:
+    """Stop before the long work when the disk of ``results`` cannot hold a run's output.
+
+    Parameters
+    ----------
+    inputs : sequence of path
+        The input files (their size sets the expected output size).
+    results : path
+        The results folder (or the folder it will be made in).
+    free : int, optional
+        Free bytes (measured when None).
+
+    Raises
+    ------
+    InputError
+        With the free and the expected space and the fix.
+
+    Examples
+    --------
+    >>> check_free_space([], ".", free=10 * 1024**3)  # 10 GiB free: passes
+    """
+    need = OUTPUT_BYTES_FIXED + OUTPUT_BYTES_PER_INPUT_BYTE * sum(
+        Path(p).stat().st_size for p in inputs if p and Path(p).is_file()
+    )
+    where = Path(results)
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    if free is None:
+        free = shutil.disk_usage(where if where.exists() else Path.cwd()).free
+    if free < need:
+        raise InputError(
+            f"the disk that holds {results}/ has {free / 1024**2:.0f} MB free, but a run "
+            f"writes up to about {need / 1024**2:.0f} MB there. Free some space (or run "
+            "from a directory on a larger disk) before running the workflow."
+        )
+
+
+def read_warnings(tables: Mapping[str, pd.DataFrame]) -> list[str]:
+    """What reading the files noticed without stopping (hidden Excel rows, say)."""
+    return [w for df in tables.values() for w in df.attrs.get("warnings", [])]
 
 
 def _simulate(config: Mapping[str, Any]) -> SimulatedStudy:
@@ -121,12 +181,17 @@ def validate_data(
 
     if sessions is None or therapists is None:
         tables = _simulated_tables(config)
+        check_free_space([])
     else:
+        check_free_space([sessions, therapists, patients])
         tables = read_inputs(config, sessions, therapists, patients)
     data, _ = _analysis_sample(tables, config)
     text = validation_summary(data, tables, config)
     sys.stdout.write(text)
     log.info("%s", text)
+    for warning in read_warnings(tables):
+        log.warning("%s", warning)
+        sys.stdout.write(f"WARNING: {warning}\n")
     # A robustness variant that cannot be fitted does not stop a run (the manuscript says
     # so), but a user who made a mistake in it should hear it now.
     for variant in config.get("robustness", []):
@@ -157,7 +222,11 @@ def clean_data(
     out_reliability: str,
 ) -> None:
     """Read and clean the input tables and write the analysis sample."""
+    check_free_space([sessions, therapists, patients])
     tables = read_inputs(config, sessions, therapists, patients)
+    for warning in read_warnings(tables):
+        log.warning("%s", warning)
+        sys.stderr.write(f"WARNING: {warning}\n")
     data, table = _analysis_sample(tables, config)
     write_csv(data.sessions, out_sessions)
     write_csv(data.therapists, out_therapists)

@@ -3,6 +3,7 @@ message with exit status 1, and stopping when the workflow is gone."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 import time
@@ -15,7 +16,26 @@ from process_outcome.runstate import watch_parent_workflow
 
 log = logging.getLogger("process_outcome")
 
-__all__ = ["run"]
+__all__ = ["DISK_ERRORS", "disk_message", "run"]
+
+DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT}
+
+
+def disk_message(exc: OSError, step: str) -> str:
+    """One line for a write that failed because the disk (or the quota) is full.
+
+    Examples
+    --------
+    >>> disk_message(OSError(errno.ENOSPC, "No space left on device", "results/x.csv"), "tables")
+    'no space left on the disk while tables wrote results/x.csv: free some space and run \
+snakemake again (the finished steps are kept).'
+    """
+    what = "disk quota exceeded" if exc.errno == errno.EDQUOT else "no space left on the disk"
+    where = f" wrote {exc.filename}" if exc.filename else " wrote its outputs"
+    return (
+        f"{what} while {step}{where}: free some space and run snakemake again (the "
+        "finished steps are kept)."
+    )
 
 
 def run(step: Callable[..., None], log_path: str | Path, **kwargs: Any) -> None:
@@ -41,6 +61,14 @@ def run(step: Callable[..., None], log_path: str | Path, **kwargs: Any) -> None:
         message = f"\nERROR: {exc}\n"
         log.error("%s", exc)
         sys.stderr.write(message)
+        sys.exit(1)
+    except OSError as exc:
+        if exc.errno not in DISK_ERRORS:
+            raise
+        # A full disk (or quota) is the machine's state, not a bug: one line, no traceback.
+        text = disk_message(exc, step.__name__)
+        log.error("%s", text)
+        sys.stderr.write(f"\nERROR: {text}\n")
         sys.exit(1)
     finally:
         log.info("%s finished in %.2f s", step.__name__, time.perf_counter() - start)
