@@ -313,13 +313,15 @@ class Restored:
 
     ``restored`` files of the last complete run are back; ``removed`` outputs of the
     failed run had no earlier version; ``finished`` is when the restored results were
-    written; ``complete`` whether they were a complete run's.
+    written; ``complete`` whether they were a complete run's; ``first`` that there were
+    no earlier results, so the run's finished outputs were kept.
     """
 
     restored: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     finished: str | None = None
     complete: bool = False
+    first: bool = False
 
 
 def restore_last_good(directory: str | Path = ".") -> Restored:
@@ -328,7 +330,9 @@ def restore_last_good(directory: str | Path = ".") -> Restored:
     Every output the run was to recompute is returned to its state before the run: the
     set-aside file (and its Snakemake record) is moved back, and an output that did not
     exist before is removed. Snakemake's half-written marker of a restored file is
-    removed too, so the next run sees the last complete results as they were.
+    removed too, so the next run sees the last complete results as they were. When
+    nothing had been set aside (no earlier results: a first run), the outputs the run
+    finished stay, as Snakemake leaves them, and the same command continues from them.
     """
     root = Path(directory)
     store = root / LAST_GOOD
@@ -336,6 +340,11 @@ def restore_last_good(directory: str | Path = ".") -> Restored:
     if state is None:
         return Restored()
     kept = set(state["kept"])
+    if not kept:
+        # Nothing earlier to return to (a first run): what the run finished is current
+        # and stays, so that the same command continues from it.
+        shutil.rmtree(store)
+        return Restored(first=True)
     restored, removed = [], []
     for rel in state["planned"]:
         saved = store / "files" / rel
@@ -384,7 +393,13 @@ def restored_message(restored: Restored) -> str:
     Fix the problem shown above and run the same command again.
     """
     n = len(restored.restored)
-    if not n and not restored.removed:
+    if restored.first:
+        text = (
+            "This run did not complete. There were no earlier results of its steps to "
+            "keep; the results it finished stay under results/ and the same command "
+            "continues from them."
+        )
+    elif not n and not restored.removed:
         text = (
             "This run did not complete and had changed no result: everything under "
             "results/ is as it was before the run."
@@ -400,8 +415,8 @@ def restored_message(restored: Restored) -> str:
     else:
         text = (
             "This run did not complete, and the results it was recomputing were not "
-            "complete before it either (none yet, or left half-written by an interrupted "
-            f"run): results/ is as it was before this run ({n} file(s) put back, "
+            "complete before it either (left half-written by an interrupted run): "
+            f"results/ is as it was before this run ({n} file(s) put back, "
             f"{len(restored.removed)} output(s) of this run removed); only the logs in "
             "results/logs/ are this run's."
         )

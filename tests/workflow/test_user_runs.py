@@ -375,3 +375,14 @@ def _dry_run_jobs(work: Path, config_file: str) -> str:
     if "Nothing to be done" in dry.stdout:
         return "nothing to be done"
     return dry.stdout[dry.stdout.index("Job stats:") :].split("\n\n")[0]
+
+
+def test_a_failed_first_run_keeps_what_it_finished(tmp_path: Path):
+    """No earlier results: the outputs the run finished stay, so that the same command
+    continues from them (Snakemake's own behaviour)."""
+    keep_last_good(["results/a.csv", "results/b.csv"], directory=tmp_path)
+    _results(tmp_path, {"results/a.csv": "new a"})
+    restored = restore_last_good(tmp_path)
+    assert restored.first and (tmp_path / "results/a.csv").read_text() == "new a"
+    assert not (tmp_path / LAST_GOOD).exists()
+    assert "continues from them" in restored_message(restored)
