@@ -135,10 +135,18 @@ def caterpillar_plot(
     (the small-cell rule, ``privacy.min_patients``): the axis says how many of the
     model's therapists (``n_therapists`` of ``tests``) are shown.
     """
+    # Every model gets a panel, also one whose therapists are all too small to show.
+    pairs = list(
+        dict.fromkeys(
+            [
+                *zip(tests["outcome"], tests["process"], strict=True),
+                *zip(slopes["outcome"], slopes["process"], strict=True),
+            ]
+        )
+    )
     slopes = slopes[slopes["n_patients"] >= min_patients]
-    pairs = list(dict.fromkeys(zip(slopes["outcome"], slopes["process"], strict=True)))
-    ncol = min(2, len(pairs))
-    nrow = int(np.ceil(len(pairs) / ncol))
+    ncol = max(1, min(2, len(pairs)))
+    nrow = max(1, int(np.ceil(len(pairs) / ncol)))
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(
             nrow, ncol, figsize=(3.4 * ncol, 2.4 * nrow), squeeze=False, layout="constrained"
