@@ -387,10 +387,11 @@ def restored_message(restored: Restored) -> str:
     Examples
     --------
     >>> print(restored_message(Restored(("results/a.csv",), (), "2026-01-02 10:00 UTC", True)))
-    This run did not complete, so it changed none of your results: the 1 file it was
-    recomputing is back as the last complete run wrote it (2026-01-02 10:00 UTC), and every
-    result under results/ is from that run; only the logs in results/logs/ are this run's.
-    Fix the problem shown above and run the same command again.
+    This run did not complete, so it changed none of your results: everything under results/
+    is as the last complete run left it (written 2026-01-02 10:00 UTC) and belongs to that
+    run's data and config; the 1 file this run was recomputing was put back, and only the
+    logs in results/logs/ are from this run. Fix the problem shown above and run the same
+    command again.
     """
     n = len(restored.restored)
     if restored.first:
@@ -405,12 +406,16 @@ def restored_message(restored: Restored) -> str:
             "results/ is as it was before the run."
         )
     elif restored.complete:
-        files = "1 file it was recomputing is" if n == 1 else f"{n} files it was recomputing are"
+        files = (
+            "1 file this run was recomputing was"
+            if n == 1
+            else f"{n} files this run was recomputing were"
+        )
         text = (
-            f"This run did not complete, so it changed none of your results: the {files} "
-            f"back as the last complete run wrote {'it' if n == 1 else 'them'} "
-            f"({restored.finished}), and every result under results/ is from that run; only "
-            "the logs in results/logs/ are this run's."
+            "This run did not complete, so it changed none of your results: everything "
+            f"under results/ is as the last complete run left it (written {restored.finished}) "
+            f"and belongs to that run's data and config; the {files} put back, and only "
+            "the logs in results/logs/ are from this run."
         )
     else:
         text = (

@@ -53,6 +53,8 @@ def keep_outputs_to_rerun():
     to recompute are moved into results/.last_good/ instead; a failed run puts them back
     (and removes what it wrote), a successful one deletes them (process_outcome.runstate).
     """
+    if workflow.touch:
+        return  # --touch only marks the existing outputs as current
     outputs = [str(f) for job in workflow.dag.needrun_jobs() for f in job.output]
     state = keep_last_good(outputs)
     if state["resumed"]:
