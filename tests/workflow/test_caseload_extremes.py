@@ -30,13 +30,15 @@ SHARE = "Lab Share-Secret"  # folder names that must not be published
 STUDY = "coyne_2026_raw"
 
 
-def _extreme_study(share: Path, caseload: list[int], seed: int = 7) -> dict[str, str]:
+def _extreme_study(
+    share: Path, caseload: list[int], seed: int = 7, mess: bool = True
+) -> dict[str, str]:
     """A simulated study whose patients are dealt to therapists by ``caseload``; the
-    therapists get the ids T000, T001, …; returns table -> absolute path."""
-    # Without the simulator's dropouts, every patient stays in the sample: the caseloads
-    # are the ones asked for.
+    therapists get the ids T000, T001, …; returns table -> absolute path. Without the
+    simulator's mess (dropouts) every patient stays in the sample, so the caseloads are
+    exactly the ones asked for."""
     study = simulate_study(
-        seed=seed, n_therapists=len(caseload), n_patients=sum(caseload), mess=False
+        seed=seed, n_therapists=len(caseload), n_patients=sum(caseload), mess=mess
     )
     ids = {old: f"T{i:03d}" for i, old in enumerate(study.therapists["therapist_id"])}
     patients = sorted(study.patients["patient_id"])
@@ -81,7 +83,7 @@ def _run(workdir: Path, config: dict) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def eight(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("eight")
-    files = _extreme_study(root / SHARE / STUDY, [80, 3, 3, 3, 3, 3, 3, 1])
+    files = _extreme_study(root / SHARE / STUDY, [80, 3, 3, 3, 3, 3, 3, 1], mess=False)
     proc = _run(root / "work", _config(files))
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -89,7 +91,7 @@ def eight(tmp_path_factory) -> Path:
 
 
 def test_440_of_445_therapists_with_one_patient_run_to_the_end(tmp_path: Path):
-    files = _extreme_study(tmp_path / "share", [1] * 440 + [10] * 5, seed=8)
+    files = _extreme_study(tmp_path / "share", [1] * 440 + [10] * 5)
     proc = _run(tmp_path / "work", _config(files))
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert proc.returncode == 0, proc.stderr[-3000:]
