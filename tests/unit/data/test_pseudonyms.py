@@ -20,7 +20,7 @@ def test_codes_do_not_follow_the_sorted_ids():
     sorted order and its code's number is centred on zero (sorted order gives 1)."""
     rng = np.random.default_rng(20)
     taus = []
-    for study in range(200):
+    for _ in range(200):
         ids = _roster(rng, 12)
         data = {"sessions": pd.DataFrame({"t": ids, "y": rng.normal(size=len(ids))})}
         codes = pseudonymous_codes(ids, key=code_key(data))
