@@ -29,8 +29,19 @@ include: "workflow/rules/supplement.smk"
 include: "workflow/rules/power.smk"
 
 
+# The last complete results survive a failed run (process_outcome.runstate): the
+# outputs to recompute are set aside when the run starts, deleted when it succeeds and
+# put back when it fails.
 onstart:
-    remove_outputs_to_rerun()
+    keep_outputs_to_rerun()
+
+
+onsuccess:
+    discard_last_good()
+
+
+onerror:
+    print(restored_message(restore_last_good()), file=sys.stderr)
 
 
 localrules:

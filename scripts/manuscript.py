@@ -1,11 +1,13 @@
 from process_outcome.manuscript.build import write_manuscript
 from process_outcome.outputs import outputs
+from process_outcome.provenance import shared_config
 from process_outcome.steps.run import run
 
 run(
     write_manuscript,
     snakemake.log[0],
-    config=snakemake.config,
+    # The config as shared files give it (no machine path in data.files).
+    config=shared_config(snakemake.config),
     tables={
         o.name: snakemake.input[o.name]
         for o in outputs(folder="tables")

@@ -1,5 +1,16 @@
-"""State of workflow runs: what an interrupted run leaves behind, and what a job does
-when the workflow that started it is gone.
+"""State of workflow runs: the last complete results kept through a failed run, what an
+interrupted run leaves behind, and what a job does when the workflow that started it is
+gone.
+
+**The last complete results.** When a run starts (Snakemake's ``onstart``), every
+existing output it is going to recompute is moved aside into ``results/.last_good/``
+(a rename: nothing is copied), with Snakemake's metadata record of it. If the run fails
+(``onerror``, Ctrl-C included), each of them is moved back and every output the run wrote
+in their place is removed, so ``results/`` is again exactly what the last run left, and
+Snakemake's records say so: the next run recomputes what it must. If it succeeds
+(``onsuccess``), the set-aside files are deleted. A run that is killed (``kill -9``,
+a power cut) runs no handler; the files stay set aside, the next run (which resumes the
+killed one) keeps them, and they come back if that run fails in turn.
 
 A power cut, ``kill -9`` or a cluster's job limit stops Snakemake without its clean-up:
 its directory locks stay in ``.snakemake/locks`` (the next run would stop with
@@ -10,25 +21,43 @@ started keep running as orphans. The workflow's default profile adds
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import textwrap
 import threading
+from base64 import urlsafe_b64encode
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 __all__ = [
+    "LAST_GOOD",
     "LOCK_DIR",
+    "Restored",
     "data_file_problem",
+    "discard_last_good",
+    "keep_last_good",
     "missing_data_files",
     "release_stale_locks",
+    "restore_last_good",
+    "restored_message",
     "snakemake_running_in",
     "stale_locks",
     "watch_parent_workflow",
 ]
 
 LOCK_DIR = Path(".snakemake") / "locks"
+# Where the outputs a run recomputes wait until it has succeeded.
+LAST_GOOD = Path("results") / ".last_good"
+STATE = "state.json"
+# Snakemake's per-file records (what produced a file; whether it is half-written).
+METADATA_DIR = Path(".snakemake") / "metadata"
+INCOMPLETE_DIR = Path(".snakemake") / "incomplete"
 # How often a job checks that its workflow is still alive. A second keeps an orphan's
 # extra work short and costs nothing measurable.
 WATCH_INTERVAL_S = 1.0
@@ -197,3 +226,246 @@ def watch_parent_workflow(interval: float = WATCH_INTERVAL_S) -> threading.Threa
     thread = threading.Thread(target=watch, name="watch-workflow", daemon=True)
     thread.start()
     return thread
+
+
+# --------------------------------------------------------------------------- last good results
+
+
+def record_path(subject: str | Path, path: str) -> Path:
+    """Snakemake's record of ``path`` below ``subject`` (``.snakemake/metadata`` or
+    ``.snakemake/incomplete``): the path, URL-safe base64, split into parts that fit a
+    file name, as ``snakemake.persistence`` names them.
+
+    Examples
+    --------
+    >>> record_path(".snakemake/metadata", "results/a.csv").name
+    'cmVzdWx0cy9hLmNzdg=='
+    """
+    subject = Path(subject)
+    try:
+        max_len = os.pathconf(subject, "PC_NAME_MAX") if os.name == "posix" else 255
+    except OSError:  # the folder does not exist yet
+        max_len = 255
+    max_len = max_len or 255
+    b64 = urlsafe_b64encode(path.encode()).decode()
+    parts = [b64[i : i + max_len - 1] for i in range(0, len(b64), max_len - 1)]
+    return subject.joinpath(*["@" + part for part in parts[:-1]], parts[-1])
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _move(source: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove(dest)
+    shutil.move(source, dest)  # a rename on one file system
+
+
+def _write_state(store: Path, state: Mapping[str, Any]) -> None:
+    store.mkdir(parents=True, exist_ok=True)
+    tmp = store / f".{STATE}.tmp"
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, store / STATE)
+
+
+def _read_state(store: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((store / STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _newest_mtime(paths: Iterable[Path]) -> float | None:
+    times = []
+    for path in paths:
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+        times.extend(p.stat().st_mtime for p in files)
+    return max(times) if times else None
+
+
+def keep_last_good(outputs: Iterable[str], directory: str | Path = ".") -> dict[str, Any]:
+    """Move the existing ``outputs`` a run will recompute into :data:`LAST_GOOD`.
+
+    Called when the run starts. If files are still set aside from a run that was killed,
+    they stay (they are the last complete results, and this run resumes the killed one);
+    the killed run's own outputs among ``outputs`` are removed, as Snakemake would
+    recompute them anyway.
+
+    Parameters
+    ----------
+    outputs : iterable of str
+        Every output of the jobs this run will run, relative to ``directory``.
+    directory : str or Path
+        The working directory of the workflow.
+
+    Returns
+    -------
+    dict
+        The state written to ``results/.last_good/state.json``: ``kept`` (the outputs
+        set aside), ``planned`` (every output this run and a killed one it resumes
+        recompute), ``complete`` (none of them half-written), ``finished`` (when the
+        set-aside results were written) and ``resumed``.
+    """
+    root = Path(directory)
+    store = root / LAST_GOOD
+    planned = sorted(set(map(str, outputs)))
+    state = _read_state(store)
+    if state is not None:
+        # A killed run's set-aside files are the last good results: keep them.
+        state["planned"] = sorted(set(state["planned"]) | set(planned))
+        state["resumed"] = True
+        _write_state(store, state)
+        for rel in planned:
+            if rel not in state["kept"] or (store / "files" / rel).exists():
+                _remove(root / rel)
+        return state
+    if store.exists():
+        shutil.rmtree(store)  # an unfinished set-aside without its state: nothing kept
+    kept = [rel for rel in planned if (root / rel).exists() or (root / rel).is_symlink()]
+    newest = _newest_mtime(root / rel for rel in kept)
+    # Snakemake marks an output half-written until its job has finished.
+    half = [rel for rel in kept if record_path(root / INCOMPLETE_DIR, rel).is_file()]
+    state = {
+        "kept": kept,
+        "planned": planned,
+        "complete": bool(kept) and not half,
+        "finished": (
+            datetime.fromtimestamp(newest, UTC).strftime("%Y-%m-%d %H:%M UTC") if newest else None
+        ),
+        "resumed": False,
+    }
+    # The state first: a run killed while moving finds what it had meant to move.
+    _write_state(store, state)
+    for rel in kept:
+        _move(root / rel, store / "files" / rel)
+        record = record_path(root / METADATA_DIR, rel)
+        if record.is_file():
+            _move(record, store / "metadata" / rel)
+    return state
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What :func:`restore_last_good` did.
+
+    ``restored`` files of the last complete run are back; ``removed`` outputs of the
+    failed run had no earlier version; ``finished`` is when the restored results were
+    written; ``complete`` whether they were a complete run's; ``first`` that there were
+    no earlier results, so the run's finished outputs were kept.
+    """
+
+    restored: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    finished: str | None = None
+    complete: bool = False
+    first: bool = False
+
+
+def restore_last_good(directory: str | Path = ".") -> Restored:
+    """Put back what :func:`keep_last_good` set aside; called when a run fails.
+
+    Every output the run was to recompute is returned to its state before the run: the
+    set-aside file (and its Snakemake record) is moved back, and an output that did not
+    exist before is removed. Snakemake's half-written marker of a restored file is
+    removed too, so the next run sees the last complete results as they were. When
+    nothing had been set aside (no earlier results: a first run), the outputs the run
+    finished stay, as Snakemake leaves them, and the same command continues from them.
+    """
+    root = Path(directory)
+    store = root / LAST_GOOD
+    state = _read_state(store)
+    if state is None:
+        return Restored()
+    kept = set(state["kept"])
+    if not kept:
+        # Nothing earlier to return to (a first run): what the run finished is current
+        # and stays, so that the same command continues from it.
+        shutil.rmtree(store)
+        return Restored(first=True)
+    restored, removed = [], []
+    for rel in state["planned"]:
+        saved = store / "files" / rel
+        target = root / rel
+        if rel in kept:
+            if not (saved.exists() or saved.is_symlink()):
+                continue  # never moved (the run was killed while setting aside)
+            _remove(target)
+            _move(saved, target)
+            record = record_path(root / METADATA_DIR, rel)
+            if (store / "metadata" / rel).is_file():
+                record.parent.mkdir(parents=True, exist_ok=True)
+                _move(store / "metadata" / rel, record)
+            elif record.is_file():
+                record.unlink()
+            restored.append(rel)
+        elif target.exists() or target.is_symlink():
+            _remove(target)
+            record_path(root / METADATA_DIR, rel).unlink(missing_ok=True)
+            removed.append(rel)
+        marker = record_path(root / INCOMPLETE_DIR, rel)
+        if marker.is_file():
+            marker.unlink()
+    shutil.rmtree(store)
+    return Restored(
+        tuple(restored), tuple(removed), state.get("finished"), bool(state.get("complete"))
+    )
+
+
+def discard_last_good(directory: str | Path = ".") -> None:
+    """Delete the set-aside results; called when a run has succeeded."""
+    store = Path(directory) / LAST_GOOD
+    if store.exists():
+        shutil.rmtree(store)
+
+
+def restored_message(restored: Restored) -> str:
+    """What a failed run says about the results it leaves: which are current, from when.
+
+    Examples
+    --------
+    >>> print(restored_message(Restored(("results/a.csv",), (), "2026-01-02 10:00 UTC", True)))
+    This run did not complete, so it changed none of your results: everything under results/
+    is as the last complete run left it (written 2026-01-02 10:00 UTC) and belongs to that
+    run's data and config; the 1 file this run was recomputing was put back, and only the
+    logs in results/logs/ are from this run. Fix the problem shown above and run the same
+    command again.
+    """
+    n = len(restored.restored)
+    if restored.first:
+        text = (
+            "This run did not complete. There were no earlier results of its steps to "
+            "keep; the results it finished stay under results/ and the same command "
+            "continues from them."
+        )
+    elif not n and not restored.removed:
+        text = (
+            "This run did not complete and had changed no result: everything under "
+            "results/ is as it was before the run."
+        )
+    elif restored.complete:
+        files = (
+            "1 file this run was recomputing was"
+            if n == 1
+            else f"{n} files this run was recomputing were"
+        )
+        text = (
+            "This run did not complete, so it changed none of your results: everything "
+            f"under results/ is as the last complete run left it (written {restored.finished}) "
+            f"and belongs to that run's data and config; the {files} put back, and only "
+            "the logs in results/logs/ are from this run."
+        )
+    else:
+        text = (
+            "This run did not complete, and the results it was recomputing were not "
+            "complete before it either (left half-written by an interrupted run): "
+            f"results/ is as it was before this run ({n} file(s) put back, "
+            f"{len(restored.removed)} output(s) of this run removed); only the logs in "
+            "results/logs/ are this run's."
+        )
+    return textwrap.fill(
+        text + " Fix the problem shown above and run the same command again.", width=88
+    )

@@ -19,9 +19,16 @@ import pytest
 import yaml
 
 from process_outcome.runstate import (
+    LAST_GOOD,
     LOCK_DIR,
+    METADATA_DIR,
+    discard_last_good,
+    keep_last_good,
     missing_data_files,
+    record_path,
     release_stale_locks,
+    restore_last_good,
+    restored_message,
     snakemake_running_in,
     stale_locks,
 )
@@ -77,6 +84,74 @@ def test_missing_data_files_name_the_key_and_the_path(tmp_path: Path):
     assert "data.files.therapists" in message and "'gone.xlsx'" in message
     assert str(tmp_path) in message
     assert missing_data_files({"data": {"source": "simulate"}}, tmp_path) == []
+
+
+def _results(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+        record = record_path(root / METADATA_DIR, rel)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(f'{{"params": "{text}"}}')
+
+
+def _tree(root: Path) -> dict[str, str]:
+    return {
+        p.relative_to(root).as_posix(): p.read_text()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and LAST_GOOD.name not in p.parts
+    }
+
+
+def test_snakemake_names_its_records_as_record_path_does(tmp_path: Path):
+    from snakemake.persistence.file import FilePersistence
+
+    (tmp_path / METADATA_DIR).mkdir(parents=True)
+    persistence = FilePersistence.__new__(FilePersistence)  # only the naming
+    persistence._max_len = None
+    for rel in ("results/a.csv", "results/" + "x" * 400 + ".csv"):
+        subject = str(tmp_path / METADATA_DIR)
+        assert Path(persistence._record_path(subject, rel)) == record_path(subject, rel)
+
+
+def test_a_failed_run_puts_the_last_good_results_back(tmp_path: Path):
+    """Set aside at the start, the run overwrites two outputs and writes a new one, then
+    fails: every file and Snakemake record is as before the run."""
+    _results(tmp_path, {"results/a.csv": "old a", "results/sub/b.csv": "old b"})
+    before = _tree(tmp_path)
+    planned = ["results/a.csv", "results/sub/b.csv", "results/new.csv"]
+    state = keep_last_good(planned, directory=tmp_path)
+    assert state["kept"] == ["results/a.csv", "results/sub/b.csv"]
+    assert not (tmp_path / "results/a.csv").exists()
+    _results(tmp_path, {"results/a.csv": "new a", "results/new.csv": "new"})
+    restored = restore_last_good(tmp_path)
+    assert _tree(tmp_path) == before
+    assert not (tmp_path / LAST_GOOD).exists()
+    assert restored.removed == ("results/new.csv",) and restored.complete
+    assert "changed none of your results" in restored_message(restored)
+
+
+def test_a_killed_run_keeps_the_last_good_results_for_the_run_that_resumes_it(tmp_path: Path):
+    _results(tmp_path, {"results/a.csv": "old a", "results/b.csv": "old b"})
+    before = _tree(tmp_path)
+    keep_last_good(["results/a.csv", "results/b.csv"], directory=tmp_path)
+    _results(tmp_path, {"results/a.csv": "new a"})  # then kill -9: no handler runs
+    # The resumed run recomputes only b (a was finished); its start keeps the old set.
+    state = keep_last_good(["results/b.csv"], directory=tmp_path)
+    assert state["resumed"] and state["complete"]
+    assert (tmp_path / "results/a.csv").read_text() == "new a"
+    restore_last_good(tmp_path)  # the resumed run fails too
+    assert _tree(tmp_path) == before
+
+
+def test_a_successful_run_drops_the_set_aside_results(tmp_path: Path):
+    _results(tmp_path, {"results/a.csv": "old a"})
+    keep_last_good(["results/a.csv"], directory=tmp_path)
+    _results(tmp_path, {"results/a.csv": "new a"})
+    discard_last_good(tmp_path)
+    assert not (tmp_path / LAST_GOOD).exists()
+    assert (tmp_path / "results/a.csv").read_text() == "new a"
+    assert restore_last_good(tmp_path).restored == ()
 
 
 # ------------------------------------------------------------- the user's own config alone
@@ -234,15 +309,15 @@ def test_deployed_as_a_module_with_the_users_config(tmp_path: Path):
 
 
 @pytest.mark.e2e
-def test_failed_rerun_leaves_no_stale_results(tmp_path: Path, reference_dir: Path):
+def test_failed_rerun_keeps_the_last_good_results(tmp_path: Path, reference_dir: Path):
     """A good run, then the data file is edited and the cleaning fails: the results the
-    run would have recomputed are gone, not left standing as if current."""
+    run would have recomputed are back as the good run wrote them, and the run says so."""
     for name in ("sessions.csv", "therapists.csv"):
         shutil.copy(reference_dir / name, tmp_path / name)
     targets = ("results/tables/descriptives.csv", "results/tables/correlations.csv")
     proc = run_snakemake(tmp_path, STUDY42_CONFIG, *targets)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert all((tmp_path / t).is_file() for t in targets)
+    good = {t: (tmp_path / t).read_bytes() for t in (*targets, "results/data/patients.csv")}
 
     sessions = (tmp_path / "sessions.csv").read_text().splitlines()
     sessions[3] = sessions[3].replace(",T000,", ",T005,")  # a patient under two therapists
@@ -250,5 +325,64 @@ def test_failed_rerun_leaves_no_stale_results(tmp_path: Path, reference_dir: Pat
     proc = run_snakemake(tmp_path, STUDY42_CONFIG, *targets)
     assert proc.returncode != 0
     assert "more than one therapist" in proc.stderr
-    assert not any((tmp_path / t).exists() for t in targets)
-    assert not (tmp_path / "results/data/patients.csv").exists()
+    assert "changed none of your results" in proc.stderr, proc.stderr[-2000:]
+    assert {t: (tmp_path / t).read_bytes() for t in good} == good
+    assert not (tmp_path / LAST_GOOD).exists()
+
+
+@pytest.mark.e2e
+def test_run_failing_in_its_last_rule_leaves_the_last_good_results(
+    tmp_path: Path, workflow_run: Path
+):
+    """A complete run, then a config edit that the last rule (the supplement) rejects:
+    `diff -r` finds no change in any result, the run says which results are current,
+    and Snakemake's records agree (the good config has nothing to do)."""
+    work = tmp_path / "work"
+    shutil.copytree(workflow_run, work, symlinks=True)
+    good = tmp_path / "good"
+    shutil.copytree(work / "results", good, symlinks=True)
+    planned = _dry_run_jobs(work, "config.yaml")  # the copy's new folder changes params
+    config = small_config()
+    config.setdefault("supplement", {})["license"] = "NOT AN SPDX ID"
+    write_yaml(work / "broken.yaml", config)
+    proc = subprocess.run(
+        snakemake_command("broken.yaml"), cwd=work, capture_output=True, text=True, timeout=900
+    )
+    err = proc.stdout + proc.stderr
+    assert proc.returncode == 1, err[-3000:]
+    assert "Error in rule supplement" in err and "CITATION.cff" in err, err[-3000:]
+    assert "changed none of your results" in err and "last complete run" in err, err[-3000:]
+    # The logs say what happened in this run; every result is the good run's.
+    diff = subprocess.run(
+        ["diff", "-r", "-x", "logs", str(good), str(work / "results")],
+        capture_output=True,
+        text=True,
+    )
+    assert diff.returncode == 0, diff.stdout[-3000:]
+    # Snakemake's records agree: the good config plans what it planned before.
+    assert _dry_run_jobs(work, "config.yaml") == planned
+
+
+def _dry_run_jobs(work: Path, config_file: str) -> str:
+    dry = subprocess.run(
+        snakemake_command(config_file, "-n"),
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert dry.returncode == 0, dry.stderr[-2000:]
+    if "Nothing to be done" in dry.stdout:
+        return "nothing to be done"
+    return dry.stdout[dry.stdout.index("Job stats:") :].split("\n\n")[0]
+
+
+def test_a_failed_first_run_keeps_what_it_finished(tmp_path: Path):
+    """No earlier results: the outputs the run finished stay, so that the same command
+    continues from them (Snakemake's own behaviour)."""
+    keep_last_good(["results/a.csv", "results/b.csv"], directory=tmp_path)
+    _results(tmp_path, {"results/a.csv": "new a"})
+    restored = restore_last_good(tmp_path)
+    assert restored.first and (tmp_path / "results/a.csv").read_text() == "new a"
+    assert not (tmp_path / LAST_GOOD).exists()
+    assert "continues from them" in restored_message(restored)

@@ -7,7 +7,15 @@ from process_outcome.config import measures_of, validate_config
 from process_outcome.errors import InputError
 from process_outcome.outputs import output as registry_entry
 from process_outcome.outputs import outputs
-from process_outcome.runstate import missing_data_files, release_stale_locks
+from process_outcome.runstate import (
+    LAST_GOOD,
+    discard_last_good,
+    keep_last_good,
+    missing_data_files,
+    release_stale_locks,
+    restore_last_good,
+    restored_message,
+)
 
 SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 
@@ -37,19 +45,24 @@ if workflow.is_main_process:
         print(f"Removed a lock left by an interrupted run: {_lock}", file=sys.stderr)
 
 
-def remove_outputs_to_rerun():
-    """Delete, before any job runs, every existing output that this run will recompute.
+def keep_outputs_to_rerun():
+    """Set aside, before any job runs, every existing output that this run will recompute.
 
-    Snakemake removes a job's old outputs only when that job starts, so a run that fails
-    early (say, at the cleaning of a changed data file) would leave the previous run's
-    tables, report and supplement beside the new error as if they were current. Removing
-    them up front means a failed run leaves no stale result: each file under results/
-    is either from the current inputs or absent.
+    Snakemake replaces a job's old outputs only when that job starts, so a run that fails
+    part-way would leave some of the previous run's results beside new ones. The outputs
+    to recompute are moved into results/.last_good/ instead; a failed run puts them back
+    (and removes what it wrote), a successful one deletes them (process_outcome.runstate).
     """
-    for job in workflow.dag.needrun_jobs():
-        for path in job.output:
-            if Path(path).is_file():
-                Path(path).unlink()
+    if workflow.touch:
+        return  # --touch only marks the existing outputs as current
+    outputs = [str(f) for job in workflow.dag.needrun_jobs() for f in job.output]
+    state = keep_last_good(outputs)
+    if state["resumed"]:
+        print(
+            "Resuming an interrupted run: the results it was recomputing are kept in "
+            f"{LAST_GOOD}/ and come back if this run fails.",
+            file=sys.stderr,
+        )
 
 
 OUTCOMES = [m.key for m in measures_of(config, "outcome")]

@@ -123,16 +123,30 @@ def forest_plot(aim1: pd.DataFrame, labels: Mapping[str, str]) -> Figure:
 
 
 def caterpillar_plot(
-    slopes: pd.DataFrame, tests: pd.DataFrame, labels: Mapping[str, str]
+    slopes: pd.DataFrame,
+    tests: pd.DataFrame,
+    labels: Mapping[str, str],
+    min_patients: int = 2,
 ) -> Figure:
     """Aim 2 caterpillar plot: each therapist's empirical-Bayes slope with a 95% interval.
 
     Therapists are ranked by slope and shown without codes; the line marks the average
-    (fixed) slope.
+    (fixed) slope. Only therapists with ``min_patients`` or more patients are drawn
+    (the small-cell rule, ``privacy.min_patients``): the axis says how many of the
+    model's therapists (``n_therapists`` of ``tests``) are shown.
     """
-    pairs = list(dict.fromkeys(zip(slopes["outcome"], slopes["process"], strict=True)))
-    ncol = min(2, len(pairs))
-    nrow = int(np.ceil(len(pairs) / ncol))
+    # Every model gets a panel, also one whose therapists are all too small to show.
+    pairs = list(
+        dict.fromkeys(
+            [
+                *zip(tests["outcome"], tests["process"], strict=True),
+                *zip(slopes["outcome"], slopes["process"], strict=True),
+            ]
+        )
+    )
+    slopes = slopes[slopes["n_patients"] >= min_patients]
+    ncol = max(1, min(2, len(pairs)))
+    nrow = max(1, int(np.ceil(len(pairs) / ncol)))
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(
             nrow, ncol, figsize=(3.4 * ncol, 2.4 * nrow), squeeze=False, layout="constrained"
@@ -162,7 +176,14 @@ def caterpillar_plot(
             singular = not t.empty and bool(t["singular"].iloc[0])
             title = f"{labels.get(outcome, outcome)}\n{labels.get(process, process)}"
             ax.set_title(title + (" (singular fit)" if singular else ""))
-            ax.set_xlabel("Therapists (ranked by slope)")
+            n_model = int(t["n_therapists"].iloc[0]) if not t.empty else len(d)
+            shown = (
+                "Therapists (ranked by slope)"
+                if len(d) >= n_model
+                else f"{len(d)} of {n_model} therapists, ranked by slope\n"
+                f"(fewer than {min_patients} patients: not shown)"
+            )
+            ax.set_xlabel(shown)
             ax.set_ylabel("Within-therapist slope")
             ax.set_xticks([])
         for ax in list(axes.flat)[len(pairs) :]:

@@ -28,6 +28,7 @@ __all__ = [
     "simple_slopes",
     "slope_correlations",
     "slope_tests",
+    "small_cells_suppressed",
     "therapist_slopes",
     "truth_recovery",
     "variance_components",
@@ -62,6 +63,7 @@ SLOPE_CORRELATION_COLUMNS = [
     "ci_high",
     "p",
     "singular",
+    "not_computed",
 ]
 # One row per fitted model of Table 3: what its variance part and fit statistics are.
 VARIANCE_COLUMNS = [
@@ -156,13 +158,15 @@ def contracts() -> dict[str, Any]:
                 "outcome": col(str),
                 "process_a": col(str),
                 "process_b": col(str),
-                "n": col(int, gt=0),
-                "r": col(in_range=(-1, 1)),
+                "n": col(int, ge=0),
+                # empty, with the reason in not_computed, where no correlation exists
+                "r": col(nullable=True, in_range=(-1, 1)),
                 # no interval or test where a slope model is singular (see slope_correlations)
                 "ci_low": col(nullable=True, in_range=(-1, 1)),
                 "ci_high": col(nullable=True, in_range=(-1, 1)),
                 "p": col(nullable=True, in_range=(0, 1)),
                 "singular": col(bool),
+                "not_computed": col(str, nullable=True),
             },
             strict=True,
             ordered=True,
@@ -312,7 +316,11 @@ def variance_components(
 
 
 def therapist_slopes(summaries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """Each therapist's empirical-Bayes slope (pseudonymous therapist codes)."""
+    """Each therapist's empirical-Bayes slope (pseudonymous therapist codes).
+
+    Every therapist of the models; the shared table leaves out those with fewer
+    patients than the small-cell rule allows (:func:`small_cells_suppressed`).
+    """
     rows = [
         {"outcome": s["outcome"], "process": s["process"]}
         | {k: r[k] for k in THERAPIST_SLOPE_COLUMNS[2:]}
@@ -320,6 +328,21 @@ def therapist_slopes(summaries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         for r in s["therapist_slopes"]
     ]
     return pd.DataFrame(rows, columns=THERAPIST_SLOPE_COLUMNS)
+
+
+def small_cells_suppressed(slopes: pd.DataFrame, min_patients: int) -> pd.DataFrame:
+    """The therapist slopes that may be shared: therapists with ``min_patients`` or more.
+
+    A therapist's empirical-Bayes slope with one patient is a function of that
+    patient's data (``privacy.min_patients``; see config/README.md).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"therapist": ["T01", "T02"], "n_patients": [1, 4]})
+    >>> small_cells_suppressed(t, 2)["therapist"].tolist()
+    ['T02']
+    """
+    return slopes[slopes["n_patients"] >= min_patients].reset_index(drop=True)
 
 
 def moderation(summaries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -350,13 +373,25 @@ def slope_correlations(slopes: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFram
     Returns
     -------
     DataFrame
-        Columns ``outcome, process_a, process_b, n, r, ci_low, ci_high, p, singular``.
-        Where either slope model is singular, ``ci_low``, ``ci_high`` and ``p`` are
-        empty and ``singular`` is true: a slope variance at zero makes every
-        therapist's slope the same up to shrinkage noise, and an intercept-slope
+        Columns ``outcome, process_a, process_b, n, r, ci_low, ci_high, p, singular,
+        not_computed``. Where either slope model is singular, ``ci_low``, ``ci_high``
+        and ``p`` are empty and ``singular`` is true: a slope variance at zero makes
+        every therapist's slope the same up to shrinkage noise, and an intercept-slope
         correlation at +/-1 makes the slopes a rescaling of the intercepts, so the
         Fisher-z interval and test (which assume one observed pair per therapist) would
         lend a precision the slopes do not have. The point estimate is kept, flagged.
+        Where no correlation exists (fewer than three therapists in both models, or the
+        slopes of a process do not vary across therapists, as when its slope variance
+        is estimated at zero), ``r`` is empty too and ``not_computed`` says why.
+
+    Examples
+    --------
+    >>> slopes = pd.DataFrame({"outcome": "o", "process": ["a"] * 3 + ["b"] * 3,
+    ...                        "therapist": ["T1", "T2", "T3"] * 2,
+    ...                        "slope": [0.1, 0.2, 0.4, 0.0, 0.0, 0.0]})
+    >>> tests = pd.DataFrame({"outcome": "o", "process": ["a", "b"], "singular": [0, 1]})
+    >>> slope_correlations(slopes, tests)[["n", "r", "not_computed"]].to_dict("records")
+    [{'n': 3, 'r': None, 'not_computed': 'the b slopes do not vary across therapists'}]
     """
     from process_outcome.analysis.aims import slope_correlation
 
@@ -368,13 +403,39 @@ def slope_correlations(slopes: pd.DataFrame, tests: pd.DataFrame) -> pd.DataFram
     for outcome, grp in slopes.groupby("outcome", sort=False):
         processes = list(dict.fromkeys(grp["process"]))
         for a, b in combinations(processes, 2):
-            res = slope_correlation(grp[grp["process"] == a], grp[grp["process"] == b])
-            row = {"outcome": outcome, "process_a": a, "process_b": b} | res.iloc[0].to_dict()
+            pair = {"outcome": outcome, "process_a": a, "process_b": b}
             singular = flags.get((str(outcome), a), False) or flags.get((str(outcome), b), False)
+            slopes_a, slopes_b = grp[grp["process"] == a], grp[grp["process"] == b]
+            reason = _no_correlation(slopes_a, slopes_b, a, b)
+            if not reason:
+                row = pair | slope_correlation(slopes_a, slopes_b).iloc[0].to_dict()
+                if not np.isfinite(row["r"]):
+                    reason = f"the {a} and {b} slopes have no finite correlation"
+            if reason:
+                n = len(set(slopes_a["therapist"]) & set(slopes_b["therapist"]))
+                empty = dict.fromkeys(("r", "ci_low", "ci_high", "p"))
+                rows.append(
+                    pair | {"n": n} | empty | {"singular": singular, "not_computed": reason}
+                )
+                continue
             if singular:
                 row |= {"ci_low": None, "ci_high": None, "p": None}
-            rows.append(row | {"singular": singular})
-    return pd.DataFrame(rows, columns=SLOPE_CORRELATION_COLUMNS)
+            rows.append(row | {"singular": singular, "not_computed": None})
+    return pd.DataFrame(rows, columns=SLOPE_CORRELATION_COLUMNS).astype(
+        {"r": object, "ci_low": object, "ci_high": object, "p": object}
+    )
+
+
+def _no_correlation(slopes_a: pd.DataFrame, slopes_b: pd.DataFrame, a: str, b: str) -> str | None:
+    # Why two processes' slopes have no correlation (None if they have one).
+    both = slopes_a[["therapist", "slope"]].merge(slopes_b[["therapist", "slope"]], on="therapist")
+    if len(both) < 3:
+        return f"{len(both)} therapist(s) in both slope models; a correlation needs 3"
+    for process, values in ((a, both["slope_x"]), (b, both["slope_y"])):
+        v = values.to_numpy(dtype=float)
+        if not np.isfinite(v).all() or np.ptp(v) <= 1e-12 * max(1.0, float(np.abs(v).max())):
+            return f"the {process} slopes do not vary across therapists"
+    return None
 
 
 def truth_recovery(
@@ -485,7 +546,7 @@ BUILDERS: dict[str, Callable[[Summaries], pd.DataFrame]] = {
 }
 
 
-def build_tables(summaries: Summaries) -> dict[str, pd.DataFrame]:
+def build_tables(summaries: Summaries, min_patients: int = 2) -> dict[str, pd.DataFrame]:
     """Every table of :data:`BUILDERS`, keyed by its registered name.
 
     Parameters
@@ -493,10 +554,17 @@ def build_tables(summaries: Summaries) -> dict[str, pd.DataFrame]:
     summaries : mapping
         Model summaries (``results/models/<aim>/…json`` contents) keyed ``aim1``,
         ``aim2``, ``aim3``.
+    min_patients : int
+        The small-cell rule: per-therapist values resting on fewer patients are left out
+        of the shared tables (``privacy.min_patients``). Aggregates over therapists (the
+        slope correlations, counts) still use every therapist.
 
     Examples
     --------
     >>> sorted(build_tables({"aim1": [], "aim2": [], "aim3": []}))[:3]
     ['aim1_between_corrected', 'aim1_fixed_effects', 'aim2_fixed_effects']
     """
-    return {name: build(summaries) for name, build in BUILDERS.items()}
+    tables = {name: build(summaries) for name, build in BUILDERS.items()}
+    slopes = tables["aim2_therapist_slopes"]
+    tables["aim2_therapist_slopes"] = small_cells_suppressed(slopes, min_patients)
+    return tables

@@ -1,6 +1,13 @@
 """Ids of the study and their stand-ins: pseudonymous therapist codes and the prefix
 of synthetic ids, collision-free by construction.
 
+Codes are numbered in an order that carries no information about the real ids: by a
+keyed hash (HMAC-SHA-256) of each id, with a key drawn from the content of the input
+tables (:func:`code_key`). The same data give the same codes on every run, but someone
+who knows the roster, and not the data, cannot tell which code is whose (with codes in
+the ids' sorted order, ``T01`` would be the first name in the alphabet). The mapping is
+kept in ``results/private/therapist_codes.csv``.
+
 Codes (``T01``, ``T02``, …) and synthetic ids (``SYNT01``, ``SYNP0001``, …) take their
 prefix from a list of candidates. An id of the study can rule out at most one candidate
 per word it has (a word ``t07`` rules out the prefix ``T``, nothing else), so among
@@ -11,6 +18,8 @@ equals, or contains as a word, a study id.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import re
 import string
@@ -22,6 +31,7 @@ import pandas as pd
 __all__ = [
     "WORD",
     "StudyId",
+    "code_key",
     "code_prefix",
     "free_prefix",
     "id_tokens",
@@ -114,30 +124,66 @@ def code_prefix(ids: Iterable[str]) -> str:
     return free_prefix(ids, _code_candidates(), CODE_WORD)
 
 
-def pseudonymous_codes(therapists: Iterable[str], avoid: Iterable[str] = ()) -> pd.DataFrame:
-    """Pseudonymous codes of the therapists, in sorted order of their ids.
+def code_key(tables: Mapping[str, pd.DataFrame]) -> bytes:
+    """The key of the codes' order: a SHA-256 digest of every cell of the input tables.
+
+    It depends on the data alone (the same files give the same codes on every run and
+    machine) and cannot be computed from what is shared: the supplement publishes the
+    files' SHA-256 sums, not this digest of their cells.
+
+    Examples
+    --------
+    >>> t = {"sessions": pd.DataFrame({"p": ["1", "2"], "x": [0.5, 1.0]})}
+    >>> code_key(t) == code_key({"sessions": t["sessions"].copy()})
+    True
+    >>> code_key(t) == code_key({"sessions": t["sessions"].assign(x=[0.5, 1.1])})
+    False
+    """
+    digest = hashlib.sha256(b"process-outcome therapist codes\0")
+    for name in sorted(tables):
+        df = tables[name]
+        if df is None:
+            continue
+        digest.update(f"{name}\0{list(map(str, df.columns))}\0".encode())
+        # pandas' cell hashes use a fixed key, so they are the same on every run.
+        try:
+            hashed = pd.util.hash_pandas_object(df, index=False)
+        except TypeError:  # cells of mixed types
+            hashed = pd.util.hash_pandas_object(df.astype("string"), index=False)
+        digest.update(hashed.to_numpy().tobytes())
+    return digest.digest()
+
+
+def pseudonymous_codes(
+    therapists: Iterable[str], avoid: Iterable[str] = (), key: bytes = b""
+) -> pd.DataFrame:
+    """Pseudonymous codes of the therapists, numbered in the order of a keyed hash.
 
     ``T01``, ``T02``, … (zero-padded to at least two digits), with the prefix of
     :func:`code_prefix`, so that no code equals or contains as a word any of the
-    therapist ids or of the ids in ``avoid`` (give every id of the study).
+    therapist ids or of the ids in ``avoid`` (give every id of the study). The
+    therapists are numbered by the HMAC-SHA-256 of their ids under ``key``
+    (:func:`code_key` of the input tables), so the numbers follow neither the ids'
+    order nor their order in the files.
 
     Returns
     -------
     DataFrame
-        Columns ``therapist`` (original id) and ``code``.
+        Columns ``therapist`` (original id) and ``code``, in the order of the codes.
 
     Examples
     --------
-    >>> pseudonymous_codes(["b", "a"])["code"].tolist()
+    >>> sorted(pseudonymous_codes(["b", "a"])["code"])
     ['T01', 'T02']
-    >>> pseudonymous_codes(["T2", "T1"], avoid=["P001"])["code"].tolist()
+    >>> sorted(pseudonymous_codes(["T2", "T1"], avoid=["P001"])["code"])
     ['TH01', 'TH02']
     """
     ids = sorted({str(v) for v in therapists if not pd.isna(v)})
     prefix = code_prefix([*ids, *map(str, avoid)])
     width = max(2, len(str(len(ids))))
+    order = sorted(ids, key=lambda v: (hmac.new(key, v.encode(), hashlib.sha256).digest(), v))
     return pd.DataFrame(
-        {"therapist": ids, "code": [f"{prefix}{i + 1:0{width}d}" for i in range(len(ids))]}
+        {"therapist": order, "code": [f"{prefix}{i + 1:0{width}d}" for i in range(len(order))]}
     )
 
 
@@ -212,8 +258,10 @@ def study_ids(tables: Mapping[str, pd.DataFrame], columns: Mapping[str, str]) ->
     return dict(sorted(found.items()))
 
 
-def therapist_codes(therapists: pd.Series, avoid: Iterable[str] = ()) -> pd.DataFrame:
-    """Stable pseudonymous codes in sorted order of the original ids.
+def therapist_codes(
+    therapists: pd.Series, avoid: Iterable[str] = (), key: bytes = b""
+) -> pd.DataFrame:
+    """Stable pseudonymous codes, numbered in the order of a keyed hash of the ids.
 
     ``T01``, ``T02``, … unless an id of the study has that shape (``T07``): then the
     codes take another prefix (``TH01``, …; see
@@ -226,6 +274,8 @@ def therapist_codes(therapists: pd.Series, avoid: Iterable[str] = ()) -> pd.Data
         The therapist ids to code.
     avoid : iterable of str
         Every other id of the study (patients', and therapists' outside the sample).
+    key : bytes
+        Key of the codes' order (:func:`code_key` of the input tables).
 
     Returns
     -------
@@ -234,10 +284,10 @@ def therapist_codes(therapists: pd.Series, avoid: Iterable[str] = ()) -> pd.Data
 
     Examples
     --------
-    >>> therapist_codes(pd.Series(["T2", "T1"]))["code"].tolist()
+    >>> sorted(therapist_codes(pd.Series(["T2", "T1"]))["code"])
     ['TH01', 'TH02']
     """
-    return pseudonymous_codes(therapists.astype(str), avoid)
+    return pseudonymous_codes(therapists.astype(str), avoid, key)
 
 
 def pseudonymize(

@@ -159,7 +159,7 @@ def results_tables(
         "aim2": [read_json(p) for p in aim2],
         "aim3": [read_json(p) for p in aim3],
     }
-    results = tables.build_tables(summaries)
+    results = tables.build_tables(summaries, config["privacy"]["min_patients"])
     for name, table in results.items():
         write_csv(tables.check_contract(table, name), out[name])
     s1, s2 = summaries["aim1"], summaries["aim2"]
@@ -203,7 +203,10 @@ def make_figures(
     drawn = {
         "figure1_aim1_forest": figures.forest_plot(read["aim1_fixed_effects"], labels),
         "figure2_aim2_caterpillar": figures.caterpillar_plot(
-            read["aim2_therapist_slopes"], read["aim2_slope_tests"], labels
+            read["aim2_therapist_slopes"],
+            read["aim2_slope_tests"],
+            labels,
+            config["privacy"]["min_patients"],
         ),
         # The moderation table flags Figure 3's singular fits.
         "figure3_aim3_simple_slopes": figures.simple_slopes_plot(

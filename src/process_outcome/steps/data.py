@@ -244,7 +244,8 @@ def clean_data(
     # Codes avoid every id of the input tables, not only the sample's: the supplement's
     # privacy scan looks for all of them.
     ids = pseudonyms.study_ids(tables, config["data"]["columns"])
-    write_csv(therapist_codes(table["therapist"], avoid=ids), codes)
+    key = pseudonyms.code_key(tables)  # codes in an order the ids do not give away
+    write_csv(therapist_codes(table["therapist"], avoid=ids, key=key), codes)
     # What would stop the supplement's privacy scan is found before the models run.
     for warning in privacy.privacy_precheck(config, tables):
         log.warning("%s", warning)

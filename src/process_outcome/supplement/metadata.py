@@ -22,7 +22,12 @@ import yaml
 
 from process_outcome.errors import InputError
 from process_outcome.files import plain, sha256_file
-from process_outcome.provenance import KEY_PACKAGES, package_versions
+from process_outcome.provenance import (
+    KEY_PACKAGES,
+    package_versions,
+    shared_config,
+    shared_path,
+)
 
 __all__ = [
     "MEDIA_TYPES",
@@ -106,11 +111,12 @@ def canonical_json(obj: Any) -> str:
 
 
 def redacted_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The config as it may be published: the de-identification salt removed.
+    """The config as it may be published: the de-identification salt removed and the
+    data files named without machine paths (:func:`~process_outcome.provenance.shared_path`).
 
     A published salt would let anyone recompute the salted hashes of guessed ids.
     """
-    out = copy.deepcopy(plain(dict(config)))
+    out = copy.deepcopy(plain(shared_config(config)))
     supp = out.get("supplement")
     if isinstance(supp, dict) and supp.get("salt") is not None:
         supp["salt"] = "<redacted>"
@@ -357,7 +363,7 @@ def provenance(
         "inputs": [
             {
                 "table": table,
-                "path": str(path),
+                "path": shared_path(path),
                 "bytes": Path(path).stat().st_size,
                 "sha256": sha256_file(path),
             }

@@ -41,6 +41,7 @@ __all__ = [
     "leak_message",
     "plan_scan",
     "privacy_precheck",
+    "readable_text",
     "scan_text",
     "scannable_ids",
     "scanned_files",
@@ -413,10 +414,52 @@ def _pdf_text(data: bytes) -> list[str]:
     return parts
 
 
+# An embedded file (``data:`` URI) of a self-contained HTML report or its CSS.
+DATA_URI = re.compile(
+    r"data:(?P<type>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[\w.+-]+=[^;,\s\"')]*)*)"
+    r";base64,(?P<data>[A-Za-z0-9+/=\s]+)"
+)
+
+
+def _embedded_text(match: re.Match[str]) -> str:
+    # What a reader can read in an embedded file: the text chunks of a PNG, an SVG's or a
+    # text file's text. Never the base64 letters: by chance they spell short ids
+    # ("/T008/"), and more of them the larger the report. Other files (fonts, JPEG) have
+    # no text a reader sees.
+    import base64
+    import binascii
+
+    kind = (match.group("type") or "").lower()
+    if kind != "image/png" and kind != "image/svg+xml" and not kind.startswith("text/"):
+        return " "
+    try:
+        data = base64.b64decode("".join(match.group("data").split()), validate=False)
+    except (binascii.Error, ValueError):
+        return " "
+    return "\n" + file_text("embedded", data) + "\n"
+
+
+def readable_text(text: str) -> str:
+    """``text`` with each embedded ``data:`` file replaced by the text a reader sees in it.
+
+    Examples
+    --------
+    >>> readable_text('<img src="data:image/jpeg;base64,/9j/T008/4AAQ"> T008 <b>x</b>')
+    '<img src=" "> T008 <b>x</b>'
+    >>> readable_text("url(data:text/plain;base64,VDAwOQ==)").split()
+    ['url(', 'T009', ')']
+    """
+    if "base64," not in text:
+        return text
+    return DATA_URI.sub(_embedded_text, text)
+
+
 def file_text(path: str | Path, data: bytes | None = None) -> str:
     """All text a file carries, without its compressed or binary parts.
 
-    Text files as they are; the members of zip-based files (DOCX), PDF objects,
+    Text files as a reader sees them (a self-contained HTML report's embedded images and
+    fonts by their text chunks, never their base64 letters; see :func:`readable_text`);
+    the members of zip-based files (DOCX), PDF objects,
     inflated text streams and the text they show (kerned strings joined), and PNG text
     chunks, so an id cannot hide in a compressed part of a report or figure (a PNG
     figure's pixels are not read: its PDF twin shows the same text). Binary parts
@@ -446,7 +489,7 @@ def file_text(path: str | Path, data: bytes | None = None) -> str:
         return "\n".join(_png_text(data))
     text = data.decode("utf-8", errors="replace")
     if _printable(data) or "\ufffd" not in text:
-        return text
+        return readable_text(text)
     return ""
 
 

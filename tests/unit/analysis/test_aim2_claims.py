@@ -151,3 +151,35 @@ def test_variance_components_table_matches_lme4(aim2):
     ).iloc[0]
     assert pd.isna(aim1["slope_var"]) and pd.isna(aim1["intercept_sd_ci_low"])
     assert aim1["n_parameters"] == 6
+
+
+def test_slope_correlation_of_slopes_that_do_not_vary_is_reported_not_computed():
+    """A slope variance estimated at zero gives every therapist the same slope: no
+    correlation exists, the row says why and the table still meets its contract."""
+    rng = np.random.default_rng(4)
+    slopes = _slopes({"a": list(rng.normal(size=8)), "b": [0.0] * 8})
+    row = tables.check_contract(
+        tables.slope_correlations(slopes, _tests({"a": False, "b": True})),
+        "aim2_slope_correlations",
+    ).iloc[0]
+    assert pd.isna(row["r"]) and pd.isna(row["p"]) and row["n"] == 8
+    assert row["not_computed"] == "the b slopes do not vary across therapists"
+    few = tables.slope_correlations(_slopes({"a": [0.1, 0.2], "b": [0.3, 0.1]}), _tests({}))
+    assert few["not_computed"].iloc[0].startswith("2 therapist(s) in both")
+
+
+def test_one_patient_slopes_are_in_no_shared_table_or_figure():
+    from process_outcome.analysis import figures
+
+    slopes = _slopes({"a": [0.1, 0.2, 0.3, 0.4]}).assign(n_patients=[1, 2, 5, 1])
+    shared = tables.small_cells_suppressed(slopes, 2)
+    assert shared["therapist"].tolist() == ["T01", "T02"]
+    assert (tables.small_cells_suppressed(slopes, 3)["n_patients"] >= 3).all()
+    tests = pd.DataFrame(
+        {"outcome": ["o"], "process": ["a"], "slope_low": [0.0], "slope_high": [0.5]}
+        | {"singular": [False], "n_therapists": [4]}
+    )
+    fig = figures.caterpillar_plot(slopes, tests, {}, min_patients=2)
+    [ax] = [a for a in fig.axes if a.get_visible()]
+    assert len(ax.lines[0].get_xdata()) == 2  # the points drawn
+    assert ax.get_xlabel().startswith("2 of 4 therapists")
