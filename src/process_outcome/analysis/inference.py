@@ -1,0 +1,225 @@
+"""How the aims' fixed effects are tested: the denominator-df method and the therapist bound.
+
+Two rules, applied to every reported fixed effect of the aim 1-3 models:
+
+* **Denominator df.** Satterthwaite (lmerTest's method, the engine's default) or
+  Kenward-Roger (``pbkrtest``), chosen by the config key ``inference.ddf``
+  (:data:`DDF_METHODS`).
+* **Therapist bound.** A test whose information comes from differences *between
+  therapists* never gets more df than the therapists give: for a therapist-level term
+  (constant within therapist, e.g. ``p_between`` or a moderator), a cross-level
+  interaction (a product with such a term) and the average slope of a process whose
+  slope varies by therapist, the df are at most ``J - q - 1``, with ``J`` therapists and
+  ``q`` therapist-level predictors in the model (Snijders & Bosker, 2012, section 6.1).
+  On a regular fit Satterthwaite's df for these terms lie near this bound anyway; on a
+  singular fit (a slope variance at its boundary) they jump to patient-level values
+  (t(156.7) with 42 therapists) because the variance component that carries the
+  therapist information has vanished, and the bound keeps such a test from borrowing
+  precision the design does not have. Rows whose df were bounded say so in
+  ``df_method`` (``"... , therapist bound"``).
+
+Examples
+--------
+>>> import pandas as pd
+>>> d = pd.DataFrame({"g": list("aabbccdd"), "x": [0, 1] * 4, "w": [0, 0, 1, 1, 0, 0, 1, 1],
+...                   "y": [1.0, 2.1, 1.4, 2.0, 0.7, 1.9, 1.2, 2.6]})
+>>> sorted(therapist_level_terms(d, ("(Intercept)", "x", "w", "x:w"), "g", None))
+['w', 'x:w']
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from process_outcome.mixed.results import INTERCEPT, MixedFit
+from process_outcome.mixed.satterthwaite import CONTRAST_COLUMNS, contrast, t_test_row
+
+__all__ = [
+    "DDF_METHODS",
+    "REPORTED_COLUMNS",
+    "between_df",
+    "bounded_contrast",
+    "reported_coefficients",
+    "therapist_level_terms",
+]
+
+DDF_METHODS = ("satterthwaite", "kenward_roger")
+REPORTED_COLUMNS = ["term", *CONTRAST_COLUMNS, "df_method"]
+BOUND_NOTE = "therapist bound"
+
+
+def _column(data: pd.DataFrame, term: str) -> np.ndarray:
+    value = np.ones(len(data))
+    for part in term.split(":"):
+        value = value * data[part].to_numpy(dtype=float)
+    return value
+
+
+def _model_rows(data: pd.DataFrame, fit: MixedFit) -> pd.DataFrame:
+    names = {fit.response, fit.group}
+    for term in fit.terms:
+        if term != INTERCEPT:
+            names.update(term.split(":"))
+    if fit.random_slope:
+        names.add(fit.random_slope)
+    columns = list(names)
+    return data.loc[data[columns].notna().all(axis=1), columns]
+
+
+def _constant_within(data: pd.DataFrame, term: str, group: str) -> bool:
+    values = pd.Series(_column(data, term), index=data.index)
+    grouped = values.groupby(data[group].to_numpy())
+    spread = (grouped.max() - grouped.min()).to_numpy()
+    scale = max(float(values.abs().max()), 1.0) if len(values) else 1.0
+    return bool(np.all(spread <= 1e-10 * scale))
+
+
+def therapist_level_terms(
+    data: pd.DataFrame, terms: Sequence[str], group: str, slope: str | None
+) -> dict[str, str]:
+    """Fixed terms whose test rests on between-therapist information, and why.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The model's rows (rows with a missing value in a used column are ignored).
+    terms : sequence of str
+        Fixed terms (``"a:b"`` for products); the intercept is skipped.
+    group : str
+        Therapist column.
+    slope : str, optional
+        The term with a random slope.
+
+    Returns
+    -------
+    dict of str to str
+        ``term -> "therapist-level" | "cross-level" | "random slope"``.
+    """
+    used = [t for t in terms if t != INTERCEPT]
+    names = {p for t in used for p in t.split(":")} | {group}
+    rows = data.loc[data[list(names)].notna().all(axis=1)]
+    level2 = {t for t in used if ":" not in t and _constant_within(rows, t, group)}
+    out: dict[str, str] = {}
+    for t in used:
+        parts = t.split(":")
+        if t in level2:
+            out[t] = "therapist-level"
+        elif len(parts) > 1 and any(p in level2 or _constant_within(rows, p, group) for p in parts):
+            out[t] = "cross-level"
+        elif slope is not None and t == slope:
+            out[t] = "random slope"
+    return out
+
+
+def between_df(data: pd.DataFrame, fit: MixedFit) -> float:
+    """``J - q - 1``: therapists minus therapist-level predictors minus one.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The data the model was fitted to.
+    fit : MixedFit
+        The model.
+
+    Returns
+    -------
+    float
+        At least 1.
+    """
+    rows = _model_rows(data, fit)
+    q = sum(
+        1
+        for t in fit.terms
+        if t != INTERCEPT and ":" not in t and _constant_within(rows, t, fit.group)
+    )
+    return float(max(fit.n_groups - q - 1, 1))
+
+
+def _engine_row(fit: MixedFit, weights: np.ndarray, ddf: str) -> dict[str, float]:
+    if ddf == "satterthwaite":
+        return contrast(fit, weights).iloc[0].to_dict()
+    if ddf == "kenward_roger":
+        # The engine's Kenward-Roger contrast (pbkrtest's method), where this version of
+        # the engine has it: ``contrast(fit, L, ddf="KR")``.
+        if "ddf" in inspect.signature(contrast).parameters:
+            return contrast(fit, weights, ddf="KR").iloc[0].to_dict()  # type: ignore[call-arg]
+        raise ValueError(
+            "inference.ddf: kenward_roger needs Kenward-Roger df in the mixed-model engine "
+            "(process_outcome.mixed.contrast(..., ddf='KR')), which this version does not "
+            "have. Set inference.ddf to satterthwaite."
+        )
+    raise ValueError(f"inference.ddf must be one of {DDF_METHODS}, not {ddf!r}")
+
+
+def bounded_contrast(
+    fit: MixedFit,
+    weights: Mapping[str, float] | Sequence[float] | np.ndarray,
+    bound: float | None,
+    ddf: str = "satterthwaite",
+) -> dict[str, Any]:
+    """t test of ``L beta`` with its df capped at ``bound`` (None: no cap).
+
+    Returns
+    -------
+    dict
+        ``estimate, se, df, t, p, ci_low, ci_high, df_method``.
+    """
+    if isinstance(weights, Mapping):
+        vec = np.array([float(weights.get(t, 0.0)) for t in fit.terms])
+        unknown = set(weights) - set(fit.terms)
+        if unknown:
+            raise KeyError(f"terms not in the model: {sorted(unknown)}")
+    else:
+        vec = np.asarray(weights, dtype=float)
+    row = _engine_row(fit, vec, ddf)
+    method = ddf
+    df = float(row["df"])
+    if bound is not None and (not math.isfinite(df) or df > bound):
+        row = t_test_row(float(row["estimate"]), float(row["se"]) ** 2, float(bound))
+        method = f"{ddf}, {BOUND_NOTE}"
+    return {k: float(row[k]) for k in CONTRAST_COLUMNS} | {"df_method": method}
+
+
+def reported_coefficients(
+    fit: MixedFit, data: pd.DataFrame, ddf: str = "satterthwaite"
+) -> pd.DataFrame:
+    """The fit's coefficient table as reported: ``ddf`` df, therapist bound applied.
+
+    Parameters
+    ----------
+    fit : MixedFit
+        The model.
+    data : pandas.DataFrame
+        The data it was fitted to.
+    ddf : {"satterthwaite", "kenward_roger"}
+        Denominator-df method.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`REPORTED_COLUMNS`, one row per term of ``fit.terms``.
+    """
+    if ddf not in DDF_METHODS:
+        raise ValueError(f"inference.ddf must be one of {DDF_METHODS}, not {ddf!r}")
+    bounded = therapist_level_terms(_model_rows(data, fit), fit.terms, fit.group, fit.random_slope)
+    bound = between_df(data, fit)
+    rows = []
+    for i, term in enumerate(fit.terms):
+        if ddf == "satterthwaite" and term not in bounded:
+            # the engine's own table, unchanged (lmerTest parity)
+            c = fit.coefficients.iloc[i]
+            rows.append({"term": term, **{k: float(c[k]) for k in CONTRAST_COLUMNS}})
+            rows[-1]["df_method"] = ddf
+            continue
+        vec = np.zeros(len(fit.terms))
+        vec[i] = 1.0
+        rows.append(
+            {"term": term} | bounded_contrast(fit, vec, bound if term in bounded else None, ddf)
+        )
+    return pd.DataFrame(rows, columns=REPORTED_COLUMNS)
