@@ -61,23 +61,44 @@ def _column(data: pd.DataFrame, term: str) -> np.ndarray:
     return value
 
 
-def _model_rows(data: pd.DataFrame, fit: MixedFit) -> pd.DataFrame:
-    names = {fit.response, fit.group}
-    for term in fit.terms:
-        if term != INTERCEPT:
-            names.update(term.split(":"))
-    if fit.random_slope:
-        names.add(fit.random_slope)
+def _used(
+    data: pd.DataFrame, terms: Sequence[str], group: str, extra: Sequence[str] = ()
+) -> pd.DataFrame:
+    names = {p for t in terms if t != INTERCEPT for p in t.split(":")} | {group, *extra}
     columns = list(names)
     return data.loc[data[columns].notna().all(axis=1), columns]
 
 
-def _constant_within(data: pd.DataFrame, term: str, group: str) -> bool:
-    values = pd.Series(_column(data, term), index=data.index)
-    grouped = values.groupby(data[group].to_numpy())
-    spread = (grouped.max() - grouped.min()).to_numpy()
-    scale = max(float(values.abs().max()), 1.0) if len(values) else 1.0
-    return bool(np.all(spread <= 1e-10 * scale))
+def _constant_within(rows: pd.DataFrame, term: str, codes: np.ndarray, n_groups: int) -> bool:
+    """The term's values do not vary within any group (up to rounding)."""
+    values = _column(rows, term)
+    if values.size == 0:
+        return True
+    counts = np.bincount(codes, minlength=n_groups)
+    means = np.bincount(codes, values, minlength=n_groups) / np.maximum(counts, 1)
+    scale = max(float(np.abs(values).max()), 1.0)
+    return bool(np.abs(values - means[codes]).max() <= 1e-10 * scale)
+
+
+def _classify(
+    rows: pd.DataFrame, terms: Sequence[str], group: str, slope: str | None
+) -> tuple[dict[str, str], int]:
+    codes, uniques = pd.factorize(rows[group])
+    n_groups = len(uniques)
+    used = [t for t in terms if t != INTERCEPT]
+    parts = {p for t in used for p in t.split(":")}
+    constant = {p: _constant_within(rows, p, codes, n_groups) for p in parts}
+    level2 = {t for t in used if ":" not in t and constant[t]}
+    out: dict[str, str] = {}
+    for t in used:
+        factors = t.split(":")
+        if t in level2:
+            out[t] = "therapist-level"
+        elif len(factors) > 1 and any(constant[p] for p in factors):
+            out[t] = "cross-level"
+        elif slope is not None and t == slope:
+            out[t] = "random slope"
+    return out, len(level2)
 
 
 def therapist_level_terms(
@@ -101,20 +122,12 @@ def therapist_level_terms(
     dict of str to str
         ``term -> "therapist-level" | "cross-level" | "random slope"``.
     """
-    used = [t for t in terms if t != INTERCEPT]
-    names = {p for t in used for p in t.split(":")} | {group}
-    rows = data.loc[data[list(names)].notna().all(axis=1)]
-    level2 = {t for t in used if ":" not in t and _constant_within(rows, t, group)}
-    out: dict[str, str] = {}
-    for t in used:
-        parts = t.split(":")
-        if t in level2:
-            out[t] = "therapist-level"
-        elif len(parts) > 1 and any(p in level2 or _constant_within(rows, p, group) for p in parts):
-            out[t] = "cross-level"
-        elif slope is not None and t == slope:
-            out[t] = "random slope"
-    return out
+    return _classify(_used(data, terms, group), terms, group, slope)[0]
+
+
+def _model_rows(data: pd.DataFrame, fit: MixedFit) -> pd.DataFrame:
+    extra = [fit.response, *([fit.random_slope] if fit.random_slope else [])]
+    return _used(data, fit.terms, fit.group, extra)
 
 
 def between_df(data: pd.DataFrame, fit: MixedFit) -> float:
@@ -132,12 +145,7 @@ def between_df(data: pd.DataFrame, fit: MixedFit) -> float:
     float
         At least 1.
     """
-    rows = _model_rows(data, fit)
-    q = sum(
-        1
-        for t in fit.terms
-        if t != INTERCEPT and ":" not in t and _constant_within(rows, t, fit.group)
-    )
+    _, q = _classify(_model_rows(data, fit), fit.terms, fit.group, fit.random_slope)
     return float(max(fit.n_groups - q - 1, 1))
 
 
@@ -207,8 +215,8 @@ def reported_coefficients(
     """
     if ddf not in DDF_METHODS:
         raise ValueError(f"inference.ddf must be one of {DDF_METHODS}, not {ddf!r}")
-    bounded = therapist_level_terms(_model_rows(data, fit), fit.terms, fit.group, fit.random_slope)
-    bound = between_df(data, fit)
+    bounded, q = _classify(_model_rows(data, fit), fit.terms, fit.group, fit.random_slope)
+    bound = float(max(fit.n_groups - q - 1, 1))
     rows = []
     for i, term in enumerate(fit.terms):
         if ddf == "satterthwaite" and term not in bounded:

@@ -71,6 +71,7 @@ __all__ = [
     "design_grid",
     "generating_values",
     "replicate_seed",
+    "replicate_table",
     "run_batch",
     "run_replicate",
     "simulation_config",
@@ -441,6 +442,26 @@ def _replicate_models(
     return rows
 
 
+def replicate_table(
+    cell: Cell, replicate: int, base_seed: int, config: Mapping[str, Any], mess: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The cleaned patient-level table of one replicate (pseudonymous therapist codes)
+    and the simulator's truth, as :func:`run_replicate` models them.
+
+    Raises
+    ------
+    InputError
+        If the workflow could not analyse the replicate (e.g. too few therapists left).
+    """
+    tables = _simulate(cell, replicate_seed(base_seed, cell, replicate), mess)
+    _, table = analysis_table(
+        tables["sessions"], tables["therapists"], config, patients=tables["patients"]
+    )
+    covariates = covariate_terms(table, measures_of(config, "covariate"))
+    check_feasibility(table, config, covariates)
+    return pseudonymize(table, therapist_codes(table["therapist"])), tables["truth"]
+
+
 def run_replicate(
     cell: Cell,
     replicate: int,
@@ -491,23 +512,17 @@ def run_replicate(
     ['aim1_null', 'aim1_target']
     """
     seed = replicate_seed(base_seed, cell, replicate)
-    tables = _simulate(cell, seed, mess)
     extra = np.random.default_rng([seed, 1]).uniform(size=max(int(n_moderators) - 2, 0))
     head = {"cell": cell.key, "replicate": int(replicate)}
     try:
-        _, table = analysis_table(
-            tables["sessions"], tables["therapists"], config, patients=tables["patients"]
-        )
-        covariates = covariate_terms(table, measures_of(config, "covariate"))
-        check_feasibility(table, config, covariates)
-        pt = pseudonymize(table, therapist_codes(table["therapist"]))
+        pt, truth = replicate_table(cell, replicate, base_seed, config, mess)
         with warnings.catch_warnings():
             # Non-convergence and nesting problems are recorded in the rows instead.
             warnings.simplefilter("ignore", RuntimeWarning)
             rows = _replicate_models(
                 pt,
                 cell,
-                tables["truth"],
+                truth,
                 int(config["analysis"]["min_caseload_slopes"]),
                 ddf,
                 extra,
