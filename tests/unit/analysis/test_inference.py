@@ -223,3 +223,16 @@ def test_bound_is_at_least_one():
     fit = fit_mixed(data, "post_o", ["p_within", "m", "p_between"], "therapist")
     assert inference.between_df(data, fit) == 1.0
     assert not math.isnan(inference.reported_coefficients(fit, data)["p"].iloc[2])
+
+
+def test_figure3_says_why_it_has_no_probe():
+    from process_outcome.analysis.figures import simple_slopes_plot
+
+    empty = pd.DataFrame(columns=aims.SIMPLE_SLOPE_COLUMNS)
+    moderation = pd.DataFrame(
+        {"outcome": ["o"], "process": ["p"], "moderator": ["m"], "singular": [False]}
+    )
+    text = simple_slopes_plot(empty, {}, moderation).axes[0].texts[0].get_text()
+    assert "FDR" in text
+    text = simple_slopes_plot(empty, {}, None).axes[0].texts[0].get_text()
+    assert "configured" in text
