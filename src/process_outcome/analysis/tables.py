@@ -212,6 +212,30 @@ def contracts() -> dict[str, Any]:
             strict=True,
             ordered=True,
         ),
+        "aim1_between_corrected": pa.DataFrameSchema(
+            {
+                "outcome": col(str),
+                "model": col(str),
+                "process": col(str),
+                "method": col(str, isin=list(between.METHODS)),
+                "part": col(str, isin=["within", "between", "contextual"]),
+                "estimate": col(nullable=True),
+                "se": col(nullable=True, ge=0),
+                "df": col(gt=0),
+                "t": col(nullable=True),
+                "p": col(nullable=True, in_range=(0, 1)),
+                "ci_low": col(nullable=True),
+                "ci_high": col(nullable=True),
+                "converged": col(bool),
+                "singular": col(bool),
+                # the latent model's between effect with a zero latent between variance
+                "identified": col(bool),
+                # the estimate the report leads with (analysis.between_estimate)
+                "primary": col(bool),
+            },
+            strict=True,
+            ordered=True,
+        ),
         "aim3_simple_slopes": pa.DataFrameSchema(
             {
                 "outcome": col(str),
