@@ -29,7 +29,6 @@ Examples
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -37,6 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from process_outcome import mixed
 from process_outcome.mixed.results import INTERCEPT, MixedFit
 from process_outcome.mixed.satterthwaite import CONTRAST_COLUMNS, contrast, t_test_row
 
@@ -153,15 +153,17 @@ def _engine_row(fit: MixedFit, weights: np.ndarray, ddf: str) -> dict[str, float
     if ddf == "satterthwaite":
         return contrast(fit, weights).iloc[0].to_dict()
     if ddf == "kenward_roger":
-        # The engine's Kenward-Roger contrast (pbkrtest's method), where this version of
-        # the engine has it: ``contrast(fit, L, ddf="KR")``.
-        if "ddf" in inspect.signature(contrast).parameters:
-            return contrast(fit, weights, ddf="KR").iloc[0].to_dict()  # type: ignore[call-arg]
-        raise ValueError(
-            "inference.ddf: kenward_roger needs Kenward-Roger df in the mixed-model engine "
-            "(process_outcome.mixed.contrast(..., ddf='KR')), which this version does not "
-            "have. Set inference.ddf to satterthwaite."
-        )
+        # The engine's Kenward-Roger contrast (pbkrtest's method; adjusted SE and df),
+        # ``process_outcome.mixed.fixed_contrast(fit, L, ddf="KR")``, where this version
+        # of the engine has it.
+        fixed_contrast = getattr(mixed, "fixed_contrast", None)
+        if fixed_contrast is None:
+            raise ValueError(
+                "inference.ddf: kenward_roger needs Kenward-Roger df in the mixed-model "
+                "engine (process_outcome.mixed.fixed_contrast), which this version does "
+                "not have. Set inference.ddf to satterthwaite."
+            )
+        return fixed_contrast(fit, weights, ddf="KR").iloc[0].to_dict()
     raise ValueError(f"inference.ddf must be one of {DDF_METHODS}, not {ddf!r}")
 
 
