@@ -181,14 +181,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20221913)
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "validation" / "rows.csv")
+    parser.add_argument("--chunk", type=int, default=50, help="replicates per saved chunk")
+    parser.add_argument("--also", type=Path, nargs="*", default=[], help="more rows to summarize")
     parser.add_argument("--summarize-only", action="store_true")
     args = parser.parse_args()
     config = power.simulation_config(CONFIG)
     if not args.summarize_only:
-        frames = []
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        fresh = True
         for scenario in args.scenarios:
             cell = cell_of(scenario, args)
-            start, cpu = time.perf_counter(), time.process_time()
+            start, failed = time.perf_counter(), 0
             run = partial(
                 power.run_replicate,
                 cell,
@@ -196,22 +199,25 @@ def main() -> None:
                 config=config,
                 n_moderators=args.moderators,
             )
+            # in chunks appended to --out: a run stopped early keeps what it has done
             with ProcessPoolExecutor(args.workers) as pool:
-                rows = [
-                    r for rep in pool.map(run, range(args.replicates), chunksize=20) for r in rep
-                ]
-            frame = pd.DataFrame(rows, columns=power.REPLICATE_COLUMNS).assign(scenario=scenario)
-            failed = frame.loc[frame["error"].fillna("").ne(""), "replicate"].nunique()
+                for first in range(0, args.replicates, args.chunk):
+                    todo = range(first, min(args.replicates, first + args.chunk))
+                    rows = [r for rep in pool.map(run, todo) for r in rep]
+                    frame = pd.DataFrame(rows, columns=power.REPLICATE_COLUMNS)
+                    frame = frame.assign(scenario=scenario)
+                    failed += frame.loc[frame["error"].fillna("").ne(""), "replicate"].nunique()
+                    frame.to_csv(args.out, index=False, mode="w" if fresh else "a", header=fresh)
+                    fresh = False
             print(
                 f"{scenario}: {cell}\n  {args.replicates} replicates ({failed} not analysable), "
-                f"{time.perf_counter() - start:.0f} s wall with {args.workers} workers"
-                f" (parent CPU {time.process_time() - cpu:.0f} s)",
+                f"{time.perf_counter() - start:.0f} s wall with {args.workers} workers",
                 flush=True,
             )
-            frames.append(frame)
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            pd.concat(frames, ignore_index=True).to_csv(args.out, index=False)
-    rows = pd.read_csv(args.out, keep_default_na=False, na_values=[""])
+    rows = pd.concat(
+        [pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in [args.out, *args.also]],
+        ignore_index=True,
+    )
     table = summarize(rows, args.alpha)
     pd.set_option("display.width", 250)
     pd.set_option("display.max_colwidth", 70)
