@@ -182,6 +182,9 @@ def main() -> None:
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "validation" / "rows.csv")
     parser.add_argument("--chunk", type=int, default=50, help="replicates per saved chunk")
+    parser.add_argument(
+        "--first", type=int, default=0, help="first replicate index (to split a run)"
+    )
     parser.add_argument("--also", type=Path, nargs="*", default=[], help="more rows to summarize")
     parser.add_argument("--summarize-only", action="store_true")
     args = parser.parse_args()
@@ -201,7 +204,7 @@ def main() -> None:
             )
             # in chunks appended to --out: a run stopped early keeps what it has done
             with ProcessPoolExecutor(args.workers) as pool:
-                for first in range(0, args.replicates, args.chunk):
+                for first in range(args.first, args.replicates, args.chunk):
                     todo = range(first, min(args.replicates, first + args.chunk))
                     rows = [r for rep in pool.map(run, todo) for r in rep]
                     frame = pd.DataFrame(rows, columns=power.REPLICATE_COLUMNS)
@@ -210,7 +213,7 @@ def main() -> None:
                     frame.to_csv(args.out, index=False, mode="w" if fresh else "a", header=fresh)
                     fresh = False
             print(
-                f"{scenario}: {cell}\n  {args.replicates} replicates ({failed} not analysable), "
+                f"{scenario}: {cell}\n  {args.replicates - args.first} replicates ({failed} not analysable), "
                 f"{time.perf_counter() - start:.0f} s wall with {args.workers} workers",
                 flush=True,
             )
@@ -218,6 +221,8 @@ def main() -> None:
         [pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in [args.out, *args.also]],
         ignore_index=True,
     )
+    # split runs may overlap: a replicate is the same study whoever ran it (its seed)
+    rows = rows.drop_duplicates(["scenario", "replicate", "model", "parameter"])
     table = summarize(rows, args.alpha)
     pd.set_option("display.width", 250)
     pd.set_option("display.max_colwidth", 70)
