@@ -213,7 +213,8 @@ def main() -> None:
                     frame.to_csv(args.out, index=False, mode="w" if fresh else "a", header=fresh)
                     fresh = False
             print(
-                f"{scenario}: {cell}\n  {args.replicates - args.first} replicates ({failed} not analysable), "
+                f"{scenario}: {cell}\n  {args.replicates - args.first} replicates "
+                f"({failed} not analysable), "
                 f"{time.perf_counter() - start:.0f} s wall with {args.workers} workers",
                 flush=True,
             )
