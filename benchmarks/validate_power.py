@@ -98,7 +98,7 @@ def _rate(x: pd.Series) -> tuple[float, float, int]:
 
 def summarize(rows: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """One line per reported CI (coverage) and per test under a true zero (type-I)."""
-    ok = rows[rows["error"].fillna("").eq("")]
+    ok = rows[rows["error"].astype(object).fillna("").eq("")]
     out = []
     ci = ok[ok["ci_low"].notna() & ok["truth"].notna()]
     ci = ci.assign(covered=(ci["ci_low"] <= ci["truth"]) & (ci["truth"] <= ci["ci_high"]))
