@@ -71,9 +71,12 @@ def power_design(
     source = "simulator defaults"
     planning = settings.get("planning", "point")
     if aim2:
-        fitted = power_summary.values_from_models(
-            read_json(aim2), read_json(aim3) if aim3 else None, planned["moderator"], planning
-        )
+        try:
+            fitted = power_summary.values_from_models(
+                read_json(aim2), read_json(aim3) if aim3 else None, planned["moderator"], planning
+            )
+        except ValueError as err:  # a safeguard bound the models do not have
+            raise InputError(str(err)) from None
         source = f"fitted models of {planned['outcome']} on {planned['process']}" + (
             f" (moderator {planned['moderator']})" if aim3 else ""
         )
