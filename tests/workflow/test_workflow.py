@@ -16,7 +16,7 @@ from tests.conftest import STUDY42_CONFIG, run_snakemake, write_yaml
 
 pytestmark = pytest.mark.e2e
 
-FIXED = "outcome process term estimate se df t p ci_low ci_high singular"
+FIXED = "outcome process term estimate se df t p ci_low ci_high singular model df_method"
 CONTRACT = {
     "results/tables/aim1_fixed_effects.csv": FIXED.split(),
     "results/tables/aim2_fixed_effects.csv": FIXED.split(),
@@ -29,7 +29,7 @@ CONTRACT = {
         "outcome process therapist slope se n_patients"
     ).split(),
     "results/tables/aim3_moderation.csv": (
-        "outcome process moderator estimate se df t p p_fdr ci_low ci_high singular"
+        "outcome process moderator estimate se df t p p_fdr ci_low ci_high singular df_method"
     ).split(),
 }
 

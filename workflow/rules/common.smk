@@ -129,11 +129,17 @@ def measure_settings(wildcards):
 
 
 def aim1_settings(wildcards):
-    return measure_settings(wildcards)
+    return measure_settings(wildcards) | {
+        "inference": config["inference"],
+        "between_estimate": config["analysis"]["between_estimate"],
+    }
 
 
 def aim2_settings(wildcards):
-    return measure_settings(wildcards) | {"analysis": config["analysis"]}
+    return measure_settings(wildcards) | {
+        "analysis": config["analysis"],
+        "inference": config["inference"],
+    }
 
 
 def aim3_settings(wildcards):

@@ -38,7 +38,11 @@ rule power_batch:
     params:
         cell=power_cell,
         # Cleaning and analysis settings the replicates use: a change re-runs them.
-        settings={"cleaning": config["cleaning"], "analysis": config["analysis"]},
+        settings={
+            "cleaning": config["cleaning"],
+            "analysis": config["analysis"],
+            "inference": config["inference"],
+        },
     script:
         "../../scripts/power_batch.py"
 

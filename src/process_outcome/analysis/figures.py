@@ -228,7 +228,15 @@ def simple_slopes_plot(
         with plt.rc_context(STYLE):
             fig, ax = plt.subplots(figsize=(3.4, 1.0))
             ax.axis("off")
-            ax.text(0.5, 0.5, "No therapist moderators were configured.", ha="center", va="center")
+            # simple slopes are probed only for FDR-significant, non-singular interactions
+            probed_none = moderation is not None and len(moderation) > 0
+            message = (
+                "No interaction was significant after the FDR adjustment\n"
+                "in a non-singular fit: no simple slopes to probe."
+                if probed_none
+                else "No therapist moderators were configured."
+            )
+            ax.text(0.5, 0.5, message, ha="center", va="center")
         return fig
     families = list(dict.fromkeys(zip(simple["outcome"], simple["process"], strict=True)))
     moderators = list(dict.fromkeys(simple["moderator"]))

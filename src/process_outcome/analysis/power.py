@@ -17,7 +17,19 @@ user's (from their fitted models or the config). Two nulls come from the same st
   components but no therapist variation in the alliance slope and no moderation: the
   aim 2 mixture test on it gives the type-I error under a zero slope variance;
 * ``use_alliance`` moderates nothing: the aim 3 interaction test with it, on the
-  target outcome, gives the type-I error under a zero moderator effect.
+  target outcome, gives the type-I error under a zero moderator effect;
+* the aim 3 test of ``self_alliance`` on the null twin gives the type-I error of a
+  cross-level test when the slope does not vary at all (singular fits frequent).
+
+Every test is reported as the workflow reports it: the aim 1 within effect from the
+random-slope model (:func:`process_outcome.analysis.aims.headline_coefficients`; the
+random-intercept model's row is kept as model ``aim1ri_<label>`` for comparison),
+therapist-level and cross-level df at most ``J - q - 1``
+(:mod:`process_outcome.analysis.inference`), and the aim 3 interaction's p value also
+after the Benjamini-Hochberg adjustment across the family of moderators the user's
+study tests (``p_fdr``: the planned moderator, ``use_alliance`` and
+``n_moderators - 2`` further moderators without effect, whose p values are drawn
+uniform from the replicate's seed, as a valid test's p values under a true null are).
 
 Seeds are derived from the base seed, the cell's parameters and the replicate index
 only (never from job order or batch size), so results do not depend on how the
@@ -40,16 +52,18 @@ import pandas as pd
 
 from process_outcome.analysis import aims
 from process_outcome.analysis.feasibility import check_feasibility, restrict_caseload
+from process_outcome.analysis.inference import reported_coefficients
 from process_outcome.config import measures_of
 from process_outcome.data.analysis_table import analysis_table, covariate_terms
 from process_outcome.data.pseudonyms import pseudonymize, therapist_codes
 from process_outcome.data.simulate import TRUE_FIXED, TRUE_RANDOM, simulate_study
 from process_outcome.errors import InputError
-from process_outcome.mixed.testing import mixture_lr_test
+from process_outcome.mixed.testing import fdr_bh, mixture_lr_test
 
 __all__ = [
     "GENERATING_KEYS",
     "NULL_MODERATOR",
+    "PLANNING",
     "REPLICATE_COLUMNS",
     "Cell",
     "batches",
@@ -57,6 +71,7 @@ __all__ = [
     "design_grid",
     "generating_values",
     "replicate_seed",
+    "replicate_table",
     "run_batch",
     "run_replicate",
     "simulation_config",
@@ -86,12 +101,15 @@ REPLICATE_COLUMNS = [
     "ci_low",
     "ci_high",
     "p",
+    "p_fdr",
+    "df",
     "singular",
     "converged",
     "n_patients",
     "n_therapists",
     "error",
 ]
+PLANNING = ("point", "safeguard")
 
 
 @dataclass(frozen=True)
@@ -333,14 +351,17 @@ def _simulate(cell: Cell, seed: int, mess: bool) -> dict[str, pd.DataFrame]:
     }
 
 
-def _fit_rows(model: str, fit: Any, truth: Mapping[str, float]) -> list[dict[str, Any]]:
-    coef = fit.coefficients.set_index("term")
+def _fit_rows(
+    model: str, fit: Any, truth: Mapping[str, float], table: pd.DataFrame
+) -> list[dict[str, Any]]:
+    coef = table.set_index("term")
+    keys = ("estimate", "se", "ci_low", "ci_high", "p", "df")
     return [
         {
             "model": model,
             "parameter": term,
             "truth": value,
-            **{k: float(coef.loc[term, k]) for k in ("estimate", "se", "ci_low", "ci_high", "p")},
+            **{k: float(coef.loc[term, k]) for k in keys},
             "singular": bool(fit.singular),
             "converged": bool(fit.converged),
             "n_patients": int(fit.n_obs),
@@ -367,7 +388,12 @@ def _slope_sd_row(model: str, fit: Any, truth: float, p: float) -> dict[str, Any
 
 
 def _replicate_models(
-    pt: pd.DataFrame, cell: Cell, truth: pd.DataFrame, minimum: int
+    pt: pd.DataFrame,
+    cell: Cell,
+    truth: pd.DataFrame,
+    minimum: int,
+    ddf: str,
+    extra_nulls: np.ndarray,
 ) -> list[dict[str, Any]]:
     fixed = _truth(cell)
     slope_truth = truth.set_index(["outcome", "process", "moderator", "parameter"])["value"]
@@ -375,28 +401,75 @@ def _replicate_models(
     slope_pt = restrict_caseload(pt, minimum)
     for outcome, label in ((TARGET_OUTCOME, "target"), (NULL_OUTCOME, "null")):
         nested = aims.fit_aim1(slope_pt, outcome, PROCESS)
-        rows += _fit_rows(f"aim1_{label}", nested, fixed[outcome])
         res = aims.fit_aim2(slope_pt, outcome, PROCESS, nested, "worse")
-        rows += _fit_rows(f"aim2_{label}", res.fit, fixed[outcome])
+        # aim 2's model is aim 1's with the alliance slope varying: the headline's slope model
+        headline = aims.headline_coefficients(nested, {PROCESS: res.fit}, slope_pt, ddf)
+        rows += _fit_rows(f"aim1_{label}", nested, fixed[outcome], headline)
+        ri = reported_coefficients(nested, slope_pt, ddf)
+        rows += _fit_rows(f"aim1ri_{label}", nested, fixed[outcome], ri)
+        rows += _fit_rows(
+            f"aim2_{label}", res.fit, fixed[outcome], reported_coefficients(res.fit, slope_pt, ddf)
+        )
         # The mixture test from the two REML log-likelihoods, as the workflow reports it.
         _, p = mixture_lr_test(res.fit.loglik, nested.loglik)
         marginal = float(slope_truth[(outcome, PROCESS, "", "slope_sd")])
         rows.append(_slope_sd_row(f"aim2_{label}", res.fit, marginal, p))
     interaction = f"{PROCESS}_within:{{}}"
-    for moderator, label, effect in (
-        (MODERATOR, "aim3_target", cell.moderator_effect),
-        (NULL_MODERATOR, "aim3_null", 0.0),
+    family: list[dict[str, Any]] = []
+    for outcome, moderator, label, effect in (
+        (TARGET_OUTCOME, MODERATOR, "aim3_target", cell.moderator_effect),
+        (TARGET_OUTCOME, NULL_MODERATOR, "aim3_null", 0.0),
+        (NULL_OUTCOME, MODERATOR, "aim3_noslope", 0.0),
     ):
-        fit = aims.fit_aim3(slope_pt, TARGET_OUTCOME, PROCESS, {moderator: "continuous"}).fits[0]
-        truth_m = fixed[TARGET_OUTCOME] | {interaction.format(moderator): effect}
-        rows += _fit_rows(label, fit, truth_m)
-        unexplained = cell.slope_sd if moderator == MODERATOR else float("nan")
+        fit = aims.fit_aim3(slope_pt, outcome, PROCESS, {moderator: "continuous"}).fits[0]
+        truth_m = fixed[outcome] | {interaction.format(moderator): effect}
+        fit_rows = _fit_rows(label, fit, truth_m, reported_coefficients(fit, slope_pt, ddf))
+        rows += fit_rows
+        if outcome == TARGET_OUTCOME:
+            family += [r for r in fit_rows if r["parameter"] == interaction.format(moderator)]
+        unexplained = (
+            cell.slope_sd
+            if label == "aim3_target"
+            else 0.0
+            if label == "aim3_noslope"
+            else math.nan
+        )
         rows.append(_slope_sd_row(label, fit, unexplained, float("nan")))
+    # The manuscript judges aim 3 after BH across the study's moderators.
+    adjusted = fdr_bh(np.concatenate([[r["p"] for r in family], extra_nulls]))
+    for r, q in zip(family, adjusted, strict=False):
+        r["p_fdr"] = float(q)
     return rows
 
 
-def run_replicate(
+def replicate_table(
     cell: Cell, replicate: int, base_seed: int, config: Mapping[str, Any], mess: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The cleaned patient-level table of one replicate (pseudonymous therapist codes)
+    and the simulator's truth, as :func:`run_replicate` models them.
+
+    Raises
+    ------
+    InputError
+        If the workflow could not analyse the replicate (e.g. too few therapists left).
+    """
+    tables = _simulate(cell, replicate_seed(base_seed, cell, replicate), mess)
+    _, table = analysis_table(
+        tables["sessions"], tables["therapists"], config, patients=tables["patients"]
+    )
+    covariates = covariate_terms(table, measures_of(config, "covariate"))
+    check_feasibility(table, config, covariates)
+    return pseudonymize(table, therapist_codes(table["therapist"])), tables["truth"]
+
+
+def run_replicate(
+    cell: Cell,
+    replicate: int,
+    base_seed: int,
+    config: Mapping[str, Any],
+    mess: bool = True,
+    n_moderators: int = 2,
+    ddf: str = "satterthwaite",
 ) -> list[dict[str, Any]]:
     """Simulate, clean and model one replicate of a cell.
 
@@ -412,6 +485,11 @@ def run_replicate(
         :func:`simulation_config` of the user's config.
     mess : bool
         Simulate the mess the cleaning removes (duplicates, out-of-range values).
+    n_moderators : int
+        Moderators of the user's aim 3 family (at least 2): the BH adjustment of
+        ``p_fdr`` is across this many tests.
+    ddf : {"satterthwaite", "kenward_roger"}
+        Denominator-df method (``inference.ddf``).
 
     Returns
     -------
@@ -434,20 +512,20 @@ def run_replicate(
     ['aim1_null', 'aim1_target']
     """
     seed = replicate_seed(base_seed, cell, replicate)
-    tables = _simulate(cell, seed, mess)
+    extra = np.random.default_rng([seed, 1]).uniform(size=max(int(n_moderators) - 2, 0))
     head = {"cell": cell.key, "replicate": int(replicate)}
     try:
-        _, table = analysis_table(
-            tables["sessions"], tables["therapists"], config, patients=tables["patients"]
-        )
-        covariates = covariate_terms(table, measures_of(config, "covariate"))
-        check_feasibility(table, config, covariates)
-        pt = pseudonymize(table, therapist_codes(table["therapist"]))
+        pt, truth = replicate_table(cell, replicate, base_seed, config, mess)
         with warnings.catch_warnings():
             # Non-convergence and nesting problems are recorded in the rows instead.
             warnings.simplefilter("ignore", RuntimeWarning)
             rows = _replicate_models(
-                pt, cell, tables["truth"], int(config["analysis"]["min_caseload_slopes"])
+                pt,
+                cell,
+                truth,
+                int(config["analysis"]["min_caseload_slopes"]),
+                ddf,
+                extra,
             )
     except (InputError, ValueError, np.linalg.LinAlgError) as exc:
         return [head | {"model": "", "parameter": "", "error": _one_line(exc)}]
@@ -466,6 +544,8 @@ def run_batch(
     base_seed: int,
     config: Mapping[str, Any],
     mess: bool = True,
+    n_moderators: int = 2,
+    ddf: str = "satterthwaite",
 ) -> pd.DataFrame:
     """Run replicates ``batch * batch_size`` up to (excluding) ``min(replicates, (batch + 1)
     * batch_size)`` of a cell and return their rows (:data:`REPLICATE_COLUMNS`).
@@ -485,7 +565,7 @@ def run_batch(
     first = batch * batch_size
     rows: list[dict[str, Any]] = []
     for replicate in range(first, min(replicates, first + batch_size)):
-        rows += run_replicate(cell, replicate, base_seed, config, mess)
+        rows += run_replicate(cell, replicate, base_seed, config, mess, n_moderators, ddf)
     return pd.DataFrame(rows, columns=REPLICATE_COLUMNS)
 
 

@@ -39,7 +39,11 @@ EFFECTS = {
 NULL_TESTS = {
     "aim2_slope_variance": ("aim2_null", "slope_sd"),
     "aim3_moderation": ("aim3_null", "alliance_within:use_alliance"),
+    # a cross-level test when the slope does not vary at all (singular fits frequent)
+    "aim3_moderation_no_slope_variance": ("aim3_noslope", "alliance_within:self_alliance"),
 }
+# Type-I tests of the manuscript's power sentence (the others are in ``type1_extra``).
+MANUSCRIPT_TESTS = ("aim2_slope_variance", "aim3_moderation")
 DESIGN_COLUMNS = ["n_therapists", "patients_per_therapist", "max_sessions"]
 CELL_COLUMNS = [*DESIGN_COLUMNS, "slope_sd", "moderator_effect"]
 TARGET_POWER = 0.8
@@ -73,11 +77,16 @@ def mc_se_mean(values: Sequence[float] | np.ndarray) -> float:
     return float(v.std(ddof=1) / math.sqrt(len(v)))
 
 
-def _rejections(rows: pd.DataFrame, model: str, parameter: str, alpha: float) -> pd.DataFrame:
-    """Per cell: replicates analysed, rejections, singular fits, failed replicates."""
+def _rejections(
+    rows: pd.DataFrame, model: str, parameter: str, alpha: float, column: str = "p"
+) -> pd.DataFrame:
+    """Per cell: replicates analysed, rejections (``column < alpha``), singular fits,
+    failed replicates."""
     ok = rows[rows["error"].fillna("").eq("")]
     sel = ok[(ok["model"] == model) & (ok["parameter"] == parameter)]
-    sel = sel.assign(reject=sel["p"] < alpha, singular=sel["singular"].astype(bool))
+    if column not in sel:
+        sel = sel.assign(**{column: np.nan})
+    sel = sel.assign(reject=sel[column] < alpha, singular=sel["singular"].astype(bool))
     failed = rows[rows["error"].fillna("").ne("")].groupby("cell")["replicate"].nunique()
     out = sel.groupby("cell").agg(
         n=("reject", "size"),
@@ -105,8 +114,11 @@ def power_table(rows: pd.DataFrame, cells: pd.DataFrame, alpha: float) -> pd.Dat
     -------
     pandas.DataFrame
         ``cell``, the design and effect columns, ``effect`` (test), ``true_value``,
-        ``n_replicates`` (analysed), ``n_failed``, ``power``, ``power_mc_se``,
-        ``singular_share`` and ``mde``: for the aim 3 interaction the minimum
+        ``n_replicates`` (analysed), ``n_failed``, ``power`` (raw p < alpha),
+        ``power_mc_se``, ``power_fdr`` and ``power_fdr_mc_se`` (aim 3: p after the
+        Benjamini-Hochberg adjustment across the study's moderators, as the manuscript
+        judges aim 3; empty for aim 2, which is not adjusted), ``singular_share`` and
+        ``mde``: for the aim 3 interaction the minimum
         detectable effect at 80% power, ``(z_{1-alpha/2} + z_{0.8}) x`` the SD of the
         estimates across replicates (Bloom's formula with the simulated SE); empty for
         the aim 2 variance test, which has no such formula.
@@ -136,6 +148,14 @@ def power_table(rows: pd.DataFrame, cells: pd.DataFrame, alpha: float) -> pd.Dat
         part["n_failed"] = r["failed"].fillna(0).astype(int).to_numpy()
         part["power"] = power
         part["power_mc_se"] = [mc_se_proportion(p, k) for p, k in zip(power, n, strict=True)]
+        if effect == "aim3_moderation":
+            f = _rejections(rows, model, parameter, alpha, "p_fdr").reindex(cells["cell"])
+            fdr = np.where(n > 0, f["rejections"].fillna(0).to_numpy() / np.maximum(n, 1), np.nan)
+            part["power_fdr"] = fdr
+            part["power_fdr_mc_se"] = [mc_se_proportion(p, k) for p, k in zip(fdr, n, strict=True)]
+        else:
+            part["power_fdr"] = np.nan
+            part["power_fdr_mc_se"] = np.nan
         part["singular_share"] = r["singular_share"].to_numpy()
         part["mde"] = z * r["estimate_sd"].to_numpy() if effect == "aim3_moderation" else np.nan
         parts.append(part)
@@ -224,6 +244,9 @@ def design_for_power(power: pd.DataFrame, target: float = TARGET_POWER) -> pd.Da
     """Per effect (at each true value), the smallest design of the grid with the target
     power: fewest patients in total, then fewest therapists, then fewest sessions.
 
+    The power judged is the one the manuscript's test has: after the FDR adjustment for
+    aim 3 (``power_fdr``), raw for aim 2.
+
     Returns
     -------
     pandas.DataFrame
@@ -231,6 +254,11 @@ def design_for_power(power: pd.DataFrame, target: float = TARGET_POWER) -> pd.Da
         the design columns are empty where no cell of the grid reaches the target.
     """
     out = []
+    power = power.copy()
+    if "power_fdr" in power:
+        adjusted = power["power_fdr"].notna()
+        power.loc[adjusted, "power"] = power.loc[adjusted, "power_fdr"]
+        power.loc[adjusted, "power_mc_se"] = power.loc[adjusted, "power_fdr_mc_se"]
     for (effect, value), g in power.groupby(["effect", "true_value"], sort=True):
         g = g.assign(total=g["n_therapists"] * g["patients_per_therapist"])
         ok = g[g["power"] >= target].sort_values(["total", "n_therapists", "max_sessions"])
@@ -246,7 +274,7 @@ def design_for_power(power: pd.DataFrame, target: float = TARGET_POWER) -> pd.Da
 
 EFFECT_LABELS = {
     "aim2_slope_variance": "Aim 2: therapist slope variance (mixture LR test)",
-    "aim3_moderation": "Aim 3: moderation of the slope (interaction t test)",
+    "aim3_moderation": "Aim 3: moderation of the slope (interaction t test, FDR-adjusted)",
 }
 
 
@@ -281,10 +309,23 @@ def power_curve_figure(power: pd.DataFrame, target: float = TARGET_POWER) -> Any
                 OKABE_ITO, g.groupby("patients_per_therapist", sort=True), strict=False
             ):
                 h = h.sort_values("n_therapists")
+                adjusted = "power_fdr" in h and h["power_fdr"].notna().any()
+                if adjusted:
+                    # raw power, faint: what the test would have without the adjustment
+                    ax.plot(
+                        h["n_therapists"],
+                        h["power"],
+                        color=colour,
+                        linewidth=0.6,
+                        linestyle=":",
+                        alpha=0.8,
+                    )
+                shown_power = h["power_fdr"] if adjusted else h["power"]
+                shown_se = h["power_fdr_mc_se"] if adjusted else h["power_mc_se"]
                 ax.errorbar(
                     h["n_therapists"],
-                    h["power"],
-                    yerr=1.96 * h["power_mc_se"],
+                    shown_power,
+                    yerr=1.96 * shown_se,
                     color=colour,
                     marker="o",
                     markersize=3,
@@ -300,16 +341,30 @@ def power_curve_figure(power: pd.DataFrame, target: float = TARGET_POWER) -> Any
         axes[0].legend(frameon=False, loc="lower right")
         fig.suptitle(
             f"Up to {first['max_sessions']} assessments, slope SD {first['slope_sd']:g}, "
-            f"moderator effect {first['moderator_effect']:g}; bars: ±1.96 Monte Carlo SE",
+            f"moderator effect {first['moderator_effect']:g}; bars: ±1.96 Monte Carlo SE; "
+            "dotted: aim 3 power before the FDR adjustment",
             fontsize=7,
         )
     return fig
 
 
 def values_from_models(
-    aim2: Mapping[str, Any], aim3: Mapping[str, Any] | None, moderator: str | None
+    aim2: Mapping[str, Any],
+    aim3: Mapping[str, Any] | None,
+    moderator: str | None,
+    planning: str = "point",
 ) -> dict[str, Any]:
     """Generating values from the user's fitted models (the workflow's JSON summaries).
+
+    ``planning="point"`` takes the point estimates. ``"safeguard"`` plans from the
+    bounds of the pilot's reported 95% CIs nearest to no effect (a safeguard power
+    analysis, Perugini et al., 2014, with the manuscript's 95% level rather than their
+    60%, so it is the more conservative): the slope SD is the lower bound of the aim 2
+    model's profile-likelihood CI, the moderator effect the bound of its interaction's
+    CI nearest zero (zero when the CI contains zero). Point estimates of small pilots
+    overstate effects that were selected for being large (the pilot's slope SD was 0.49
+    where the generating value was 0.30); the safeguard values keep a study from being
+    planned on that luck. The other values stay point estimates.
 
     Parameters
     ----------
@@ -319,6 +374,8 @@ def values_from_models(
         ``results/models/aim3/<outcome>/<process>.json``.
     moderator : str, optional
         The aim 3 moderator whose interaction is the planned moderator effect.
+    planning : {"point", "safeguard"}
+        Point estimates or safeguard values (above).
 
     Returns
     -------
@@ -350,6 +407,8 @@ def values_from_models(
         "slope_sd": math.sqrt(max(vc[f"therapist|{process}_within|"], 0.0)),
         "residual_sd": fit["sigma"],
     }
+    if planning not in ("point", "safeguard"):
+        raise ValueError(f"power.planning must be 'point' or 'safeguard', not {planning!r}")
     if aim3 is not None and moderator is not None:
         row = [m for m in aim3["moderation"] if m["moderator"] == moderator]
         if row:
@@ -357,6 +416,18 @@ def values_from_models(
             # The slope SD the moderator leaves unexplained is the simulator's slope SD.
             vc3 = aim3["fits"][moderator]["variance_components"]
             values["slope_sd"] = math.sqrt(max(vc3[f"therapist|{process}_within|"], 0.0))
+            if planning == "safeguard":
+                low, high = float(row[0]["ci_low"]), float(row[0]["ci_high"])
+                values["moderator_effect"] = 0.0 if low <= 0 <= high else min((low, high), key=abs)
+    if planning == "safeguard":
+        low = aim2.get("slope_sd_ci_low")
+        if low is None or not math.isfinite(float(low)):
+            raise ValueError(
+                f"power.planning: safeguard needs the profile CI of the slope SD of "
+                f"{outcome}/{process} (aim 2), which was not computed; use planning: point"
+            )
+        # the unexplained SD is at most the marginal one: never plan above the bound
+        values["slope_sd"] = min(float(low), float(values["slope_sd"]))
     values["own_design"] = {
         "n_therapists": int(aim2["n_therapists"]),
         "patients_per_therapist": round(aim2["n_patients"] / aim2["n_therapists"], 2),
@@ -394,8 +465,12 @@ def manuscript_context(
     dict
         ``own_design``, ``nearest`` (the grid cell closest to it), per effect the power
         there and the minimum detectable effect (``effects``), the smallest design with
-        80% power (``designs``), type-I error ranges, the fixed-effect CI coverage
-        range, and the run settings.
+        80% power (``designs``; aim 3 judged after the FDR adjustment), type-I error
+        ranges (``type1``: the aim 2 and aim 3 tests; ``type1_extra``: the aim 3 test
+        when the slope does not vary), the fixed-effect CI coverage range, and the run
+        settings (``planning``: ``point`` or ``safeguard`` generating values;
+        ``n_moderators``: the size of the FDR family). Per effect ``power`` is raw,
+        ``power_fdr`` after the adjustment (aim 3; None for aim 2).
     """
     own = design.get("own_design") or {}
     first = power.iloc[0]
@@ -416,6 +491,10 @@ def manuscript_context(
                 "true_value": float(at["true_value"]),
                 "power": float(at["power"]),
                 "power_mc_se": float(at["power_mc_se"]),
+                "power_fdr": None if pd.isna(at.get("power_fdr")) else float(at["power_fdr"]),
+                "power_fdr_mc_se": None
+                if pd.isna(at.get("power_fdr_mc_se"))
+                else float(at["power_fdr_mc_se"]),
                 "singular_share": float(at["singular_share"]),
                 "mde": None if pd.isna(at["mde"]) else float(at["mde"]),
             }
@@ -435,16 +514,20 @@ def manuscript_context(
             }
         )
     fixed = recovery[recovery["coverage"].notna()]
-    type1_ranges = {
+    ranges = {
         test: (float(g["rejection_rate"].min()), float(g["rejection_rate"].max()))
         for test, g in type1.groupby("test", sort=True)
     }
+    # the tests the manuscript's sentence has labels for; the newer ones apart
+    type1_ranges = {t: r for t, r in ranges.items() if t in MANUSCRIPT_TESTS}
+    type1_extra = {t: r for t, r in ranges.items() if t not in MANUSCRIPT_TESTS}
     return {
         "own_design": own,
         "nearest": {c: int(nearest[c]) for c in DESIGN_COLUMNS},
         "effects": effects,
         "designs": designs,
         "type1": type1_ranges,
+        "type1_extra": type1_extra,
         "coverage": (float(fixed["coverage"].min()), float(fixed["coverage"].max()))
         if len(fixed)
         else None,
@@ -453,5 +536,7 @@ def manuscript_context(
         "alpha": float(design["alpha"]),
         "values": design["values"],
         "values_source": design["values_source"],
+        "planning": design.get("planning", "point"),
+        "n_moderators": int(design.get("n_moderators", 2)),
         "grid": {c: sorted(int(v) for v in power[c].unique()) for c in DESIGN_COLUMNS},
     }

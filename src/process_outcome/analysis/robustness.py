@@ -30,10 +30,12 @@ import pandas as pd
 
 from process_outcome.analysis import aims, tables
 from process_outcome.analysis.feasibility import check_feasibility, restrict_caseload
+from process_outcome.analysis.inference import reported_coefficients
 from process_outcome.config import measures_of, variant_config
 from process_outcome.data.analysis_table import covariate_terms, patient_table
 from process_outcome.data.cleaning import CleanData, clean
 from process_outcome.errors import InputError
+from process_outcome.files import json_records
 
 __all__ = [
     "ESTIMATE_COLUMNS",
@@ -150,16 +152,26 @@ def _summaries(table: pd.DataFrame, config: Mapping[str, Any], covariates: list[
     processes = [p.key for p in measures_of(config, "process")]
     moderators = {m.key: m.type for m in measures_of(config, "moderator")}
     slopes = restrict_caseload(table, config["analysis"]["min_caseload_slopes"])
+    ddf = str((config.get("inference") or {}).get("ddf", "satterthwaite"))
     out: dict[str, list] = {"aim1": [], "aim2": [], "aim3": []}
     for o in outcomes:
         for p in processes:
             fit = aims.fit_aim1(table, o.key, p, covariates)
-            out["aim1"].append({"outcome": o.key, "process": p, "fit": fit.to_dict()})
+            # the headline within effect from the random-slope model, as aim 1 reports it
+            within = aims.fit_within_slopes(table, fit, [p])
+            reported = aims.headline_coefficients(fit, within, table, ddf)
+            out["aim1"].append(
+                {"outcome": o.key, "process": p, "fit": fit.to_dict()}
+                | {"reported": json_records(reported)}
+            )
             nested = aims.fit_aim1(slopes, o.key, p, covariates)
             res2 = aims.fit_aim2(slopes, o.key, p, nested, o.higher_is, covariates)
-            out["aim2"].append(res2.to_dict())
+            reported2 = reported_coefficients(res2.fit, slopes, ddf).assign(
+                model="random_slope", singular=bool(res2.fit.singular)
+            )
+            out["aim2"].append(res2.to_dict() | {"reported": json_records(reported2)})
             if moderators:
-                res3 = aims.fit_aim3(slopes, o.key, p, moderators, covariates=covariates)
+                res3 = aims.fit_aim3(slopes, o.key, p, moderators, covariates=covariates, ddf=ddf)
                 out["aim3"].append(res3.to_dict())
     return out
 

@@ -34,7 +34,16 @@ __all__ = [
     "variance_components",
 ]
 
-FIXED_COLUMNS = ["outcome", "process", "term", *CONTRAST_COLUMNS, "singular"]
+FIXED_COLUMNS = [
+    "outcome",
+    "process",
+    "term",
+    *CONTRAST_COLUMNS,
+    "singular",
+    "model",
+    "df_method",
+]
+MODELS = ("random_intercept", "random_slope")
 SLOPE_TEST_COLUMNS = [
     "outcome",
     "process",
@@ -121,10 +130,12 @@ def contracts() -> dict[str, Any]:
         "t": col(nullable=True),
         "p": col(in_range=(0, 1)),
     }
+    df_method = col(str, str_matches=r"^(satterthwaite|kenward_roger)(, therapist bound)?$")
     fixed = pa.DataFrameSchema(
         {"outcome": col(str), "process": col(str), "term": col(str)}
         | inference
-        | {"ci_low": col(), "ci_high": col(), "singular": col(bool)},
+        | {"ci_low": col(), "ci_high": col(), "singular": col(bool)}
+        | {"model": col(str, isin=list(MODELS)), "df_method": df_method},
         strict=True,
         ordered=True,
     )
@@ -200,7 +211,45 @@ def contracts() -> dict[str, Any]:
                 "ci_low": col(),
                 "ci_high": col(),
                 "singular": col(bool),
+                "df_method": df_method,
             },
+            strict=True,
+            ordered=True,
+        ),
+        "aim1_between_corrected": pa.DataFrameSchema(
+            {
+                "outcome": col(str),
+                "model": col(str),
+                "process": col(str),
+                "method": col(str, isin=list(between.METHODS)),
+                "part": col(str, isin=["within", "between", "contextual"]),
+                "estimate": col(nullable=True),
+                "se": col(nullable=True, ge=0),
+                "df": col(gt=0),
+                "t": col(nullable=True),
+                "p": col(nullable=True, in_range=(0, 1)),
+                "ci_low": col(nullable=True),
+                "ci_high": col(nullable=True),
+                "converged": col(bool),
+                "singular": col(bool),
+                # the latent model's between effect with a zero latent between variance
+                "identified": col(bool),
+                # the estimate the report leads with (analysis.between_estimate)
+                "primary": col(bool),
+            },
+            strict=True,
+            ordered=True,
+        ),
+        "aim3_simple_slopes": pa.DataFrameSchema(
+            {
+                "outcome": col(str),
+                "process": col(str),
+                "moderator": col(str),
+                "level": col(str),
+                "moderator_value": col(),
+            }
+            | inference
+            | {"ci_low": col(), "ci_high": col(), "df_method": df_method},
             strict=True,
             ordered=True,
         ),
@@ -225,17 +274,28 @@ def fixed_effects(summaries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     -------
     DataFrame
         Columns ``outcome, process, term, estimate, se, df, t, p, ci_low, ci_high,
-        singular``.
+        singular, model, df_method``: the summaries' ``reported`` rows (aim 1: within
+        effects from the random-slope model, :func:`~process_outcome.analysis.aims.
+        headline_coefficients`; every row with the therapist bound on its df), else the
+        fit's own coefficients. ``model`` is ``random_intercept`` or ``random_slope``
+        (the model the row comes from); ``singular`` is that model's flag.
     """
     rows = []
     for s in summaries:
-        for c in s["fit"]["coefficients"]:
+        fit = s["fit"]
+        default = {
+            "singular": bool(fit["singular"]),
+            "model": "random_slope" if fit.get("random_slope") else "random_intercept",
+            "df_method": "satterthwaite",
+        }
+        for c in s.get("reported") or fit["coefficients"]:
             rows.append(
                 {"outcome": s["outcome"], "process": s["process"]}
-                | {k: c[k] for k in FIXED_COLUMNS[2:-1]}
-                | {"singular": bool(s["fit"]["singular"])}
+                | {k: c[k] for k in ["term", *CONTRAST_COLUMNS]}
+                | {k: c.get(k, v) for k, v in default.items()}
             )
-    return pd.DataFrame(rows, columns=FIXED_COLUMNS)
+    table = pd.DataFrame(rows, columns=FIXED_COLUMNS)
+    return table.astype({"singular": bool})
 
 
 def slope_tests(summaries: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from process_outcome.analysis.icc import icc_table
 from process_outcome.config import measures_of
 from process_outcome.data.analysis_table import covariate_terms
 from process_outcome.data.pseudonyms import pseudonymize
-from process_outcome.files import read_json, write_csv, write_json
+from process_outcome.files import json_records, read_json, write_csv, write_json
 
 log = logging.getLogger("process_outcome")
 
@@ -76,6 +76,16 @@ def _outcome(config: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return config["measures"]["outcomes"][key]
 
 
+def _between_estimate(config: Mapping[str, Any]) -> str:
+    """The primary between-therapist estimate of ``analysis.between_estimate``."""
+    return str(config["analysis"].get("between_estimate", "observed_mean"))
+
+
+def _ddf(config: Mapping[str, Any]) -> str:
+    """The denominator-df method of ``inference.ddf`` (default Satterthwaite)."""
+    return str((config.get("inference") or {}).get("ddf", "satterthwaite"))
+
+
 def aim1_model(
     config: Mapping[str, Any], patients: str, codes: str, outcome: str, process: str, out_json: str
 ) -> None:
@@ -90,12 +100,24 @@ def aim1_model(
         fit = aims.fit_aim1_joint(pt, outcome, processes, covariates)
     else:
         fit = aims.fit_aim1(pt, outcome, process, covariates)
+    # The headline within effects come from models that let their slope vary.
+    slopes = aims.fit_within_slopes(pt, fit, processes)
+    reported = aims.headline_coefficients(fit, slopes, pt, _ddf(config))
     # Contextual effects, the latent-mean (reliability-corrected) between effects and
     # the effect sizes need the data, so they are computed here, beside the fit.
-    effects = aim1_effects(fit, pt, outcome, processes, covariates)
+    effects = aim1_effects(
+        fit, pt, outcome, processes, covariates, primary=_between_estimate(config)
+    )
     for problem in effects["latent"]["problems"]:
         log.warning("%s", problem)
-    summary = {"aim": "aim1", "outcome": outcome, "process": process, "fit": fit.to_dict()}
+    summary = {
+        "aim": "aim1",
+        "outcome": outcome,
+        "process": process,
+        "fit": fit.to_dict(),
+        "reported": json_records(reported),
+        "within_slopes": {p: f.to_dict() for p, f in slopes.items()},
+    }
     write_json(summary | {"effects": effects}, out_json)
     log.info("aim 1 %s/%s: REML logLik %.4f (%s)", outcome, process, fit.loglik, fit.optimizer)
 
@@ -106,6 +128,7 @@ def aim2_model(
     """Fit the aim 2 random-slope model and test the slope variance against aim 1."""
     from process_outcome.analysis import aims
     from process_outcome.analysis.between import aim2_effects
+    from process_outcome.analysis.inference import reported_coefficients
 
     pt = _slope_sample(config, patients, codes)
     covariates = covariate_terms(pt, measures_of(config, "covariate"))
@@ -117,7 +140,15 @@ def aim2_model(
         pt, outcome, process, nested, higher_is, covariates, profile_level=aims.PROFILE_LEVEL
     )
     # The result's own summary (problems included), as the library defines it.
-    summary = {"aim": "aim2", **res.to_dict(), "effects": aim2_effects(res.fit, pt)}
+    reported = reported_coefficients(res.fit, pt, _ddf(config)).assign(
+        model="random_slope", singular=bool(res.fit.singular)
+    )
+    summary = {
+        "aim": "aim2",
+        **res.to_dict(),
+        "reported": json_records(reported),
+        "effects": aim2_effects(res.fit, pt),
+    }
     write_json(summary, out_json)
     log.info(
         "aim 2 %s/%s: LR %.3f, p %.4f, slope SD %.4f",
@@ -138,7 +169,7 @@ def aim3_model(
     pt = _slope_sample(config, patients, codes)
     covariates = covariate_terms(pt, measures_of(config, "covariate"))
     mods = {k: v["type"] for k, v in config["measures"]["moderators"].items()}
-    res = aims.fit_aim3(pt, outcome, process, mods, covariates=covariates)
+    res = aims.fit_aim3(pt, outcome, process, mods, covariates=covariates, ddf=_ddf(config))
     summary = {"aim": "aim3", **res.to_dict()}
     write_json(summary, out_json)
 

@@ -15,7 +15,7 @@ from process_outcome.analysis import power, power_summary
 from process_outcome.errors import InputError
 from process_outcome.files import read_json, write_csv, write_json
 
-__all__ = ["planned_measures", "power_aggregate", "power_batch", "power_design"]
+__all__ = ["n_moderators", "planned_measures", "power_aggregate", "power_batch", "power_design"]
 
 log = logging.getLogger("process_outcome")
 
@@ -69,13 +69,21 @@ def power_design(
     planned = planned_measures(config)
     fitted = None
     source = "simulator defaults"
+    planning = settings.get("planning", "point")
     if aim2:
-        fitted = power_summary.values_from_models(
-            read_json(aim2), read_json(aim3) if aim3 else None, planned["moderator"]
-        )
+        try:
+            fitted = power_summary.values_from_models(
+                read_json(aim2), read_json(aim3) if aim3 else None, planned["moderator"], planning
+            )
+        except ValueError as err:  # a safeguard bound the models do not have
+            raise InputError(str(err)) from None
         source = f"fitted models of {planned['outcome']} on {planned['process']}" + (
             f" (moderator {planned['moderator']})" if aim3 else ""
         )
+        if planning == "safeguard":
+            source += "; safeguard values: bounds of their 95% CIs nearest to no effect"
+    else:
+        planning = "point"  # the simulator's values have no CI
     own = fitted.pop("own_design") if fitted else None
     explicit = {k: v for k, v in settings["values"].items() if v is not None}
     values = power.generating_values(explicit, fitted)
@@ -89,11 +97,29 @@ def power_design(
             "values_source": source,
             "own_design": own,
             "cells": [c.key for c in cells],
+            "planning": planning,
+            "n_moderators": n_moderators(config),
             **{k: settings[k] for k in ("replicates", "batch_size", "seed", "alpha", "mess")},
         },
         out_design,
     )
     log.info("power design: %d cells, values from %s", len(cells), source)
+
+
+def n_moderators(config: Mapping[str, Any]) -> int:
+    """Tests in an aim 3 family (the BH adjustment's size): the configured moderators,
+    at least the two the simulation fits.
+
+    Examples
+    --------
+    >>> n_moderators({"measures": {"moderators": {"a": {}, "b": {}, "c": {}}}})
+    3
+    """
+    return max(len(config["measures"].get("moderators") or {}), 2)
+
+
+def _ddf(config: Mapping[str, Any]) -> str:
+    return str((config.get("inference") or {}).get("ddf", "satterthwaite"))
 
 
 def _cell(design: Mapping[str, Any], params: Mapping[str, Any]) -> power.Cell:
@@ -127,6 +153,8 @@ def power_batch(
         int(d["seed"]),
         power.simulation_config(config),
         mess=bool(d["mess"]),
+        n_moderators=int(d.get("n_moderators", 2)),
+        ddf=_ddf(config),
     )
     write_csv(rows, out_csv)
     failed = rows.loc[rows["error"].fillna("").ne(""), "replicate"].nunique()
@@ -158,8 +186,13 @@ def power_aggregate(
     )
     rows = rows.sort_values(["cell", "replicate"], kind="mergesort").reset_index(drop=True)
     alpha = float(d["alpha"])
+    settings = {
+        "planning": d.get("planning", "point"),
+        "n_moderators": int(d.get("n_moderators", 2)),
+    }
     tables = {
-        "power": power_summary.power_table(rows, grid, alpha),
+        # which generating values and which family size the power is for: traced here
+        "power": power_summary.power_table(rows, grid, alpha).assign(**settings),
         "recovery": power_summary.recovery_table(rows),
         "type1": power_summary.type1_table(rows, grid, alpha),
     }

@@ -148,3 +148,36 @@ def test_too_few_therapists_and_constant_columns_are_refused():
     d = pd.DataFrame({"g": [1, 1, 2, 2, 3, 3], "x": [1.0] * 6, "y": [1.0, 0, 1, 2, 3, 1]})
     with pytest.raises(ValueError, match="constant"):
         fit_latent_covariate(d, "y", ["x"], "g")
+
+
+def test_regularized_estimate_keeps_the_between_variance_off_zero():
+    # Therapist means that vary only by sampling error: ML puts the latent between
+    # variance at zero; the boundary-avoiding prior keeps it positive, so the between
+    # effect is identified (flag off) and finite.
+    rng = np.random.default_rng(11)
+    g = np.repeat(np.arange(40), 4)
+    x = rng.normal(size=g.size)
+    x -= pd.Series(x).groupby(g).transform("mean").to_numpy()
+    x += 0.02 * rng.normal(size=40)[g]
+    y = 0.3 * x + rng.normal(size=g.size)
+    data = pd.DataFrame({"g": g, "x": x, "y": y})
+    ml = fit_latent_covariate(data, "y", ["x"], "g")
+    reg = fit_latent_covariate(data, "y", ["x"], "g", regularized=True)
+    assert ml.boundary and not reg.boundary
+    assert reg.tau_x["x"] > ml.tau_x["x"]
+    assert np.isfinite(reg.effects.set_index("part").loc["between", "estimate"])
+
+
+def test_regularized_estimate_is_ml_when_the_means_are_reliable():
+    # 150 therapists with 6 patients each and a large between variance: the prior's
+    # pull is negligible against the likelihood.
+    rng = np.random.default_rng(3)
+    g = np.repeat(np.arange(150), 6)
+    mu = rng.normal(0, 1, 150)[g]
+    x = mu + rng.normal(0, 1, g.size)
+    y = 0.2 * (x - mu) + 0.8 * mu + rng.normal(0, 1, g.size)
+    data = pd.DataFrame({"x": x, "y": y, "g": g})
+    ml = fit_latent_covariate(data, "y", ["x"], "g").effects.set_index("part")
+    reg = fit_latent_covariate(data, "y", ["x"], "g", regularized=True).effects.set_index("part")
+    assert reg.loc["between", "estimate"] == pytest.approx(ml.loc["between", "estimate"], abs=0.02)
+    assert reg.loc["within", "estimate"] == pytest.approx(ml.loc["within", "estimate"], abs=1e-3)

@@ -349,3 +349,102 @@ def test_a_null_equal_to_a_listed_value_is_a_repeated_design():
     }
     with pytest.raises(InputError, match=r"repeated designs.*slope SD 0.3"):
         power.design_grid(grid, power.generating_values({"slope_sd": 0.3}))
+
+
+# ---------------------------------------------------------------- issue 19: FDR power, safeguard
+
+
+def test_aim3_power_after_fdr_beside_raw():
+    rows = pd.DataFrame(
+        _test_rows([0.001, 0.03, 0.04, 0.9], "aim3_target", "alliance_within:self_alliance")
+    ).assign(p_fdr=[0.004, 0.09, 0.04, 0.9])
+    table = power_summary.power_table(rows, CELLS, alpha=0.05).set_index("effect")
+    aim3 = table.loc["aim3_moderation"]
+    assert aim3["power"] == pytest.approx(0.75)
+    assert aim3["power_fdr"] == pytest.approx(0.5)
+    assert aim3["power_fdr_mc_se"] == pytest.approx(math.sqrt(0.25 / 4))
+    assert math.isnan(table.loc["aim2_slope_variance", "power_fdr"])
+    # the design is judged on the adjusted power, as the manuscript judges aim 3
+    grid = pd.DataFrame(
+        {
+            "effect": "aim3_moderation",
+            "true_value": 0.15,
+            "n_therapists": [20, 40],
+            "patients_per_therapist": 5,
+            "max_sessions": 9,
+            "power": [0.85, 0.95],
+            "power_mc_se": 0.01,
+            "power_fdr": [0.7, 0.82],
+            "power_fdr_mc_se": 0.01,
+        }
+    )
+    best = power_summary.design_for_power(grid).iloc[0]
+    assert best["n_therapists"] == 40 and best["power"] == pytest.approx(0.82)
+
+
+def test_replicate_adjusts_aim3_across_the_family():
+    cell = one_cell(15, 4, 6)
+    config = power.simulation_config(CONFIG)
+    two = pd.DataFrame(power.run_replicate(cell, 0, 3, config, n_moderators=2))
+    six = pd.DataFrame(power.run_replicate(cell, 0, 3, config, n_moderators=6))
+    for rows in (two, six):
+        aim3 = rows[rows["parameter"].str.contains(":") & rows["model"].ne("aim3_noslope")]
+        assert len(aim3) == 2 and (aim3["p_fdr"] >= aim3["p"] - 1e-15).all()
+        assert rows.loc[~rows.index.isin(aim3.index), "p_fdr"].isna().all()
+    # more moderators in the family: never a smaller adjusted p
+    key = ["model", "parameter"]
+    merged = two.merge(six, on=key, suffixes=("_2", "_6")).dropna(subset=["p_fdr_2"])
+    assert (merged["p_fdr_6"] >= merged["p_fdr_2"] - 1e-15).all()
+    assert ("aim3_noslope", "alliance_within:self_alliance") in set(
+        zip(two["model"], two["parameter"], strict=True)
+    )
+    # therapist-level and cross-level df never exceed J - q - 1
+    between = two[two["parameter"].isin(["alliance_between", "alliance_within:self_alliance"])]
+    assert (between["df"] <= between["n_therapists"] - 2 + 1e-9).all()
+
+
+def _pilot(ci_low: float, ci_high: float, sd_low: float | None) -> tuple[dict, dict]:
+    fit = {
+        "coefficients": [
+            {"term": "(Intercept)", "estimate": 1.0},
+            {"term": "baseline_o_c", "estimate": 0.5},
+            {"term": "p_within", "estimate": -0.4},
+            {"term": "p_between", "estimate": -0.2},
+        ],
+        "sigma": 0.5,
+        "variance_components": {"therapist|(Intercept)|": 0.04, "therapist|p_within|": 0.25},
+    }
+    aim2 = {
+        "outcome": "o",
+        "process": "p",
+        "fit": fit,
+        "n_patients": 200,
+        "n_therapists": 40,
+        "slope_sd_ci_low": sd_low,
+    }
+    aim3 = {
+        "moderation": [{"moderator": "m", "estimate": 0.2, "ci_low": ci_low, "ci_high": ci_high}],
+        "fits": {"m": {"variance_components": {"therapist|p_within|": 0.16}}},
+    }
+    return aim2, aim3
+
+
+def test_safeguard_values_are_the_bounds_nearest_no_effect():
+    aim2, aim3 = _pilot(0.05, 0.35, 0.12)
+    point = power_summary.values_from_models(aim2, aim3, "m")
+    safe = power_summary.values_from_models(aim2, aim3, "m", "safeguard")
+    assert (point["slope_sd"], point["moderator_effect"]) == (0.4, 0.2)
+    assert (safe["slope_sd"], safe["moderator_effect"]) == (0.12, 0.05)
+    aim2, aim3 = _pilot(-0.35, -0.05, 0.0)
+    assert power_summary.values_from_models(aim2, aim3, "m", "safeguard")["moderator_effect"] == (
+        -0.05
+    )
+    aim2, aim3 = _pilot(-0.1, 0.3, 0.5)
+    safe = power_summary.values_from_models(aim2, aim3, "m", "safeguard")
+    # a CI containing zero plans for zero; never above the unexplained point value
+    assert (safe["moderator_effect"], safe["slope_sd"]) == (0.0, 0.4)
+    aim2, aim3 = _pilot(0.05, 0.35, None)
+    with pytest.raises(ValueError, match="profile CI"):
+        power_summary.values_from_models(aim2, aim3, "m", "safeguard")
+    with pytest.raises(ValueError, match="planning"):
+        power_summary.values_from_models(aim2, aim3, "m", "optimistic")

@@ -93,7 +93,9 @@ def test_a_variant_that_repeats_the_main_settings_gives_the_main_estimates(study
         tables_["sessions"], tables_["therapists"], config, patients=tables_["patients"]
     )
     fit = aims.fit_aim1(table, "symptoms", "alliance")
-    within = fit.coefficients.set_index("term").loc["alliance_within", "estimate"]
+    slopes = aims.fit_within_slopes(table, fit, ["alliance"])
+    headline = aims.headline_coefficients(fit, slopes, table).set_index("term")
+    within = headline.loc["alliance_within", "estimate"]
     row = est[(est.outcome == "symptoms") & (est.process == "alliance") & (est.aim == "aim1")]
     assert row.set_index("parameter").loc["within", "estimate"] == pytest.approx(within, abs=1e-10)
     assert est["problem"].isna().all()
