@@ -13,17 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from process_outcome.document import (
-    Block,
-    Heading,
-    Manuscript,
-    Section,
-    Table,
-    render_docx,
-    render_html,
-    render_latex_table,
-    render_markdown,
-)
+from process_outcome.document import Block, Heading, Manuscript, Section, Table, render_markdown
+from process_outcome.document.markdown import markdown_table
+from process_outcome.document.pandoc import Style, render_documents, to_format
 from process_outcome.files import atomic_write_text
 from process_outcome.manuscript.appendix import appendix_section, collect_provenance
 from process_outcome.manuscript.figures import figures
@@ -36,7 +28,6 @@ from process_outcome.manuscript.method import (
 )
 from process_outcome.manuscript.method_analysis import analytic_strategy
 from process_outcome.manuscript.power import with_power_section
-from process_outcome.manuscript.references import with_references
 from process_outcome.manuscript.results import aim1_results, descriptive_results
 from process_outcome.manuscript.results_aim2 import aim2_results
 from process_outcome.manuscript.results_aim3 import aim3_results
@@ -110,6 +101,9 @@ def build_manuscript(
         Section("method", "Method", tuple(method)),
         Section("results", "Results", tuple(res)),
     ]
+    # Citeproc lists the works cited here, after the main text and before the sections
+    # about the workflow's run.
+    sections.append(Section("references", "References", ()))
     if design.simulated and results.optional("truth_recovery") is not None:
         sections.append(simulation_section(design, results))
     sections.append(appendix_section(design, provenance))
@@ -124,7 +118,7 @@ def build_manuscript(
         date=provenance.date,
         sections=tuple(sections),
     )
-    return with_references(manuscript)
+    return manuscript
 
 
 def all_tables(config: Mapping[str, Any], results: Results) -> dict[str, Table]:
@@ -175,13 +169,37 @@ def write_manuscript(
     images = {Path(p).stem: Path(p).read_bytes() for p in figures_png}
     provenance = collect_provenance(config, data_files, workflow_dir)
     manuscript = with_power_section(build_manuscript(config, results, provenance, images), power)
-    atomic_write_text(out["manuscript_html"], render_html(manuscript, template_dir))
-    figure_dir = os.path.relpath(Path(figures_png[0]).parent, Path(out["manuscript_md"]).parent)
-    atomic_write_text(out["manuscript_md"], render_markdown(manuscript, figure_dir))
-    docx_path = Path(out["manuscript_docx"])
-    docx_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = docx_path.with_name(f".{docx_path.name}.partial")
-    partial.write_bytes(render_docx(manuscript))
-    os.replace(partial, docx_path)
+    md_path = Path(out["manuscript_md"])
+    figure_dir = os.path.relpath(Path(figures_png[0]).parent, md_path.parent)
+    markdown = render_markdown(manuscript, figure_dir)
+    atomic_write_text(md_path, markdown)
+    style = journal_style(config, template_dir)
+    epoch = int(provenance.date.timestamp())
+    formats = {"html": out["manuscript_html"], "docx": out["manuscript_docx"]}
+    if "manuscript_pdf" in out:
+        formats["pdf"] = out["manuscript_pdf"]
+    render_documents(
+        markdown, md_path.parent, {k: Path(v) for k, v in formats.items()}, style, epoch
+    )
     for key, table in all_tables(config, results).items():
-        atomic_write_text(out[key], render_latex_table(table))
+        latex = to_format("\n".join(markdown_table(table)), "latex", md_path.parent, style)
+        atomic_write_text(out[key], latex.decode("utf-8"))
+
+
+def journal_style(config: Mapping[str, Any], template_dir: str | Path) -> Style:
+    """The journal style of the config's ``manuscript:`` section: CSL, reference .docx
+    and ``.bib`` files (the lab's beside the package's), relative paths from the working
+    directory."""
+    assets = Path(template_dir) / "manuscript"
+    settings = config.get("manuscript", {})
+    csl = settings.get("csl") or assets / "apa.csl"
+    docx = settings.get("reference_docx")
+    bibs = [assets / "references.bib", *map(Path, settings.get("bibliography", []))]
+    return Style(
+        lua_filter=assets / "labels.lua",
+        css=assets / "apa.css",
+        csl=Path(csl).resolve(),
+        bibliography=tuple(b.resolve() for b in bibs),
+        reference_docx=Path(docx).resolve() if docx else None,
+        running_head=str(settings.get("running_head") or ""),
+    )

@@ -268,7 +268,7 @@ def post_text(design: Design, results: Results) -> Rich:
         )
     if parts:
         text += rich(" Post-treatment therefore did not always mean the end of treatment: ")
-        text += rich(join(parts, "; "), " (Table 1).")
+        text += rich(join(parts, "; "), " (@tbl:table1_descriptives).")
     return text
 
 
@@ -432,9 +432,11 @@ def descriptive_methods(design: Design) -> list[Block]:
     """Method: how the descriptive statistics of Tables 1 and 2 and the repeated-measures
     correlations of the Results were computed."""
     text = fill(
-        "Descriptive statistics (Table 1) include the intraclass correlation (ICC) of "
+        "Descriptive statistics (@tbl:table1_descriptives) include "
+        "the intraclass correlation (ICC) of "
         "each patient-level variable, the share of its variance between therapists, from "
-        "a random-intercept model fitted by REML. Patient-level associations (Table 2) "
+        "a random-intercept model fitted by REML. Patient-level "
+        "associations (@tbl:table2_correlations) "
         "are Pearson correlations, computed with pingouin {pingouin}. Within patients, "
         "the session-by-session association of each process rating with the same-session "
         "outcome score was estimated by repeated-measures correlation {rmcorr}: the "

@@ -75,7 +75,8 @@ def descriptive_results(design: Design, results: Results) -> list[Block]:
             )
         )
     text = rich(
-        "Table 1 gives descriptive statistics. The intraclass correlation (ICC), the share "
+        "@tbl:table1_descriptives gives descriptive statistics. The "
+        "intraclass correlation (ICC), the share "
         "of variance lying between therapists, was ",
         series(iccs),
         ".",
@@ -93,7 +94,8 @@ def descriptive_results(design: Design, results: Results) -> list[Block]:
                 )
             )
     text += rich(
-        " At the patient level (Table 2), patients' mean process ratings correlated as follows: ",
+        " At the patient level (@tbl:table2_correlations), patients' "
+        "mean process ratings correlated as follows: ",
         join(corr, "; "),
         ".",
     )
@@ -241,7 +243,8 @@ def aim1_results(design: Design, results: Results) -> list[Block]:
     blocks.append(
         Paragraph(
             rich(
-                "Table 3 lists every fixed effect and variance component; Figure 1 shows the "
+                "@tbl:table3_aims12 lists every fixed effect and variance "
+                "component; @fig:figure1_aim1_forest shows the "
                 "within- and between-therapist associations of each process."
             )
         )

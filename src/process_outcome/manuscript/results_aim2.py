@@ -192,7 +192,8 @@ def aim2_results(design: Design, results: Results) -> list[Block]:
     blocks.append(
         Paragraph(
             rich(
-                "Figure 2 shows every therapist's slope with its 95% interval; Table 3 gives "
+                "@fig:figure2_aim2_caterpillar shows every therapist's slope "
+                "with its 95% interval; @tbl:table3_aims12 gives "
                 "the random-slope models."
             )
         )

@@ -124,7 +124,7 @@ def aim3_results(design: Design, results: Results) -> list[Block]:
                             sub("FDR"),
                             " ",
                             value(apa_p(lowf[0]["p_fdr"]).replace("= ", "≥ "), lowf[1].at("p_fdr")),
-                            "; Table 4).",
+                            "; @tbl:table4_moderation).",
                         )
                     )
             for reason, names in singular.items():
@@ -140,7 +140,7 @@ def aim3_results(design: Design, results: Results) -> list[Block]:
                 parts.append(
                     rich(
                         f"{which} {verb} singular ({reason}); {tests} reported and marked in "
-                        "Table 4."
+                        "@tbl:table4_moderation."
                     )
                 )
             blocks.append(Paragraph(join(parts, " ")))
@@ -150,9 +150,10 @@ def aim3_results(design: Design, results: Results) -> list[Block]:
     blocks.append(
         Paragraph(
             rich(
-                "Table 4 lists every interaction with raw and FDR-adjusted ",
+                "@tbl:table4_moderation lists every interaction with raw and FDR-adjusted ",
                 it("p"),
-                " values; Figure 3 shows the within-therapist slopes at low, average and high "
+                " values; @fig:figure3_aim3_simple_slopes shows the "
+                "within-therapist slopes at low, average and high "
                 "values of each characteristic.",
             )
         )

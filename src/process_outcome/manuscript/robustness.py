@@ -106,7 +106,8 @@ def robustness_method(design: Design) -> list[Block]:
     ]
     text = fill(
         "Robustness analyses. We refitted the models of Aims 1–3 under {n} variants of the "
-        "main analysis, each a separate analysis of the same data: {items}. Table 5 sets the "
+        "main analysis, each a separate analysis of the same data: "
+        "{items}. @tbl:table5_robustness sets the "
         "key estimates of every variant beside those of the main analysis.",
         n=count_word(len(variants)),
         items="; ".join(items),
@@ -268,7 +269,7 @@ def robustness_results(design: Design, results: Results) -> list[Block]:
         )
     stable = int((main["agrees"].astype(str) == "True").sum())
     text = fill(
-        "Of the {n} key estimates of Table 5, {k} kept the significance (and, where "
+        "Of the {n} key estimates of @tbl:table5_robustness, {k} kept the significance (and, where "
         "significant, the direction) of the main analysis in all {v} robustness analyses.",
         n=_count(len(main), ref(SOURCE, "<count>", variant="main")),
         k=_count(stable, ref(SOURCE, "<count>", variant="main", agrees="True")),

@@ -1,0 +1,181 @@
+"""The one renderer: the manuscript's Pandoc Markdown to HTML, Word, PDF and LaTeX tables.
+
+Pandoc comes with the ``pypandoc-binary`` wheel, so installing the package installs it.
+Every format gets the same Lua filter (``labels.lua``: tables and figures numbered by
+label) and the same citation processing (``--citeproc`` with the style's ``.bib`` files
+and CSL). Word is laid out by a reference document (:mod:`~process_outcome.document.
+reference_docx` builds the APA 7 default), HTML by a print style sheet, PDF by Typst
+(the ``typst`` wheel), when it is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from process_outcome.document.reference_docx import apa_reference_docx
+from process_outcome.errors import InputError
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write through a hidden partial file, so a failed run leaves no half file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
+
+
+__all__ = ["Style", "pandoc_path", "render_documents", "to_format"]
+
+
+@dataclass(frozen=True)
+class Style:
+    """The journal style: everything pandoc reads besides the Markdown.
+
+    Attributes
+    ----------
+    lua_filter : Path
+        ``labels.lua``.
+    css : Path
+        The HTML's style sheet (embedded).
+    csl : Path
+        Citation style (APA 7 by default).
+    bibliography : tuple of Path
+        ``.bib`` files: the package's references and the lab's own.
+    reference_docx : Path or None
+        A Word reference document; ``None`` builds the APA 7 one.
+    running_head : str
+        Printed top left of every Word page beside the page number.
+    """
+
+    lua_filter: Path
+    css: Path
+    csl: Path
+    bibliography: tuple[Path, ...] = ()
+    reference_docx: Path | None = None
+    running_head: str = ""
+    extra: tuple[str, ...] = field(default_factory=tuple)
+
+
+def pandoc_path() -> str:
+    """The pandoc executable (the wheel's, else one on the PATH)."""
+    try:
+        import pypandoc
+
+        return pypandoc.get_pandoc_path()
+    except (ImportError, OSError):
+        found = shutil.which("pandoc")
+        if not found:
+            raise InputError(
+                "pandoc was not found: install the package's dependencies "
+                "(pip install pypandoc-binary)"
+            ) from None
+        return found
+
+
+def _common(style: Style) -> list[str]:
+    args = ["--from=markdown-implicit_figures", f"--lua-filter={style.lua_filter}"]
+    args += ["--citeproc", f"--csl={style.csl}"]
+    args += [f"--bibliography={b}" for b in style.bibliography]
+    return [*args, *style.extra]
+
+
+def _pandoc(args: Sequence[str], text: str, cwd: Path, epoch: int | None) -> bytes:
+    env = dict(os.environ)
+    if epoch is not None:
+        # Dates inside the .docx come from SOURCE_DATE_EPOCH: same inputs, same bytes.
+        env["SOURCE_DATE_EPOCH"] = str(epoch)
+    proc = subprocess.run(
+        [pandoc_path(), *args],
+        input=text.encode("utf-8"),
+        capture_output=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise InputError(f"pandoc failed ({' '.join(args[:2])}): {proc.stderr.decode()[-2000:]}")
+    problems = [
+        line
+        for line in proc.stderr.decode().splitlines()
+        if "unknown table or figure label" in line or "citation" in line.lower()
+    ]
+    if problems:
+        raise InputError(
+            "the manuscript cites what it does not have: "
+            + "; ".join(sorted(set(problems)))
+            + " (add the entry to a .bib file named in manuscript: bibliography, or fix the "
+            "label in the template)"
+        )
+    return proc.stdout
+
+
+def to_format(markdown: str, fmt: str, cwd: Path, style: Style, epoch: int | None = None) -> bytes:
+    """Convert Markdown with pandoc to one format (``html``, ``docx``, ``typst``,
+    ``latex``); output bytes."""
+    args = [*_common(style), f"--resource-path={cwd}"]
+    if fmt == "html":
+        args += ["--to=html5", "--standalone", "--embed-resources", f"--css={style.css}"]
+        args += ["--metadata=lang:en", "--wrap=none"]
+    elif fmt == "docx":
+        args += ["--to=docx", f"--reference-doc={style.reference_docx}"]
+    elif fmt == "typst":
+        args += ["--to=typst", "--standalone"]
+    elif fmt == "latex":
+        args = ["--from=markdown", "--to=latex"]
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
+    return _pandoc([*args, "--output=-"], markdown, cwd, epoch)
+
+
+def _typst_pdf(source: bytes, cwd: Path) -> bytes | None:
+    try:
+        import typst
+    except ImportError:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "manuscript.typ"
+        src.write_bytes(source)
+        return typst.compile(str(src), root=str(cwd.anchor))
+
+
+def render_documents(
+    markdown: str, md_dir: Path, out: Mapping[str, Path], style: Style, epoch: int | None = None
+) -> None:
+    """Write each requested format of the manuscript.
+
+    Parameters
+    ----------
+    markdown : str
+        The whole manuscript (:func:`~process_outcome.document.markdown.render_markdown`).
+    md_dir : Path
+        The folder the Markdown lives in (image paths are relative to it).
+    out : mapping
+        Path per format: ``html``, ``docx``, ``pdf`` (any subset).
+    style : Style
+    epoch : int, optional
+        The report's date as seconds since 1970 (reproducible Word dates).
+    """
+    if "html" in out:
+        atomic_write_bytes(out["html"], to_format(markdown, "html", md_dir, style, epoch))
+    if "docx" in out:
+        with tempfile.TemporaryDirectory() as tmp:
+            ref = style.reference_docx
+            if ref is None:
+                ref = Path(tmp) / "reference.docx"
+                apa_reference_docx(ref, style.running_head)
+            docx = to_format(
+                markdown, "docx", md_dir, Style(**{**style.__dict__, "reference_docx": ref}), epoch
+            )
+        atomic_write_bytes(out["docx"], docx)
+    if "pdf" in out:
+        pdf = _typst_pdf(to_format(markdown, "typst", md_dir, style, epoch), md_dir)
+        if pdf is not None:
+            atomic_write_bytes(out["pdf"], pdf)

@@ -1,0 +1,59 @@
+-- Numbers tables and figures by their labels, in order of appearance, and resolves the
+-- cross-references to them.  A table or figure is a Div with an id `tbl:<name>` or
+-- `fig:<name>`; the filter puts "Table N" / "Figure N" (bold) at its top.  In the text,
+-- `@tbl:<name>` becomes "Table N" (citeproc, which runs after this filter, never sees it).
+-- A reference to a label that no table or figure has is left as "??" and reported.
+
+local KINDS = { tbl = "Table", fig = "Figure" }
+local numbers = {}
+
+local function kind_of(id)
+  local k = id:match("^(%a+):")
+  return k and KINDS[k] and k or nil
+end
+
+local function number_divs(doc)
+  local count = {}
+  doc:walk({
+    Div = function(div)
+      local k = kind_of(div.identifier)
+      if k then
+        count[k] = (count[k] or 0) + 1
+        numbers[div.identifier] = KINDS[k] .. " " .. count[k]
+      end
+    end,
+  })
+end
+
+local function label_div(div)
+  local label = numbers[div.identifier]
+  if label then
+    div.content:insert(1, pandoc.Para({ pandoc.Strong({ pandoc.Str(label) }) }))
+    div.classes:insert("numbered")
+    return div
+  end
+end
+
+local function resolve(cite)
+  local out = pandoc.List()
+  for i, c in ipairs(cite.citations) do
+    if not kind_of(c.id) then
+      return nil
+    end
+    if i > 1 then
+      out:insert(pandoc.Str(i == #cite.citations and " and " or ", "))
+    end
+    local label = numbers[c.id]
+    if not label then
+      io.stderr:write("unknown table or figure label: " .. c.id .. "\n")
+      label = "??"
+    end
+    out:insert(pandoc.Str(label))
+  end
+  return out
+end
+
+function Pandoc(doc)
+  number_divs(doc)
+  return doc:walk({ Div = label_div, Cite = resolve })
+end
