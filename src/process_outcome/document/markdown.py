@@ -101,9 +101,8 @@ def markdown_table(t: Table) -> list[str]:
 def _figure(b: Figure, image_dir: str) -> list[str]:
     alt = _attr(b.title.replace("\n", " "))
     lines = [f"::: {{#fig:{b.key} .apa-figure}}", "", f"*{markdown_rich(b.title)}*", ""]
-    lines += [
-        f'![{_escape(b.title)}]({image_dir}/{b.key}.png){{width={b.width_inches:.2f}in fig-alt="{alt}"}}'
-    ]
+    size = f'width={b.width_inches:.2f}in fig-alt="{alt}"'
+    lines += [f"![{_escape(b.title)}]({image_dir}/{b.key}.png){{{size}}}"]
     if b.note:
         lines += ["", "*Note.* " + markdown_rich(b.note)]
     return [*lines, "", ":::", ""]
