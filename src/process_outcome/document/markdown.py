@@ -14,10 +14,18 @@ import re
 
 import yaml
 
-from process_outcome.document.model import Code, Figure, Heading, Manuscript, Paragraph, Table
+from process_outcome.document.model import (
+    Code,
+    Figure,
+    Heading,
+    Manuscript,
+    Paragraph,
+    Section,
+    Table,
+)
 from process_outcome.document.rich import Rich, rich
 
-__all__ = ["markdown_rich", "markdown_table", "render_markdown"]
+__all__ = ["markdown_rich", "markdown_section", "markdown_table", "render_markdown"]
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~^<>$#])")
@@ -40,7 +48,7 @@ def _attr(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def markdown_rich(text: Rich | str) -> str:
+def markdown_rich(text: Rich | str, traced: bool = True) -> str:
     """Rich text as Pandoc Markdown (``~sub~``, ``^sup^``, numbers as ``.stat`` spans).
 
     Examples
@@ -57,7 +65,7 @@ def markdown_rich(text: Rich | str) -> str:
         body = run.text if run.style == "code" else _escape(run.text)
         if run.style in ("sub", "sup"):
             body = body.replace(" ", "\\ ")
-        if run.ref is not None:
+        if run.ref is not None and traced:
             attrs = " ".join(f'{k}="{_attr(v)}"' for k, v in run.ref.attributes().items())
             body = f"[{body}]{{.stat {attrs}}}"
         # Emphasis markers must touch the text (``*Note.* ``, not ``*Note. *``).
@@ -71,36 +79,38 @@ def markdown_rich(text: Rich | str) -> str:
     return "".join(out)
 
 
-def _cell(text: Rich | str) -> str:
-    return markdown_rich(text).replace("|", "\\|") or " "
+def _cell(text: Rich | str, traced: bool = True) -> str:
+    return markdown_rich(text, traced).replace("|", "\\|") or " "
 
 
-def markdown_table(t: Table) -> list[str]:
-    """One table as a labelled Div: italic title, pipe table, note."""
+def markdown_table(t: Table, supplement: bool = False, traced: bool = True) -> list[str]:
+    """One table as a labelled Div: italic title, pipe table, note (a supplementary
+    table is numbered S1, S2, …); ``traced=False`` leaves out the numbers' sources."""
     label = f"tbl:{t.key}" if t.number else ""
-    classes = ".apa-table" + (" .long" if t.long else "")
+    classes = ".apa-table" + (" .long" if t.long else "") + (" .supplement" if supplement else "")
     lines = [f"::: {{{'#' + label + ' ' if label else ''}{classes}}}", ""]
     lines += [f"*{markdown_rich(t.title)}*", ""]
-    lines.append("| " + " | ".join(_cell(c) for c in t.columns) + " |")
+    lines.append("| " + " | ".join(_cell(c, traced) for c in t.columns) + " |")
     marks = {"l": ":---", "r": "---:", "c": ":---:"}
     lines.append("|" + "|".join(marks[a] for a in t.align) + "|")
     for r in t.rows:
         if r.kind == "data":
-            row = [_cell(c) for c in r.cells]
+            row = [_cell(c, traced) for c in r.cells]
             row[0] = "\u00a0\u00a0\u00a0" * r.indent + row[0]
         else:
-            first = markdown_rich(r.cells[0])
+            first = markdown_rich(r.cells[0], traced)
             row = [f"*{first}*" if r.kind == "panel" and first else first or " "]
             row += [" "] * (len(t.columns) - 1)
         lines.append("| " + " | ".join(row) + " |")
     if t.note:
-        lines += ["", "*Note.* " + markdown_rich(t.note)]
+        lines += ["", "*Note.* " + markdown_rich(t.note, traced)]
     return [*lines, "", ":::", ""]
 
 
-def _figure(b: Figure, image_dir: str) -> list[str]:
+def _figure(b: Figure, image_dir: str, supplement: bool = False) -> list[str]:
     alt = _attr(b.title.replace("\n", " "))
-    lines = [f"::: {{#fig:{b.key} .apa-figure}}", "", f"*{markdown_rich(b.title)}*", ""]
+    classes = ".apa-figure" + (" .supplement" if supplement else "")
+    lines = [f"::: {{#fig:{b.key} {classes}}}", "", f"*{markdown_rich(b.title)}*", ""]
     size = f'width={b.width_inches:.2f}in fig-alt="{alt}"'
     lines += [f"![{_escape(b.title)}]({image_dir}/{b.key}.png){{{size}}}"]
     if b.note:
@@ -108,7 +118,7 @@ def _figure(b: Figure, image_dir: str) -> list[str]:
     return [*lines, "", ":::", ""]
 
 
-def _blocks(section, image_dir: str) -> list[str]:
+def _blocks(section, image_dir: str, supplement: bool = False) -> list[str]:
     lines: list[str] = []
     for b in section.blocks:
         if isinstance(b, Heading):
@@ -120,12 +130,20 @@ def _blocks(section, image_dir: str) -> list[str]:
             else:
                 lines += [f'::: {{.{b.style} custom-style="{b.style.title()}"}}', text, ":::", ""]
         elif isinstance(b, Table):
-            lines += markdown_table(b)
+            lines += markdown_table(b, supplement)
         elif isinstance(b, Figure):
-            lines += _figure(b, image_dir)
+            lines += _figure(b, image_dir, supplement)
         elif isinstance(b, Code):
             lines += ["```yaml", b.text.rstrip("\n"), "```", ""]
     return lines
+
+
+def markdown_section(section: Section, image_dir: str, supplement: bool = False) -> str:
+    """One section's blocks (its title as a level-1 heading, when it has one)."""
+    lines = [f"# {markdown_rich(section.title)}", ""] if section.title else []
+    if section.banner:
+        lines += ["::: banner", markdown_rich(section.banner), ":::", ""]
+    return "\n".join(lines + _blocks(section, image_dir, supplement)).strip("\n") + "\n"
 
 
 def render_markdown(

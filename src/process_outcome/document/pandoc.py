@@ -31,7 +31,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     os.replace(partial, path)
 
 
-__all__ = ["Style", "pandoc_path", "render_documents", "to_format"]
+__all__ = ["Style", "from_ast", "pandoc_path", "render_documents", "to_ast", "to_format"]
 
 
 @dataclass(frozen=True)
@@ -117,10 +117,16 @@ def _pandoc(args: Sequence[str], text: str, cwd: Path, epoch: int | None) -> byt
     return proc.stdout
 
 
-def to_format(markdown: str, fmt: str, cwd: Path, style: Style, epoch: int | None = None) -> bytes:
-    """Convert Markdown with pandoc to one format (``html``, ``docx``, ``typst``,
-    ``latex``); output bytes."""
-    args = [*_common(style), f"--resource-path={cwd}"]
+def to_ast(markdown: str, cwd: Path, style: Style) -> bytes:
+    """Parse the Markdown once, number the labels and process the citations: pandoc's
+    JSON document, which every format is written from (parsing is the slow part)."""
+    args = [*_common(style), "--to=json", "--output=-"]
+    return _pandoc(args, markdown, cwd, None)
+
+
+def from_ast(ast: bytes, fmt: str, cwd: Path, style: Style, epoch: int | None = None) -> bytes:
+    """Write pandoc's JSON document in one format (``html``, ``docx``, ``typst``)."""
+    args = ["--from=json", f"--resource-path={cwd}"]
     if fmt == "html":
         args += ["--to=html5", "--standalone", "--embed-resources", f"--css={style.css}"]
         args += ["--metadata=lang:en", "--wrap=none"]
@@ -128,11 +134,17 @@ def to_format(markdown: str, fmt: str, cwd: Path, style: Style, epoch: int | Non
         args += ["--to=docx", f"--reference-doc={style.reference_docx}"]
     elif fmt == "typst":
         args += ["--to=typst", "--standalone"]
-    elif fmt == "latex":
-        args = ["--from=markdown", "--to=latex"]
     else:
         raise ValueError(f"unknown format {fmt!r}")
-    return _pandoc([*args, "--output=-"], markdown, cwd, epoch)
+    return _pandoc([*args, "--output=-"], ast.decode("utf-8"), cwd, epoch)
+
+
+def to_format(markdown: str, fmt: str, cwd: Path, style: Style, epoch: int | None = None) -> bytes:
+    """Convert Markdown with pandoc to one format (``html``, ``docx``, ``typst``,
+    ``latex``); output bytes."""
+    if fmt == "latex":
+        return _pandoc(["--from=markdown", "--to=latex", "--output=-"], markdown, cwd, epoch)
+    return from_ast(to_ast(markdown, cwd, style), fmt, cwd, style, epoch)
 
 
 def _typst_pdf(source: bytes, cwd: Path) -> bytes | None:
@@ -163,19 +175,26 @@ def render_documents(
     epoch : int, optional
         The report's date as seconds since 1970 (reproducible Word dates).
     """
+    ast = to_ast(markdown, md_dir, style)
     if "html" in out:
-        atomic_write_bytes(out["html"], to_format(markdown, "html", md_dir, style, epoch))
+        atomic_write_bytes(out["html"], from_ast(ast, "html", md_dir, style, epoch))
     if "docx" in out:
         with tempfile.TemporaryDirectory() as tmp:
             ref = style.reference_docx
             if ref is None:
                 ref = Path(tmp) / "reference.docx"
-                apa_reference_docx(ref, style.running_head)
-            docx = to_format(
-                markdown, "docx", md_dir, Style(**{**style.__dict__, "reference_docx": ref}), epoch
+                base = subprocess.run(
+                    [pandoc_path(), "--print-default-data-file", "reference.docx"],
+                    capture_output=True,
+                    check=True,
+                    timeout=60,
+                ).stdout
+                apa_reference_docx(ref, style.running_head, base)
+            docx = from_ast(
+                ast, "docx", md_dir, Style(**{**style.__dict__, "reference_docx": ref}), epoch
             )
         atomic_write_bytes(out["docx"], docx)
     if "pdf" in out:
-        pdf = _typst_pdf(to_format(markdown, "typst", md_dir, style, epoch), md_dir)
+        pdf = _typst_pdf(from_ast(ast, "typst", md_dir, style, epoch), md_dir)
         if pdf is not None:
             atomic_write_bytes(out["pdf"], pdf)

@@ -10,7 +10,6 @@ reference document replaces it (``manuscript: reference_docx``).
 from __future__ import annotations
 
 import io
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -39,7 +38,7 @@ def _page_field(paragraph) -> None:
     paragraph.add_run()._r.append(end)
 
 
-def apa_reference_docx(path: str | Path, running_head: str = "") -> None:
+def apa_reference_docx(path: str | Path, running_head: str, base: bytes) -> None:
     """Write the APA 7 reference document.
 
     Parameters
@@ -47,13 +46,19 @@ def apa_reference_docx(path: str | Path, running_head: str = "") -> None:
     path : str or Path
     running_head : str
         Printed in capitals top left of every page (omitted when empty).
+    base : bytes
+        Pandoc's own reference document (``pandoc --print-default-data-file
+        reference.docx``), whose styles are restyled.
 
     Examples
     --------
-    >>> import tempfile, zipfile, pathlib
+    >>> import subprocess, tempfile, zipfile, pathlib
+    >>> from process_outcome.document.pandoc import pandoc_path
+    >>> base = subprocess.run([pandoc_path(), "--print-default-data-file", "reference.docx"],
+    ...                       capture_output=True, check=True).stdout
     >>> with tempfile.TemporaryDirectory() as d:
     ...     p = pathlib.Path(d) / "ref.docx"
-    ...     apa_reference_docx(p, "Bonds")
+    ...     apa_reference_docx(p, "Bonds", base)
     ...     styles = zipfile.ZipFile(p).read("word/styles.xml").decode()
     >>> 'w:line="480"' in styles
     True
@@ -63,15 +68,7 @@ def apa_reference_docx(path: str | Path, running_head: str = "") -> None:
     from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING, WD_TAB_ALIGNMENT
     from docx.shared import Inches, Pt, RGBColor
 
-    from process_outcome.document.pandoc import pandoc_path
-
-    data = subprocess.run(
-        [pandoc_path(), "--print-default-data-file", "reference.docx"],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    doc = docx.Document(io.BytesIO(data))
+    doc = docx.Document(io.BytesIO(base))
     names = {s.name for s in doc.styles}
     for s in doc.styles:
         if s.type != 1:  # paragraph and character styles only

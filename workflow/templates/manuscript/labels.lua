@@ -1,6 +1,6 @@
 -- Numbers tables and figures by their labels, in order of appearance, and resolves the
 -- cross-references to them.  A table or figure is a Div with an id `tbl:<name>` or
--- `fig:<name>`; the filter puts "Table N" / "Figure N" (bold) at its top.  In the text,
+-- `fig:<name>` (class `supplement`: numbered S1, S2, ...); the filter puts "Table N" / "Figure N" (bold) at its top.  In the text,
 -- `@tbl:<name>` becomes "Table N" (citeproc, which runs after this filter, never sees it).
 -- A reference to a label that no table or figure has is left as "??" and reported.
 
@@ -18,8 +18,10 @@ local function number_divs(doc)
     Div = function(div)
       local k = kind_of(div.identifier)
       if k then
-        count[k] = (count[k] or 0) + 1
-        numbers[div.identifier] = KINDS[k] .. " " .. count[k]
+        -- Supplementary tables and figures are numbered apart: Table S1, S2, ...
+        local s = div.classes:includes("supplement") and "S" or ""
+        count[k .. s] = (count[k .. s] or 0) + 1
+        numbers[div.identifier] = KINDS[k] .. " " .. s .. count[k .. s]
       end
     end,
   })
