@@ -24,19 +24,12 @@ from process_outcome.document.pandoc import Style, render_documents, to_format
 from process_outcome.errors import InputError
 from process_outcome.files import atomic_write_text
 from process_outcome.manuscript.appendix import appendix_section, collect_provenance
-from process_outcome.manuscript.context import TableView, label_of
+from process_outcome.manuscript.context import Row, TableView, label_of
 from process_outcome.manuscript.figures import figures
 from process_outcome.manuscript.inputs import Design, Provenance, Results, read_results
-from process_outcome.manuscript.method import (
-    descriptive_methods,
-    measures_blocks,
-    participants,
-    software_blocks,
-)
-from process_outcome.manuscript.method_analysis import analytic_strategy
 from process_outcome.manuscript.power import power_context
-from process_outcome.manuscript.references import cite, cite_narrative
-from process_outcome.manuscript.robustness import robustness_method
+from process_outcome.manuscript.references import PACKAGE_REFERENCES, cite, cite_narrative
+from process_outcome.manuscript.robustness import variant_description
 from process_outcome.manuscript.simulation import simulation_section
 from process_outcome.manuscript.tables import TABLE_FUNCTIONS
 from process_outcome.manuscript.templates import environment, render_template
@@ -91,21 +84,6 @@ def front_matter(config: Mapping[str, Any]) -> dict[str, Any]:
     return front
 
 
-def _method_markdown(design: Design, results: Results, provenance: Provenance) -> str:
-    strategy = analytic_strategy(design, results)
-    head = 1 if strategy and strategy[0].kind == "heading" else 0
-    blocks = (
-        *participants(design, results),
-        *measures_blocks(design, results),
-        *strategy[:head],
-        *descriptive_methods(design),
-        *strategy[head:],
-        *robustness_method(design),
-        *software_blocks(provenance),
-    )
-    return markdown_section(Section("method", "", tuple(blocks)), ".")
-
-
 def _context(
     config: Mapping[str, Any],
     results: Results,
@@ -149,15 +127,33 @@ def _context(
                 )
         return "\n".join(parts)
 
-    flow = {s["step"]: s for s in results.flow["steps"]}
-    final = results.flow["steps"][-1]
+    steps = results.flow["steps"]
+    flow = {
+        "first": Row(steps[0], "flow", {"step": steps[0]["step"]}),
+        "final": Row(steps[-1], "flow", {"step": steps[-1]["step"]}),
+    }
+    reasons = results.flow.get("exclusions", {})
+    exclusions = {
+        "duplicates": sum(n for r, n in reasons.items() if r.startswith("exact duplicate")),
+        "out_of_range": sum(n for r, n in reasons.items() if "outside the range" in r),
+        "patients": sum(n for r, n in reasons.items() if r.startswith("patient excluded")),
+        "any": bool(reasons),
+    }
+    versions = dict(provenance.software)
+    python = versions.pop("Python", "")
+    versions.pop("process-outcome", None)
+    software = [
+        {"name": n, "version": v, "cite": PACKAGE_REFERENCES.get(n)} for n, v in versions.items()
+    ]
+    variants = [
+        {"label": v["label"], "text": f"{v['label']} ({variant_description(v)})"}
+        for v in config.get("robustness", [])
+    ]
     study = {
         "simulated": design.simulated,
         "title": front_matter(config)["title"],
         "original": settings.get("original_study", {}).get("cite"),
         "findings": settings.get("original_study", {}).get("findings", []),
-        "flow": flow,
-        "final": final,
     }
     tables = {name: TableView(name, frame) for name, frame in results.tables.items()}
 
@@ -171,6 +167,11 @@ def _context(
     optional = [o.name for o in outputs(folder="tables")]
     context = {
         "study": study,
+        "flow": flow,
+        "exclusions": exclusions,
+        "software": software,
+        "python": python,
+        "variants": variants,
         "config": config,
         "front": front_matter(config),
         "outcomes": [label_of(o) for o in design.outcomes],
@@ -187,7 +188,6 @@ def _context(
         "table": place,
         "figure": place,
         "supplement_tables": supplement_tables,
-        "method_text": lambda: _method_markdown(design, results, provenance),
         "simulation_text": lambda: (
             markdown_section(simulation_section(design, results), image_dir)
             if design.simulated and results.optional("truth_recovery") is not None

@@ -188,12 +188,15 @@ class Label:
     better: str
     higher_is: str | None
     type: str | None
+    range: str | None = None
 
 
 def label_of(measure: Any) -> Label:
     """The :class:`Label` of a configured measure."""
     lc = lower_first(measure.label)
     better = "lower" if measure.higher_is == "worse" else "higher"
+    rng = getattr(measure, "range", None)
+    shown = "–".join(f"{float(x):g}" for x in rng) if rng else None
     return Label(
         measure.key,
         measure.label,
@@ -202,4 +205,5 @@ def label_of(measure: Any) -> Label:
         better,
         measure.higher_is,
         getattr(measure, "type", None),
+        shown,
     )

@@ -1,5 +1,5 @@
-"""Robustness analyses: their description in the Method and Table 5 (their results are
-the template ``results/robustness.md.j2``).
+"""Robustness analyses: each variant in words and Table 5 (the Method and Results text is
+in the templates ``method.md.j2`` and ``results/robustness.md.j2``).
 
 The variants come from the config's ``robustness`` list; every number from
 ``results/tables/robustness.csv``.
@@ -13,12 +13,9 @@ from typing import Any
 import pandas as pd
 
 from process_outcome.document import (
-    Block,
-    Paragraph,
     Rich,
     Row,
     Table,
-    count_word,
     digits_for,
     it,
     lower_first,
@@ -31,13 +28,11 @@ from process_outcome.manuscript.inputs import Design, Results
 from process_outcome.manuscript.quoting import (
     SINGULAR_FOOTNOTE,
     STARS_NOTE,
-    fill,
     stars,
     truthy,
 )
 
 __all__ = [
-    "robustness_method",
     "table5",
     "variant_description",
 ]
@@ -85,27 +80,6 @@ def variant_description(variant: Mapping[str, Any]) -> str:
     if adjust:
         parts.append("every model adjusted for " + " and ".join(adjust))
     return "; ".join(parts)
-
-
-def robustness_method(design: Design) -> list[Block]:
-    """Method paragraph naming each robustness variant and what it changes."""
-    variants = design.config.get("robustness", [])
-    if not variants:
-        return []
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    items = [
-        f"({letters[i % 26]}) {v['label']}: {variant_description(v)}"
-        for i, v in enumerate(variants)
-    ]
-    text = fill(
-        "Robustness analyses. We refitted the models of Aims 1–3 under {n} variants of the "
-        "main analysis, each a separate analysis of the same data: "
-        "{items}. @tbl:table5_robustness sets the "
-        "key estimates of every variant beside those of the main analysis.",
-        n=count_word(len(variants)),
-        items="; ".join(items),
-    )
-    return [Paragraph(text)]
 
 
 def _label(design: Design, aim: str, parameter: str, process: str) -> str:
