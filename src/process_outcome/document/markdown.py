@@ -91,8 +91,16 @@ def markdown_table(t: Table, supplement: bool = False, traced: bool = True) -> l
     lines = [f"::: {{{'#' + label + ' ' if label else ''}{classes}}}", ""]
     lines += [f"*{markdown_rich(t.title)}*", ""]
     lines.append("| " + " | ".join(_cell(c, traced) for c in t.columns) + " |")
-    marks = {"l": ":---", "r": "---:", "c": ":---:"}
-    lines.append("|" + "|".join(marks[a] for a in t.align) + "|")
+    # Column widths (relative, as pandoc reads them from the dashes) follow the longest
+    # text of each column, the first column's capped so numbers keep their room.
+    texts = [t.columns, *(r.cells for r in t.rows if r.kind == "data")]
+    widths = [max(len(row[j].plain) for row in texts) for j in range(len(t.columns))]
+    widths = [max(8, min(w, 26 if j == 0 else 16)) for j, w in enumerate(widths)]
+    marks = []
+    for a, w in zip(t.align, widths, strict=True):
+        dashes = "-" * w
+        marks.append({"l": ":" + dashes, "r": dashes + ":", "c": ":" + dashes + ":"}[a])
+    lines.append("|" + "|".join(marks) + "|")
     for r in t.rows:
         if r.kind == "data":
             row = [_cell(c, traced) for c in r.cells]
@@ -103,7 +111,8 @@ def markdown_table(t: Table, supplement: bool = False, traced: bool = True) -> l
             row += [" "] * (len(t.columns) - 1)
         lines.append("| " + " | ".join(row) + " |")
     if t.note:
-        lines += ["", "*Note.* " + markdown_rich(t.note, traced)]
+        note = "*Note.* " + markdown_rich(t.note, traced)
+        lines += ["", '::: {.note custom-style="Table Note"}', note, ":::"]
     return [*lines, "", ":::", ""]
 
 
@@ -114,7 +123,8 @@ def _figure(b: Figure, image_dir: str, supplement: bool = False) -> list[str]:
     size = f'width={b.width_inches:.2f}in fig-alt="{alt}"'
     lines += [f"![{_escape(b.title)}]({image_dir}/{b.key}.png){{{size}}}"]
     if b.note:
-        lines += ["", "*Note.* " + markdown_rich(b.note)]
+        note = "*Note.* " + markdown_rich(b.note)
+        lines += ["", '::: {.note custom-style="Table Note"}', note, ":::"]
     return [*lines, "", ":::", ""]
 
 

@@ -133,7 +133,12 @@ def from_ast(ast: bytes, fmt: str, cwd: Path, style: Style, epoch: int | None = 
     elif fmt == "docx":
         args += ["--to=docx", f"--reference-doc={style.reference_docx}"]
     elif fmt == "typst":
-        args += ["--to=typst", "--standalone"]
+        # Citeproc again: otherwise pandoc writes Typst's own citations for Typst to resolve.
+        args += ["--to=typst", "--standalone", "--citeproc", f"--csl={style.csl}"]
+        # APA 7 page: US Letter, 1-in margins, 12 pt, double-spaced, numbered pages.
+        args += ["-V", "papersize=us-letter", "-V", "fontsize=12pt", "-V", "linestretch=2"]
+        args += ["-V", "margin.x=1in", "-V", "margin.y=1in", "-V", "page-numbering=1"]
+        args += [f"--bibliography={b}" for b in style.bibliography]
     else:
         raise ValueError(f"unknown format {fmt!r}")
     return _pandoc([*args, "--output=-"], ast.decode("utf-8"), cwd, epoch)
@@ -148,14 +153,18 @@ def to_format(markdown: str, fmt: str, cwd: Path, style: Style, epoch: int | Non
 
 
 def _typst_pdf(source: bytes, cwd: Path) -> bytes | None:
+    # Compiled beside the Markdown, so the figures' relative paths resolve; Typst may read
+    # only below the folder above it (where results/figures lives).
     try:
         import typst
     except ImportError:
         return None
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "manuscript.typ"
-        src.write_bytes(source)
-        return typst.compile(str(src), root=str(cwd.anchor))
+    src = cwd / ".manuscript.typ.partial"
+    src.write_bytes(source)
+    try:
+        return typst.compile(str(src), root=str(cwd.resolve().parent))
+    finally:
+        src.unlink(missing_ok=True)
 
 
 def render_documents(

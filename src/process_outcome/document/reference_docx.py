@@ -66,9 +66,14 @@ def apa_reference_docx(path: str | Path, running_head: str, base: bytes) -> None
     import docx
     from docx.enum.section import WD_SECTION
     from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING, WD_TAB_ALIGNMENT
+    from docx.oxml.ns import qn
     from docx.shared import Inches, Pt, RGBColor
 
     doc = docx.Document(io.BytesIO(base))
+    # Theme fonts (pandoc's headings use them) win over a named font: drop them.
+    for fonts in doc.styles.element.iter(qn("w:rFonts")):
+        for attr in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+            fonts.attrib.pop(qn(attr), None)
     names = {s.name for s in doc.styles}
     for s in doc.styles:
         if s.type != 1:  # paragraph and character styles only
@@ -97,6 +102,14 @@ def apa_reference_docx(path: str | Path, running_head: str, base: bytes) -> None
     for name in ("Compact", "Table Caption", "Image Caption", "Source Code"):
         if name in names:
             doc.styles[name].paragraph_format.line_spacing_rule = WD_LINE_SPACING.SINGLE
+            doc.styles[name].font.size = Pt(10)
+            # Table cells would inherit the body text's first-line indent.
+            doc.styles[name].paragraph_format.first_line_indent = Inches(0)
+    note = doc.styles.add_style("Table Note", 1)
+    note.base_style = doc.styles["Normal"]
+    note.font.size = Pt(10)
+    note.paragraph_format.line_spacing_rule = WD_LINE_SPACING.SINGLE
+    note.paragraph_format.space_before = Pt(3)
     for name in ("Bibliography",):
         if name in names:
             pf = doc.styles[name].paragraph_format

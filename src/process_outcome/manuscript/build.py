@@ -234,7 +234,10 @@ def render_manuscript(
     context = _context(config, results, provenance, images, image_dir, power, printed)
     context["exists"] = lambda name: name in names
     front = context["front"]
-    meta: dict[str, Any] = {"title": front["title"] or "[Title to be written by the authors]"}
+    # The title page is the template's: the metadata title only names the files (the
+    # HTML page's title, the Word and PDF document properties).
+    title = front["title"] or "Title to be written by the authors"
+    meta: dict[str, Any] = {"pagetitle": title, "title-meta": title}
     if front["running_head"]:
         meta["running-head"] = front["running_head"]
     parts = ["---", yaml.safe_dump(meta, allow_unicode=True, sort_keys=False).rstrip(), "---", ""]
