@@ -10,11 +10,14 @@ reference_docx` builds the APA 7 default), HTML by a print style sheet, PDF by T
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,11 +120,31 @@ def _pandoc(args: Sequence[str], text: str, cwd: Path, epoch: int | None) -> byt
     return proc.stdout
 
 
+_STAT = re.compile(r'\{\.stat ((?:data-[a-z]+="(?:[^"\\]|\\.)*"\s*)+)\}')
+_ATTR = re.compile(r'(data-[a-z]+)="((?:[^"\\]|\\.)*)"')
+
+
+def _compact_stats(markdown: str) -> tuple[str, list[dict[str, str]]]:
+    # Pandoc reads long span attributes slowly (six times the whole parse): each number's
+    # source goes to the Lua filter as a table and the span keeps only its index.
+    sources: list[dict[str, str]] = []
+
+    def short(m: re.Match) -> str:
+        sources.append({k: re.sub(r"\\(.)", r"\1", v) for k, v in _ATTR.findall(m.group(1))})
+        return f"{{.stat ref={len(sources) - 1}}}"
+
+    return _STAT.sub(short, markdown), sources
+
+
 def to_ast(markdown: str, cwd: Path, style: Style) -> bytes:
     """Parse the Markdown once, number the labels and process the citations: pandoc's
     JSON document, which every format is written from (parsing is the slow part)."""
-    args = [*_common(style), "--to=json", "--output=-"]
-    return _pandoc(args, markdown, cwd, None)
+    text, sources = _compact_stats(markdown)
+    with tempfile.TemporaryDirectory() as tmp:
+        table = Path(tmp) / "sources.json"
+        table.write_text(json.dumps(sources), encoding="utf-8")
+        args = [*_common(style), f"--metadata=stat-sources:{table}", "--to=json", "--output=-"]
+        return _pandoc(args, text, cwd, None)
 
 
 def from_ast(ast: bytes, fmt: str, cwd: Path, style: Style, epoch: int | None = None) -> bytes:
@@ -184,26 +207,37 @@ def render_documents(
     epoch : int, optional
         The report's date as seconds since 1970 (reproducible Word dates).
     """
-    ast = to_ast(markdown, md_dir, style)
-    if "html" in out:
-        atomic_write_bytes(out["html"], from_ast(ast, "html", md_dir, style, epoch))
-    if "docx" in out:
-        with tempfile.TemporaryDirectory() as tmp:
-            ref = style.reference_docx
-            if ref is None:
-                ref = Path(tmp) / "reference.docx"
-                base = subprocess.run(
-                    [pandoc_path(), "--print-default-data-file", "reference.docx"],
-                    capture_output=True,
-                    check=True,
-                    timeout=60,
-                ).stdout
-                apa_reference_docx(ref, style.running_head, base)
-            docx = from_ast(
-                ast, "docx", md_dir, Style(**{**style.__dict__, "reference_docx": ref}), epoch
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(3) as pool:
+        # The reference document is built while pandoc parses; the formats are then
+        # written side by side (each is its own pandoc or Typst process).
+        ref = style.reference_docx
+        if "docx" in out and ref is None:
+            ref = Path(tmp) / "reference.docx"
+            built = pool.submit(_build_reference, ref, style.running_head)
+        ast = to_ast(markdown, md_dir, style)
+        jobs = {}
+        if "html" in out:
+            jobs["html"] = pool.submit(from_ast, ast, "html", md_dir, style, epoch)
+        if "docx" in out:
+            if style.reference_docx is None:
+                built.result()
+            word = Style(**{**style.__dict__, "reference_docx": ref})
+            jobs["docx"] = pool.submit(from_ast, ast, "docx", md_dir, word, epoch)
+        if "pdf" in out:
+            jobs["pdf"] = pool.submit(
+                lambda: _typst_pdf(from_ast(ast, "typst", md_dir, style, epoch), md_dir)
             )
-        atomic_write_bytes(out["docx"], docx)
-    if "pdf" in out:
-        pdf = _typst_pdf(from_ast(ast, "typst", md_dir, style, epoch), md_dir)
-        if pdf is not None:
-            atomic_write_bytes(out["pdf"], pdf)
+        for fmt, job in jobs.items():
+            data = job.result()
+            if data is not None:
+                atomic_write_bytes(out[fmt], data)
+
+
+def _build_reference(path: Path, running_head: str) -> None:
+    base = subprocess.run(
+        [pandoc_path(), "--print-default-data-file", "reference.docx"],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    apa_reference_docx(path, running_head, base)

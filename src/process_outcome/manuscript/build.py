@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -196,7 +197,12 @@ def _context(
         "appendix_text": lambda: (
             ""
             if settings.get("appendix", "supplement") == "off"
-            else markdown_section(appendix_section(design, provenance), image_dir)
+            else markdown_section(
+                appendix_section(
+                    design, provenance, settings.get("appendix", "supplement") == "main"
+                ),
+                image_dir,
+            )
         ),
         "appendix_where": settings.get("appendix", "supplement"),
     }
@@ -344,12 +350,13 @@ def write_manuscript(
     if "manuscript_pdf" in out:
         formats["pdf"] = out["manuscript_pdf"]
     epoch = int(provenance.date.timestamp())
-    render_documents(
-        markdown, md_path.parent, {k: Path(v) for k, v in formats.items()}, style, epoch
-    )
-    # The printed tables in LaTeX for the authors, in one pandoc run.
+    # The printed tables in LaTeX for the authors, in one pandoc run beside the others.
     split = "\n\n`%%next table%%`{=latex}\n\n"
     source = split.join("\n".join(markdown_table(t, traced=False)) for t in printed.values())
-    latex = to_format(source, "latex", md_path.parent, style).decode("utf-8")
-    for key, tex in zip(printed, latex.split("%%next table%%"), strict=True):
-        atomic_write_text(out[key], tex.strip() + "\n")
+    with ThreadPoolExecutor(1) as pool:
+        latex = pool.submit(to_format, source, "latex", md_path.parent, style)
+        paths = {k: Path(v) for k, v in formats.items()}
+        render_documents(markdown, md_path.parent, paths, style, epoch)
+        tex = latex.result().decode("utf-8")
+    for key, part in zip(printed, tex.split("%%next table%%"), strict=True):
+        atomic_write_text(out[key], part.strip() + "\n")

@@ -142,7 +142,8 @@ def test_labels_numbered_in_order_of_appearance_and_numbers_traced(rendered):
     text = re.sub(r"<[^>]+>", "", html)
     assert "See Table 2, Figure 1 and Table 1;" in " ".join(text.split())
     assert "<strong>Table 1</strong>" in html and "<strong>Table 2</strong>" in html
-    assert re.search(r'<span class="stat" data-source="aim1_fixed_effects"[^>]*>0.35</span>', html)
+    stat = r'<span class="stat" [^>]*data-source="aim1_fixed_effects"[^>]*>0.35</span>'
+    assert re.search(stat, html)
     assert '<section id="results"' in html
     # Citeproc: APA author-date citation and the entry in the reference list.
     assert "(Bates et al., 2015)" in " ".join(text.split())

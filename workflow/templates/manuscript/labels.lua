@@ -55,7 +55,44 @@ local function resolve(cite)
   return out
 end
 
+-- Each number's source cell (file, row, column), kept apart while pandoc parses: a span
+-- `[0.35]{.stat ref=N}` gets the attributes of entry N of the table `stat-sources`.
+local sources = {}
+
+local function load_sources(doc)
+  local path = doc.meta["stat-sources"]
+  if not path then
+    return
+  end
+  local f = io.open(pandoc.utils.stringify(path), "r")
+  if f then
+    sources = pandoc.json.decode(f:read("a"))
+    f:close()
+  end
+  doc.meta["stat-sources"] = nil
+end
+
+local function expand(span)
+  local n = span.attributes.ref
+  if span.classes:includes("stat") and n then
+    local attrs = sources[tonumber(n) + 1]
+    span.attributes.ref = nil
+    -- In a fixed order (Lua's pairs has none), so the bytes are the same every run.
+    local keys = {}
+    for k in pairs(attrs or {}) do
+      table.insert(keys, k)
+    end
+    table.sort(keys)
+    for _, k in ipairs(keys) do
+      span.attributes[k] = attrs[k]
+    end
+    return span
+  end
+end
+
 function Pandoc(doc)
+  load_sources(doc)
   number_divs(doc)
-  return doc:walk({ Div = label_div, Cite = resolve })
+  doc = doc:walk({ Div = label_div, Cite = resolve, Span = expand })
+  return doc
 end
