@@ -86,6 +86,8 @@ def _common(style: Style) -> list[str]:
     args = ["--from=markdown-implicit_figures", f"--lua-filter={style.lua_filter}"]
     args += ["--citeproc", f"--csl={style.csl}"]
     args += [f"--bibliography={b}" for b in style.bibliography]
+    # The manuscript links nowhere: citations and DOIs stay text.
+    args += ["--metadata=link-citations:false", "--metadata=link-bibliography:false"]
     return [*args, *style.extra]
 
 
@@ -175,9 +177,9 @@ def to_format(markdown: str, fmt: str, cwd: Path, style: Style, epoch: int | Non
     return from_ast(to_ast(markdown, cwd, style), fmt, cwd, style, epoch)
 
 
-def _typst_pdf(source: bytes, cwd: Path) -> bytes | None:
-    # Compiled beside the Markdown, so the figures' relative paths resolve; Typst may read
-    # only below the folder above it (where results/figures lives).
+def _typst_pdf(source: bytes, cwd: Path, epoch: int | None) -> bytes | None:
+    # Compiled beside the Markdown, so the figures' relative paths resolve; the PDF's
+    # date is the report's (same inputs, same bytes).
     try:
         import typst
     except ImportError:
@@ -185,7 +187,9 @@ def _typst_pdf(source: bytes, cwd: Path) -> bytes | None:
     src = cwd / ".manuscript.typ.partial"
     src.write_bytes(source)
     try:
-        return typst.compile(str(src), root=str(cwd.resolve().parent))
+        return typst.compile(str(src), root=cwd.resolve().anchor, timestamp=epoch or 0)
+    except Exception as e:  # Typst reports its own error type
+        raise InputError(f"Typst could not make the PDF: {e}") from None
     finally:
         src.unlink(missing_ok=True)
 
@@ -225,7 +229,7 @@ def render_documents(
             jobs["docx"] = pool.submit(from_ast, ast, "docx", md_dir, word, epoch)
         if "pdf" in out:
             jobs["pdf"] = pool.submit(
-                lambda: _typst_pdf(from_ast(ast, "typst", md_dir, style, epoch), md_dir)
+                lambda: _typst_pdf(from_ast(ast, "typst", md_dir, style, epoch), md_dir, epoch)
             )
         for fmt, job in jobs.items():
             data = job.result()
