@@ -120,7 +120,8 @@ def _figure(b: Figure, image_dir: str, supplement: bool = False) -> list[str]:
     alt = _attr(b.title.replace("\n", " "))
     classes = ".apa-figure" + (" .supplement" if supplement else "")
     lines = [f"::: {{#fig:{b.key} {classes}}}", "", f"*{markdown_rich(b.title)}*", ""]
-    size = f'width={b.width_inches:.2f}in fig-alt="{alt}"'
+    # Printed at the size it was drawn (its fonts' sizes hold), at most the text width.
+    size = f'width={min(b.width_inches, 6.5):.2f}in fig-alt="{alt}"'
     lines += [f"![{_escape(b.title)}]({image_dir}/{b.key}.png){{{size}}}"]
     if b.note:
         note = "*Note.* " + markdown_rich(b.note)

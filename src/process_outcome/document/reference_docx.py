@@ -98,6 +98,9 @@ def apa_reference_docx(path: str | Path, running_head: str, base: bytes) -> None
             s.paragraph_format.keep_with_next = True
             if centred:
                 s.paragraph_format.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    # The byline is plain text (pandoc's Author style is bold by default in some versions).
+    if "Author" in names:
+        doc.styles["Author"].font.bold = False
     # Tables, their captions and notes single-spaced inside the double-spaced text.
     for name in ("Compact", "Table Caption", "Image Caption", "Source Code"):
         if name in names:
