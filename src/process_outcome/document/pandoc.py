@@ -218,7 +218,7 @@ def render_documents(
         if "docx" in out and ref is None:
             ref = Path(tmp) / "reference.docx"
             built = pool.submit(_build_reference, ref, style.running_head)
-        ast = to_ast(markdown, md_dir, style)
+        ast = _without_style_paths(to_ast(markdown, md_dir, style))
         jobs = {}
         if "html" in out:
             jobs["html"] = pool.submit(from_ast, ast, "html", md_dir, style, epoch)
@@ -235,6 +235,15 @@ def render_documents(
             data = job.result()
             if data is not None:
                 atomic_write_bytes(out[fmt], data)
+
+
+def _without_style_paths(ast: bytes) -> bytes:
+    # Word keeps metadata as document properties: the style files' paths (machine paths)
+    # and the citation settings must not travel into the shared files.
+    doc = json.loads(ast)
+    for key in ("bibliography", "csl", "link-citations", "link-bibliography", "stat-sources"):
+        doc["meta"].pop(key, None)
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _build_reference(path: Path, running_head: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,7 @@ def test_every_entry_is_cited_and_listed_in_every_format(workflow_run: Path):
     listed = set(re.findall(r'<div id="ref-([^"]+)" class="csl-entry"', html))
     assert listed == bib_keys([BIB]), "every entry of the package's .bib is cited"
     # APA 7: author-date in the text, DOI as URL in the list.
-    text = " ".join(re.sub(r"<[^>]+>", "", html).split())
+    text = " ".join(unescape(re.sub(r"<[^>]+>", "", html)).split())
     assert re.search(r"\(Coyne & Constantino, 2022\)|Coyne (&|and) Constantino \(2022\)", text)
     assert "https://doi.org/10.1037/ccp0000676" in text
     xml = zipfile.ZipFile(workflow_run / "results/report/manuscript.docx").read("word/document.xml")

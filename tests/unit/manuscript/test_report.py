@@ -220,7 +220,7 @@ class ManuscriptHTML(HTMLParser):
 # aims, the fixed conventions 95% CI, ±1 SD and a correlation bound of ±1, the names
 # ICC(1) and ICC(2), and the years of citations.
 NOT_STATISTICS = re.compile(
-    r"(Table|Figure|Aim) \d+|95%|\b1 SD\b|±1\b|ICC\([12]\)|, (19|20)\d\d\)|\((19|20)\d\d\)"
+    r"(Table|Figure) S?\d+|Aim \d+|95%|\b1 SD\b|±1\b|ICC\([12]\)|, (19|20)\d\d\)|\((19|20)\d\d\)"
 )
 
 
