@@ -220,7 +220,7 @@ class ManuscriptHTML(HTMLParser):
 # aims, the fixed conventions 95% CI, ±1 SD and a correlation bound of ±1, the names
 # ICC(1) and ICC(2), and the years of citations.
 NOT_STATISTICS = re.compile(
-    r"(Table|Figure) S?\d+|Aim \d+|95%|\b1 SD\b|±1\b|ICC\([12]\)|, (19|20)\d\d\)|\((19|20)\d\d\)"
+    r"(Table|Figure) S?\d+|Aim \d+|95%|\b1 SD\b|±1\b|ICC\([12]\)|, (19|20)\d\d[;)]|\((19|20)\d\d\)"
 )
 
 
@@ -243,7 +243,10 @@ def test_results_text_quotes_the_results_tables(workflow_run: Path, manuscript_h
         assert_printed(printed, value, f"{attrs}")
     # Every other number in the Results prose is a table/figure number, a convention or
     # part of a measure's label (such as "OQ-45").
-    labels = [m.label for m in Design.from_config(_workflow_config(workflow_run)).all]
+    config = _workflow_config(workflow_run)
+    # Labels are the lab's words (a measure "OQ-45", a robustness variant "Sessions 1–3").
+    labels = [m.label for m in Design.from_config(config).all]
+    labels += [v["label"] for v in config.get("robustness", [])]
     for paragraph in manuscript_html.paragraphs:
         rest = NOT_STATISTICS.sub("", paragraph)
         for label in labels:
