@@ -268,7 +268,7 @@ OUTPUTS: tuple[Output, ...] = (
     Output(
         "manuscript",
         "report",
-        ("html", "docx", "md"),
+        ("html", "docx", "md", "pdf"),
         "manuscript",
         "Manuscript",
         "results report",

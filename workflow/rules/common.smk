@@ -246,6 +246,21 @@ def manuscript_inputs(wildcards):
     }
 
 
+def manuscript_sources(wildcards):
+    """The manuscript's own sources: the package's templates, Lua filter, style sheet,
+    CSL and .bib; the lab's template folder, .bib files, CSL, reference .docx and front
+    matter. Inputs, so that editing only one of them re-runs only this rule."""
+    settings = config.get("manuscript", {})
+    files = [p for p in Path(TEMPLATE_DIR).rglob("*") if p.is_file()]
+    if settings.get("templates"):
+        files += [p for p in Path(settings["templates"]).rglob("*") if p.is_file()]
+    for key in ("csl", "reference_docx", "front_matter"):
+        if settings.get(key):
+            files.append(Path(settings[key]))
+    files += [Path(b) for b in settings.get("bibliography", [])]
+    return sorted(str(p) for p in files)
+
+
 def validate_inputs(wildcards):
     # The simulated study is simulated in memory by the validate step, for speed.
     return {} if SIMULATED else clean_inputs(wildcards)

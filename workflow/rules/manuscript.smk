@@ -4,6 +4,7 @@ from process_outcome.manuscript.power import power_results
 rule manuscript:
     input:
         unpack(manuscript_inputs),
+        sources=manuscript_sources,
     output:
         **registry_outputs("manuscript"),
     log:

@@ -1,5 +1,5 @@
-"""The document layer: APA number formatting, rich text, the document model and its HTML,
-Markdown, LaTeX and Word writers.
+"""The document layer: APA number formatting, rich text, the document model, its Markdown
+writer and the pandoc renderer of every other format.
 
 >>> from process_outcome.document import apa_p
 >>> apa_p(0.0004)
@@ -24,15 +24,7 @@ from process_outcome.document.apa import (
     plural,
     prints_as_zero,
 )
-from process_outcome.document.docx import column_widths, render_docx
-from process_outcome.document.html import environment, html_rich, render, render_html
-from process_outcome.document.latex import (
-    latex_rich,
-    render_latex_references,
-    render_latex_table,
-    tex_escape,
-)
-from process_outcome.document.markdown import markdown_rich, render_markdown
+from process_outcome.document.markdown import markdown_rich, markdown_table, render_markdown
 from process_outcome.document.model import (
     LONG_TABLE_ROWS,
     Block,
@@ -57,15 +49,12 @@ from process_outcome.document.rich import (
     it,
     join,
     number,
-    p_text,
-    r_text,
     ref,
     rich,
     series,
     significant,
     sub,
     sup,
-    t_test_text,
     url,
     value,
 )
@@ -97,38 +86,26 @@ __all__ = [
     "bold",
     "ci_text",
     "code",
-    "column_widths",
     "count_word",
     "digits_for",
-    "environment",
-    "html_rich",
     "interval",
     "interval_digits",
     "is_missing",
     "it",
     "join",
-    "latex_rich",
     "lower_first",
     "markdown_rich",
+    "markdown_table",
     "number",
-    "p_text",
     "plural",
     "prints_as_zero",
-    "r_text",
     "ref",
-    "render",
-    "render_docx",
-    "render_html",
-    "render_latex_references",
-    "render_latex_table",
     "render_markdown",
     "rich",
     "series",
     "significant",
     "sub",
     "sup",
-    "t_test_text",
-    "tex_escape",
     "url",
     "value",
 ]

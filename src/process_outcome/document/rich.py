@@ -8,18 +8,14 @@ which lets a test check every quoted statistic against the results tables.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from process_outcome.document.apa import (
     ALPHA,
-    apa_df,
     apa_interval,
     apa_number,
-    apa_p,
-    apa_r,
-    digits_for,
     is_missing,
 )
 
@@ -35,15 +31,12 @@ __all__ = [
     "it",
     "join",
     "number",
-    "p_text",
-    "r_text",
     "ref",
     "rich",
     "series",
     "significant",
     "sub",
     "sup",
-    "t_test_text",
     "url",
     "value",
 ]
@@ -214,11 +207,6 @@ def number(x: float, digits: int, source: Ref | None, leading_zero: bool = True)
     return value(apa_number(x, digits, leading_zero), source)
 
 
-def p_text(p: float, source: Ref | None, symbol: str = "p") -> Rich:
-    """``p = .034`` with an italic *p* (``p < .001`` below .001)."""
-    return it(symbol) + " " + value(apa_p(p), source)
-
-
 def interval(
     low: float,
     high: float,
@@ -249,59 +237,6 @@ def interval(
 def ci_text(low: float, high: float, digits: int, src: Ref | None, lz: bool = True) -> Rich:
     """``95% CI [−0.79, −0.42]`` (see :func:`interval`)."""
     return rich("95% CI ", interval(low, high, digits, src, lz))
-
-
-def t_test_text(row: Mapping[str, Any], src: Ref | None, symbol: Rich | str = "γ") -> Rich:
-    """A fixed effect as APA prints it.
-
-    ``γ = −0.60, SE = 0.10, t(254.7) = −6.33, p < .001, 95% CI [−0.79, −0.42]``: the
-    estimate and its interval get enough decimals to show the SE with two significant
-    digits; df are Satterthwaite's; Greek symbols stay upright (APA 7, 6.46).
-
-    Parameters
-    ----------
-    row : mapping
-        ``estimate, se, df, t, p, ci_low, ci_high``.
-    src : Ref or None
-        The row's source (its column is replaced per statistic).
-    symbol : str or Rich
-        Symbol of the estimate.
-    """
-    d = digits_for(row["se"])
-    at = (lambda c: src.at(c)) if src else (lambda c: None)
-    return rich(
-        symbol,
-        " = ",
-        number(row["estimate"], d, at("estimate")),
-        ", ",
-        it("SE"),
-        " = ",
-        number(row["se"], d, at("se")),
-        ", ",
-        it("t"),
-        "(",
-        value(apa_df(row["df"]), at("df")),
-        ") = ",
-        number(row["t"], 2, at("t")),
-        ", ",
-        p_text(row["p"], at("p")),
-        ", ",
-        ci_text(row["ci_low"], row["ci_high"], d, src),
-    )
-
-
-def r_text(row: Mapping[str, Any], src: Ref | None, symbol: Rich | str | None = None) -> Rich:
-    """A correlation: ``r = −.22, 95% CI [−.49, .09], p = .162``."""
-    at = (lambda c: src.at(c)) if src else (lambda c: None)
-    return rich(
-        symbol if symbol is not None else it("r"),
-        " = ",
-        value(apa_r(row["r"]), at("r")),
-        ", ",
-        ci_text(row["ci_low"], row["ci_high"], 2, src, lz=False),
-        ", ",
-        p_text(row["p"], at("p")),
-    )
 
 
 def significant(p: float | None) -> bool:

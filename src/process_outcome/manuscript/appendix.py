@@ -37,8 +37,9 @@ __all__ = [
 ]
 
 
-def appendix_section(design: Design, provenance: Provenance) -> Section:
-    """Provenance: input hashes, workflow commit, date, seeds, software, config."""
+def appendix_section(design: Design, provenance: Provenance, with_config: bool = True) -> Section:
+    """Provenance: input hashes, workflow commit, date, seeds, software, and the config
+    as run (``with_config``; otherwise the text points to the supplement's copy)."""
     rows = tuple(
         Row((code(f.path), rich(f"{f.size:,}"), code(f.sha256))) for f in provenance.inputs
     )
@@ -82,10 +83,23 @@ def appendix_section(design: Design, provenance: Provenance) -> Section:
         Paragraph(seed, "plain"),
         inputs,
         software,
-        Heading(rich("Configuration as Run"), 2),
-        Paragraph(rich("Every config key, defaults filled in:"), "plain"),
-        Code(provenance.config_yaml),
     ]
+    if with_config:
+        blocks += [
+            Heading(rich("Configuration as Run"), 2),
+            Paragraph(rich("Every config key, defaults filled in:"), "plain"),
+            Code(provenance.config_yaml),
+        ]
+    else:
+        blocks.append(
+            Paragraph(
+                rich(
+                    "The configuration as run, every key with its default filled in, is "
+                    "part of the supplementary material (config/config_used.yaml)."
+                ),
+                "plain",
+            )
+        )
     return Section("appendix", "Appendix: Provenance", tuple(blocks))
 
 

@@ -79,9 +79,10 @@ def figures(design: Design, images: Mapping[str, bytes]) -> dict[str, Figure]:
             "Within-therapist slope of each process (points, with 95% CIs) at 1 SD below "
             "the mean, at the mean and at 1 SD above the mean of each continuous therapist "
             "characteristic (SD over therapists), or at 0 and 1 for binary ones. Slopes "
-            "that diverge within a row indicate moderation; Table 4 gives the tests. Hollow "
+            "that diverge within a row indicate moderation; "
+            "@tbl:table4_moderation gives the tests. Hollow "
             "markers and the label \u201csingular fit\u201d identify a characteristic whose "
-            "model's fit was singular, as in Table 4.",
+            "model's fit was singular, as in @tbl:table4_moderation.",
         )
         key = "figure3_aim3_simple_slopes"
         out[key] = Figure(

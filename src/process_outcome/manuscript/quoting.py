@@ -5,7 +5,6 @@ percentages, variance components, and the words for directions and singular fits
 from __future__ import annotations
 
 import math
-import string
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,15 +16,12 @@ from process_outcome.document import (
     Ref,
     Rich,
     it,
-    lower_first,
-    number,
     ref,
     rich,
     sup,
     value,
 )
 from process_outcome.manuscript.inputs import GROUP, Results
-from process_outcome.mixed import CORRELATION_LIMIT, SINGULAR_TOL
 
 __all__ = [
     "SINGULAR_FOOTNOTE",
@@ -33,14 +29,9 @@ __all__ = [
     "beneficial",
     "beneficial_sign",
     "count_value",
-    "fill",
-    "outcome_direction",
-    "outcome_words",
     "percent_value",
-    "post_label",
     "select_row",
     "select_table",
-    "singular_reason",
     "slope_correlation",
     "stars",
     "truthy",
@@ -114,36 +105,6 @@ def slope_correlation(model: Mapping[str, Any], slope: str) -> float | None:
     return variance_component(model, f"{GROUP}|(Intercept)|{slope}") / math.sqrt(v0 * v1)
 
 
-def singular_reason(fit: Mapping[str, Any], source: str | None = None) -> Rich:
-    """Which boundary made a fit singular, in words (from its relative Cholesky factor).
-
-    Parameters
-    ----------
-    fit : mapping
-        A model's ``fit`` summary (``theta``, ``random_slope``, ``variance_components``).
-    source : str, optional
-        The model's results name (``aim2/<outcome>/<process>``); with it, an
-        intercept–slope correlation at its bound is printed and tied to the model
-        summary, without it the bound is given as ±1.
-    """
-    theta = [float(t or 0.0) for t in fit["theta"]]
-    if fit.get("random_slope") is None:
-        return rich("the therapist intercept variance was estimated at zero")
-    slope = fit["random_slope"]
-    if math.hypot(theta[1], theta[2]) < SINGULAR_TOL:
-        return rich("the therapist slope variance was estimated at zero")
-    if theta[0] < SINGULAR_TOL:
-        return rich("the therapist intercept variance was estimated at zero")
-    # The engine's own rule for a singular fit (one place: process_outcome.mixed.results).
-    corr = slope_correlation({"fit": fit}, slope)
-    if corr is not None and abs(corr) > CORRELATION_LIMIT:
-        if source is None:
-            return rich("the intercept–slope correlation was estimated at ±1")
-        printed = number(corr, 2, ref(f"models/{source}", "<correlation>"))
-        return rich("the intercept–slope correlation was estimated at ", printed)
-    return rich("a variance parameter was estimated at its boundary")
-
-
 def beneficial(outcome: Measure, slope: float) -> bool:
     """Whether a slope on this outcome points the beneficial way."""
     return (slope < 0) == (outcome.higher_is == "worse")
@@ -152,60 +113,3 @@ def beneficial(outcome: Measure, slope: float) -> bool:
 def beneficial_sign(outcome: Measure) -> str:
     """``negative`` or ``positive``: the sign of a beneficial slope on this outcome."""
     return "negative" if outcome.higher_is == "worse" else "positive"
-
-
-def outcome_direction(outcome: Measure, slope: float) -> str:
-    """``lower symptom severity``: the outcome that goes with a higher process rating."""
-    return f"{'lower' if slope < 0 else 'higher'} {lower_first(outcome.label)}"
-
-
-def outcome_words(outcome: Measure, slope: float) -> str:
-    # "lower symptom severity (better outcomes)" — direction and its meaning together,
-    # so a reader need not remember whether the scale runs up or down.
-    """Direction and meaning together: ``lower symptom severity (better outcomes)``."""
-    direction = "lower" if slope < 0 else "higher"
-    meaning = "better" if beneficial(outcome, slope) else "worse"
-    return f"{direction} {lower_first(outcome.label)} ({meaning} outcomes)"
-
-
-def post_label(outcome: Measure) -> str:
-    """``post-treatment <outcome label>``, lower-cased."""
-    return f"post-treatment {lower_first(outcome.label)}"
-
-
-def fill(template: str, **parts: Any) -> Rich:
-    """A sentence from one template string, so its wording can be found in the source.
-
-    Placeholders ``{name}`` take plain strings (merged into the surrounding text) or
-    :class:`Rich` values (numbers with their source, italics), which start a new run;
-    the runs are thus exactly those of ``rich(text, part, text, ...)``.
-
-    Parameters
-    ----------
-    template : str
-        ``str.format`` syntax; format specs apply to non-rich values.
-    **parts
-        The values of the placeholders.
-
-    Returns
-    -------
-    Rich
-
-    Examples
-    --------
-    >>> fill("{n} of {label} therapists", n=rich("3"), label="all").plain
-    '3 of all therapists'
-    """
-    pieces: list[str | Rich] = []
-    text = ""
-    for literal, field, spec, conversion in string.Formatter().parse(template):
-        text += literal
-        if field is None:
-            continue
-        part = parts[field]
-        if isinstance(part, Rich):
-            pieces += [text, part]
-            text = ""
-        else:
-            text += format(str(part) if conversion == "s" else part, spec or "")
-    return rich(*pieces, text)

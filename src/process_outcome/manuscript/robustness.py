@@ -1,4 +1,5 @@
-"""Robustness analyses: their description in the Method, their results and Table 5.
+"""Robustness analyses: each variant in words and Table 5 (the Method and Results text is
+in the templates ``method.md.j2`` and ``results/robustness.md.j2``).
 
 The variants come from the config's ``robustness`` list; every number from
 ``results/tables/robustness.csv``.
@@ -12,39 +13,26 @@ from typing import Any
 import pandas as pd
 
 from process_outcome.document import (
-    ALPHA,
-    Block,
-    Heading,
-    Paragraph,
-    Ref,
     Rich,
     Row,
     Table,
-    count_word,
     digits_for,
     it,
-    join,
     lower_first,
     number,
-    p_text,
     ref,
     rich,
     sup,
-    value,
 )
 from process_outcome.manuscript.inputs import Design, Results
 from process_outcome.manuscript.quoting import (
     SINGULAR_FOOTNOTE,
     STARS_NOTE,
-    fill,
-    post_label,
     stars,
     truthy,
 )
 
 __all__ = [
-    "robustness_method",
-    "robustness_results",
     "table5",
     "variant_description",
 ]
@@ -92,26 +80,6 @@ def variant_description(variant: Mapping[str, Any]) -> str:
     if adjust:
         parts.append("every model adjusted for " + " and ".join(adjust))
     return "; ".join(parts)
-
-
-def robustness_method(design: Design) -> list[Block]:
-    """Method paragraph naming each robustness variant and what it changes."""
-    variants = design.config.get("robustness", [])
-    if not variants:
-        return []
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    items = [
-        f"({letters[i % 26]}) {v['label']}: {variant_description(v)}"
-        for i, v in enumerate(variants)
-    ]
-    text = fill(
-        "Robustness analyses. We refitted the models of Aims 1–3 under {n} variants of the "
-        "main analysis, each a separate analysis of the same data: {items}. Table 5 sets the "
-        "key estimates of every variant beside those of the main analysis.",
-        n=count_word(len(variants)),
-        items="; ".join(items),
-    )
-    return [Paragraph(text)]
 
 
 def _label(design: Design, aim: str, parameter: str, process: str) -> str:
@@ -211,79 +179,3 @@ def table5(design: Design, results: Results) -> Table:
         tuple(rows),
         note,
     )
-
-
-def _name(design: Design, row: pd.Series) -> str:
-    o = design.measure(row["outcome"])
-    p = design.label(row["process"])
-    if row["aim"] == "aim1":
-        return f"the {row['parameter']}-therapist effect of {lower_first(p)} on {post_label(o)}"
-    if row["aim"] == "aim2":
-        return f"the slope SD of {lower_first(p)} on {post_label(o)}"
-    return (
-        f"the interaction of {lower_first(p)} with {lower_first(design.label(row['parameter']))} "
-        f"on {post_label(o)}"
-    )
-
-
-def _count(n: int, source: Ref) -> Rich | str:
-    # Numbers from 10 on are digits and traced to the rows they count; smaller ones words.
-    return value(count_word(n), source) if n >= 10 else count_word(n)
-
-
-def robustness_results(design: Design, results: Results) -> list[Block]:
-    """Results: which key estimates kept their direction and significance in every variant
-    (the ``agrees`` column of the robustness table)."""
-    variants = design.config.get("robustness", [])
-    rob = results.optional("robustness")
-    if not variants or rob is None:
-        return []
-    blocks: list[Block] = [Heading(rich("Robustness Analyses"), 2)]
-    main = rob[rob["variant"] == "main"]
-    labels = {v["name"]: v["label"] for v in variants}
-    failed = [labels[n] for n in rob.loc[rob["problem"].notna(), "variant"]]
-    changes: list[Rich] = []
-    for _, m in main[main["agrees"].astype(str) == "False"].iterrows():
-        p_main = m["p_fdr"] if m["aim"] == "aim3" else m["p"]
-        differing = rob[
-            (rob["variant"] != "main")
-            & (rob["outcome"] == m["outcome"])
-            & (rob["process"] == m["process"])
-            & (rob["aim"] == m["aim"])
-            & (rob["parameter"] == m["parameter"])
-            & (rob["agrees"].astype(str) == "False")
-        ]
-        changed = []
-        for _, v in differing.iterrows():
-            column = "p_fdr" if v["aim"] == "aim3" else "p"
-            p_var = p_text(v[column], ref(SOURCE, column, **_key(v)))
-            changed.append(fill("{label}, {p}", label=labels[v["variant"]], p=p_var))
-        changes.append(
-            fill(
-                "{name} ({verdict} in the main analysis; {variants})",
-                name=_name(design, m),
-                verdict="significant" if p_main < ALPHA else "not significant",
-                variants=join(changed, "; "),
-            )
-        )
-    stable = int((main["agrees"].astype(str) == "True").sum())
-    text = fill(
-        "Of the {n} key estimates of Table 5, {k} kept the significance (and, where "
-        "significant, the direction) of the main analysis in all {v} robustness analyses.",
-        n=_count(len(main), ref(SOURCE, "<count>", variant="main")),
-        k=_count(stable, ref(SOURCE, "<count>", variant="main", agrees="True")),
-        v=count_word(len(labels)),
-    )
-    if changes:
-        text += fill(
-            " The others differed in at least one: {changes}.", changes=join(changes, "; ")
-        )
-    if failed:
-        text += fill(
-            " The variant{s} {names} could not be fitted to these data (too few patients or "
-            "therapists remained); the workflow's log gives the reason.",
-            s="s" if len(failed) > 1 else "",
-            names=" and ".join(failed),
-        )
-    blocks.append(Paragraph(text))
-    return blocks

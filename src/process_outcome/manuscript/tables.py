@@ -40,8 +40,6 @@ from process_outcome.manuscript.quoting import (
     stars,
     truthy,
 )
-from process_outcome.manuscript.results import correlation_pair
-from process_outcome.manuscript.results_aim2 import slope_sd_interval
 from process_outcome.manuscript.robustness import table5
 
 __all__ = [
@@ -56,6 +54,29 @@ __all__ = [
     "table4",
     "vc_rows",
 ]
+
+
+def correlation_pair(df: pd.DataFrame, a: str, b: str) -> tuple[dict[str, Any], Ref]:
+    """The one correlation row of variables ``a`` and ``b`` (either order) and its Ref."""
+    sel = df[((df["x"] == a) & (df["y"] == b)) | ((df["x"] == b) & (df["y"] == a))]
+    if len(sel) != 1:
+        raise ValueError(f"correlations: {len(sel)} rows for the pair {a}, {b}")
+    row = sel.iloc[0].to_dict()
+    return row, ref("correlations", x=row["x"], y=row["y"])
+
+
+def slope_sd_interval(t: Mapping[str, Any], src: Ref, digits: int) -> Rich:
+    """``[0.18, 0.83]``: the profile-likelihood CI of a slope SD (en dash if absent); a
+    bound at the boundary (0) prints with the other bound's decimals."""
+    if pd.isna(t.get("slope_sd_ci_low")) or pd.isna(t.get("slope_sd_ci_high")):
+        return rich("[–, –]")
+    return interval(
+        t["slope_sd_ci_low"],
+        t["slope_sd_ci_high"],
+        digits,
+        src,
+        columns=("slope_sd_ci_low", "slope_sd_ci_high"),
+    )
 
 
 def table1_cells(r: Any, binary: bool) -> tuple[Rich, ...]:

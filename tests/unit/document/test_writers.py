@@ -1,15 +1,14 @@
 """The document layer on small hand-made documents: interval bounds that never print a
-nonzero value as zero (issue 12, item 4) and the print layout of each writer (item 6):
-Word tables with repeated header rows and page numbers, LaTeX longtable for long tables,
-HTML print rules."""
+nonzero value as zero, and the one renderer (pandoc): labels numbered in order of
+appearance, numbers traced to their cells in the HTML, the APA 7 Word layout (double
+spacing, 12 pt, running head, page numbers, repeated table headers, alt text)."""
 
 from __future__ import annotations
 
-import io
 import re
-import shutil
-import subprocess
+import struct
 import zipfile
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +17,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import process_outcome.document as rp
+from process_outcome.document.pandoc import Style, render_documents, to_format
+from process_outcome.errors import InputError
 from tests.conftest import ROOT
+
+ASSETS = ROOT / "workflow" / "templates" / "manuscript"
 
 MINUS = "\u2212"
 
@@ -65,8 +68,6 @@ def _table(key: str, number: str, rows: int) -> rp.Table:
         rp.rich("A note, with ", rp.it("p"), " values."),
     )
 
-
-def _manuscript() -> rp.Manuscript:
     short, long = _table("short", "1", 5), _table("long", "2", 80)
     body = rp.Paragraph(rp.rich("Text."))
     return rp.Manuscript(
@@ -78,71 +79,119 @@ def _manuscript() -> rp.Manuscript:
     )
 
 
+def _png(path: Path) -> bytes:
+    """A 1 x 1 white PNG at 300 dpi."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(b"\x00\xff")) + chunk(b"IEND", b"")
+    path.write_bytes(png)
+    return png
+
+
+def _manuscript(png: bytes) -> rp.Manuscript:
+    # The second table is cited first in the text, but numbered by where it stands.
+    short, long = _table("short", "1", 5), _table("long", "2", 80)
+    figure = rp.Figure("fig_a", "1", "Slopes of Each Therapist", rp.rich("A note."), png, 1.0)
+    stat = rp.value("0.35", rp.ref("aim1_fixed_effects", "estimate", term="x"))
+    body = rp.Paragraph(
+        rp.rich("See @tbl:long, @fig:fig_a and @tbl:short; ", stat, " [@bates2015].")
+    )
+    return rp.Manuscript(
+        "Title",
+        ("A. Author",),
+        "",
+        datetime(2024, 1, 1, tzinfo=UTC),
+        (
+            rp.Section("results", "Results", (body, short, long, figure)),
+            rp.Section("references", "References", ()),
+        ),
+    )
+
+
+def _style(**kw) -> Style:
+    return Style(
+        ASSETS / "labels.lua",
+        ASSETS / "apa.css",
+        ASSETS / "apa.csl",
+        (ASSETS / "references.bib",),
+        running_head="Bonds and outcomes",
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("render")
+    md = rp.render_markdown(_manuscript(_png(tmp / "fig_a.png")), ".")
+    out = {f: tmp / f"m.{f}" for f in ("html", "docx")}
+    render_documents(md, tmp, out, _style(), epoch=1704067200)
+    return out
+
+
 def test_long_table_flag():
     assert not _table("t", "1", rp.LONG_TABLE_ROWS).long
     assert _table("t", "1", rp.LONG_TABLE_ROWS + 1).long
 
 
-def test_word_tables_repeat_their_header_and_pages_are_numbered():
-    docx = zipfile.ZipFile(io.BytesIO(rp.render_docx(_manuscript())))
+def test_labels_numbered_in_order_of_appearance_and_numbers_traced(rendered):
+    html = rendered["html"].read_text(encoding="utf-8")
+    text = re.sub(r"<[^>]+>", "", html)
+    assert "See Table 2, Figure 1 and Table 1;" in " ".join(text.split())
+    assert "<strong>Table 1</strong>" in html and "<strong>Table 2</strong>" in html
+    stat = r'<span class="stat" [^>]*data-source="aim1_fixed_effects"[^>]*>0.35</span>'
+    assert re.search(stat, html)
+    assert '<section id="results"' in html
+    # Citeproc: APA author-date citation and the entry in the reference list.
+    assert "(Bates et al., 2015)" in " ".join(text.split())
+    assert "https://doi.org/10.18637/jss.v067.i01" in html
+
+
+def test_word_layout_is_apa7(rendered):
+    docx = zipfile.ZipFile(rendered["docx"])
     body = docx.read("word/document.xml").decode("utf-8")
+    styles = docx.read("word/styles.xml").decode("utf-8")
+    # Double spacing and 12 pt (24 half-points) in the default paragraph style.
+    assert 'w:line="480"' in styles and 'w:val="24"' in styles
     tables = re.findall(r"<w:tbl>.*?</w:tbl>", body, re.DOTALL)
     assert len(tables) == 2
     for t in tables:
         rows = re.findall(r"<w:tr[ >].*?</w:tr>", t, re.DOTALL)
-        # The first row is the header, repeated on each page; no other row is.
-        assert "<w:tblHeader/>" in rows[0]
-        assert not any("<w:tblHeader/>" in r for r in rows[1:])
-        assert all("<w:cantSplit/>" in r for r in rows)
-    # The caption paragraphs keep with the table that follows.
-    caption = body[: body.index("<w:tbl>")].rsplit("<w:p>", 2)[-2:]
-    assert all("<w:keepNext/>" in p for p in caption)
-    # A page number field in the header, right-aligned (APA 7: top right).
+        assert "w:tblHeader" in rows[0]
+        assert not any("w:tblHeader" in r for r in rows[1:])
     headers = [n for n in docx.namelist() if re.fullmatch(r"word/header\d*\.xml", n)]
     xml = "".join(docx.read(n).decode("utf-8") for n in headers)
     assert re.search(r"<w:instrText[^>]*> PAGE </w:instrText>", xml)
-    assert '<w:jc w:val="right"/>' in xml
-    assert "headerReference" in body
+    assert "BONDS AND OUTCOMES" in xml
+    assert re.search(r'<wp:docPr [^>]*descr="Slopes of Each Therapist"', body)
 
 
-def test_latex_long_tables_break_across_pages():
-    short, long = _table("short", "1", 5), _table("long", "2", 80)
-    tex = rp.render_latex_table(long)
-    assert "\\begin{longtable}" in tex and "\\begin{table}" not in tex
-    # Header on the first page, header with "(continued)" on the following ones.
-    assert tex.index("\\endfirsthead") < tex.index("(continued)") < tex.index("\\endhead")
-    assert tex.count("Parameter & \\textit{M} & 95\\% CI") == 2
-    assert "\\textit{Note.}" in tex
-    assert "\\begin{table}[htbp]" in rp.render_latex_table(short)
+def test_same_inputs_same_word_bytes(rendered, tmp_path):
+    md = rp.render_markdown(_manuscript(_png(tmp_path / "fig_a.png")), ".")
+    again = tmp_path / "m.docx"
+    render_documents(md, tmp_path, {"docx": again}, _style(), epoch=1704067200)
+    assert again.read_bytes() == rendered["docx"].read_bytes()
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
-def test_latex_tables_compile(tmp_path: Path):
-    for t in (_table("short", "1", 5), _table("long", "2", 80)):
-        (tmp_path / f"{t.key}.tex").write_text(rp.render_latex_table(t), encoding="utf-8")
-    (tmp_path / "doc.tex").write_text(
-        "\\documentclass{article}\\usepackage[T1]{fontenc}\\usepackage{booktabs,longtable}"
-        "\\begin{document}\\input{short}\\input{long}\\end{document}\n",
-        encoding="utf-8",
+def test_unknown_label_or_citation_stops_with_its_name(tmp_path):
+    with pytest.raises(InputError, match="tbl:nowhere"):
+        to_format("See @tbl:nowhere.", "html", tmp_path, _style())
+    with pytest.raises(InputError, match="smith1999"):
+        to_format("As shown [@smith1999].", "html", tmp_path, _style())
+
+
+def test_latex_table_from_the_same_markdown(tmp_path):
+    tex = to_format(
+        "\n".join(rp.markdown_table(_table("long", "2", 80))), "latex", tmp_path, _style()
     )
-    proc = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert (tmp_path / "doc.pdf").exists()
+    assert b"\\begin{longtable}" in tex and b"\\endhead" in tex
 
 
-def test_html_print_rules():
-    html = rp.render_html(_manuscript(), ROOT / "workflow" / "templates")
-    css = html[html.index("<style>") : html.index("</style>")]
-    # Repeated header rows, caption kept with the header, page numbers in print.
-    assert re.search(r"thead \{ display: table-header-group;", css)
-    assert re.search(r"caption \{ break-after: avoid; \}", css)
+def test_print_css_double_spaced_12pt():
+    css = (ASSETS / "apa.css").read_text(encoding="utf-8")
+    assert "font-size: 12pt" in css and "line-height: 2" in css
+    assert "thead { display: table-header-group; }" in css
     assert "counter(page)" in css and "@top-right" in css
-    # A short table is kept whole; a long one may break.
-    assert '<div class="table-wrap short">' in html
-    assert html.count('<div class="table-wrap">') == 1

@@ -539,5 +539,5 @@ def test_vocabulary_holds_the_manuscript_rules_and_templates():
     assert all(p.exists() for p in paths)
     vocabulary = privacy.workflow_vocabulary(paths)
     # From manuscript/ prose, a rule file and a template.
-    for word in ("empirical", "moderates", "unpack", "doctype"):
+    for word in ("empirical", "moderated", "unpack", "citeproc"):
         assert re.search(rf"\b{word}\b", vocabulary, re.IGNORECASE), word
