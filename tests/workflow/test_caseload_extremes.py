@@ -152,12 +152,6 @@ def test_no_machine_path_in_any_shared_file_but_the_manuscript(eight: Path):
     assert "sessions: sessions.csv" in used
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the manuscript's provenance appendix names input files by their path "
-    "(manuscript/appendix.py, collect_provenance: InputFile(str(p), ...)); it must use "
-    "process_outcome.provenance.shared_path(p), as provenance.json does",
-)
 def test_no_machine_path_in_the_manuscript(eight: Path):
     assert {rel for rel in _machine_paths(eight) if _manuscript(rel)} == set()
 

@@ -22,10 +22,12 @@ __all__ = [
     "LEVEL_NAMES",
     "LEVEL_POSITION",
     "OKABE_ITO",
+    "PRINT_WIDTH",
     "SINGULAR_NOTE",
     "STYLE",
     "caterpillar_plot",
     "forest_plot",
+    "panel_width",
     "save",
     "simple_slopes_plot",
     "singular_moderators",
@@ -35,17 +37,32 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "
 # Binary moderators' levels 0/1 share the positions of -1 SD/+1 SD.
 LEVEL_POSITION = {"-1 SD": 0, "0": 0, "mean": 1, "+1 SD": 2, "1": 2}
 LEVEL_NAMES = ["−1 SD (binary: 0)", "Mean", "+1 SD (binary: 1)"]
+# Inches: the text width of a US-letter page with 1-inch margins (APA 7). Figures are drawn
+# at most this wide, so the manuscript prints them at 100% and their text keeps the size set
+# here (journals ask for at least 8 pt at print size).
+PRINT_WIDTH = 6.5
 STYLE = {
-    "font.size": 8,
-    "axes.titlesize": 8,
-    "axes.labelsize": 8,
-    "legend.fontsize": 7,
-    "xtick.labelsize": 7,
-    "ytick.labelsize": 7,
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "svg.hashsalt": "process-outcome",
 }
+
+
+def panel_width(n_columns: int, preferred: float = 3.4) -> float:
+    """Width in inches of one panel of a figure with ``n_columns`` panels side by side.
+
+    Examples
+    --------
+    >>> panel_width(1), panel_width(2), round(panel_width(3), 3)
+    (3.4, 3.25, 2.167)
+    """
+    return min(preferred, PRINT_WIDTH / n_columns)
 
 
 def save(fig: Figure, pdf: str | Path, png: str | Path) -> None:
@@ -75,7 +92,10 @@ def forest_plot(aim1: pd.DataFrame, labels: Mapping[str, str]) -> Figure:
         fig, axes = plt.subplots(
             1,
             len(outcomes),
-            figsize=(3.3 * len(outcomes), 0.45 * 2 * len(processes) + 1.0),
+            figsize=(
+                panel_width(len(outcomes), 3.3) * len(outcomes),
+                0.45 * 2 * len(processes) + 1.0,
+            ),
             sharey=True,
             squeeze=False,
             layout="constrained",
@@ -149,7 +169,11 @@ def caterpillar_plot(
     nrow = max(1, int(np.ceil(len(pairs) / ncol)))
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(
-            nrow, ncol, figsize=(3.4 * ncol, 2.4 * nrow), squeeze=False, layout="constrained"
+            nrow,
+            ncol,
+            figsize=(panel_width(ncol) * ncol, 2.4 * nrow),
+            squeeze=False,
+            layout="constrained",
         )
         for ax, (outcome, process) in zip(axes.flat, pairs, strict=False):
             d = slopes[(slopes["outcome"] == outcome) & (slopes["process"] == process)].sort_values(
@@ -248,7 +272,7 @@ def simple_slopes_plot(
         fig, axes = plt.subplots(
             nrow,
             ncol,
-            figsize=(3.4 * ncol, (0.42 * len(moderators) + 0.9) * nrow),
+            figsize=(panel_width(ncol) * ncol, (0.42 * len(moderators) + 0.9) * nrow),
             squeeze=False,
             sharey=True,
             layout="constrained",
@@ -283,7 +307,7 @@ def simple_slopes_plot(
                         transform=ax.get_yaxis_transform(),
                         ha="right",
                         va="center",
-                        fontsize=6,
+                        fontsize=8,
                         fontstyle="italic",
                         color="0.35",
                     )

@@ -343,7 +343,7 @@ def power_curve_figure(power: pd.DataFrame, target: float = TARGET_POWER) -> Any
             f"Up to {first['max_sessions']} assessments, slope SD {first['slope_sd']:g}, "
             f"moderator effect {first['moderator_effect']:g}; bars: ±1.96 Monte Carlo SE; "
             "dotted: aim 3 power before the FDR adjustment",
-            fontsize=7,
+            fontsize=8,
         )
     return fig
 

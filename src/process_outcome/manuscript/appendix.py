@@ -26,7 +26,7 @@ from process_outcome.document import (
 )
 from process_outcome.files import sha256_file
 from process_outcome.manuscript.inputs import Design, InputFile, Provenance
-from process_outcome.provenance import KEY_PACKAGES, git_state, package_versions
+from process_outcome.provenance import KEY_PACKAGES, git_state, package_versions, shared_path
 
 __all__ = [
     "appendix_section",
@@ -161,7 +161,11 @@ def collect_provenance(
     ]
     simulated = config["data"]["source"] == "simulate"
     date, source = run_date(simulated, data_files, when, released, own_files)
-    inputs = tuple(InputFile(str(p), Path(p).stat().st_size, sha256_file(p)) for p in data_files)
+    # Named as every shared file names them: relative to the run, or by file name alone
+    # (no machine path reaches the manuscript).
+    inputs = tuple(
+        InputFile(shared_path(p), Path(p).stat().st_size, sha256_file(p)) for p in data_files
+    )
     return Provenance(
         inputs=inputs,
         commit=commit,
