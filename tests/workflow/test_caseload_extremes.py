@@ -92,7 +92,24 @@ def eight(tmp_path_factory) -> Path:
 
 def test_440_of_445_therapists_with_one_patient_run_to_the_end(tmp_path: Path):
     files = _extreme_study(tmp_path / "share", [1] * 440 + [10] * 5)
-    proc = _run(tmp_path / "work", _config(files))
+    config = _config(files)
+    # With every therapist in the random-slope models there are fewer patients than
+    # random effects: validate stops, naming the setting that makes the models fit.
+    config["analysis"] = {**config.get("analysis", {}), "min_caseload_slopes": 1}
+    user_checkout(tmp_path / "first")
+    write_yaml(tmp_path / "first" / "config.yaml", config)
+    stop = subprocess.run(
+        snakemake_command("config.yaml", "validate", cores=1),
+        cwd=tmp_path / "first",
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    said = stop.stdout + stop.stderr
+    assert stop.returncode != 0 and "Traceback" not in said, said[-3000:]
+    assert "Set analysis.min_caseload_slopes to 2" in said, said[-3000:]
+    config["analysis"]["min_caseload_slopes"] = 2
+    proc = _run(tmp_path / "work", config)
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = tmp_path / "work" / "results"

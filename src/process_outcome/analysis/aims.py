@@ -324,6 +324,10 @@ def fit_within_slopes(
     dict of str to MixedFit
         Keyed by process.
     """
+    if len(patients) <= 2 * patients[GROUP].nunique():
+        # No more rows than random effects (an intercept and a slope per therapist): lme4
+        # refuses the model, so the random-intercept rows stand (headline_coefficients).
+        return {}
     return {
         p: fit_mixed(
             patients,

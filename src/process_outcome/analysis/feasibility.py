@@ -172,6 +172,10 @@ def _slope_problems(
             f"(aims 2 and 3) need at least {MIN_THERAPISTS} therapists. Set "
             f"analysis.min_caseload_slopes to {best} or less."
         ]
+    if len(kept) <= 2 * n_kept:
+        # lme4 (and the engine) refuse a model with no more observations than random
+        # effects: an intercept and a slope per therapist.
+        return [_identification_problem(caseload, minimum, len(kept), n_kept)]
     problems = []
     per_therapist = kept.groupby("therapist").first()
     for m in moderators:
@@ -192,6 +196,29 @@ def _slope_problems(
                 f"{m.config_key} or check the column."
             )
     return problems
+
+
+def _identification_problem(caseload: pd.Series, minimum: int, rows: int, groups: int) -> str:
+    """The message for a random-slope sample with no more patients than random effects,
+    naming the smallest ``analysis.min_caseload_slopes`` that gives a model lme4 fits."""
+    fits = [
+        m
+        for m in range(minimum + 1, int(caseload.max()) + 1)
+        if (caseload >= m).sum() >= MIN_THERAPISTS
+        and caseload[caseload >= m].sum() > 2 * (caseload >= m).sum()
+    ]
+    fix = (
+        f"Set analysis.min_caseload_slopes to {fits[0]} (the smallest value that gives more "
+        "patients than random effects)"
+        if fits
+        else "Add patients per therapist"
+    )
+    return (
+        f"analysis.min_caseload_slopes is {minimum}: the random-slope models (aims 2 and 3) "
+        f"would have {rows} patients for the {2 * groups} random effects (an intercept and "
+        f"a slope for each of {groups} therapists), so their variances are not identified "
+        f"({int((caseload < 2).sum())} therapists have one patient). {fix}."
+    )
 
 
 def _models(
