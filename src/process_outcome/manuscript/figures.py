@@ -38,9 +38,12 @@ def figures(design: Design, images: Mapping[str, bytes]) -> dict[str, Figure]:
     moderators are configured)."""
     out = {}
     note = rich(
-        "Fixed effects (points) with 95% CIs (bars; Satterthwaite ",
+        "Fixed effects (points) with 95% CIs (bars; ",
         it("df"),
-        ") of each process from its random-intercept model, controlling for baseline. "
+        " as in the Method) of each process from its Aim 1 model, controlling for "
+        "baseline (within: the "
+        "model with that slope varying across therapists, or the random-intercept model "
+        "where its variance was estimated at zero). "
         "Within = patient-level (within-therapist) association; between = therapist-level "
         "association. The dashed line marks zero. ",
         direction_note(design),
@@ -58,7 +61,8 @@ def figures(design: Design, images: Mapping[str, bytes]) -> dict[str, Figure]:
     note = rich(
         "Each point is one therapist's empirical-Bayes within-therapist slope (average slope "
         "plus the therapist's predicted deviation) with a 95% interval (±1.96 conditional "
-        "SE); therapists are ranked by slope and shown without codes. The solid line marks "
+        "SE); therapists are ranked by slope and shown without codes; therapists with too "
+        "few patients to be shown alone are left out. The solid line marks "
         "the average slope, the dashed line zero. Each panel has its own vertical scale, "
         "fitted to its slopes, so compare slopes across panels by their values, not their "
         "heights. A panel title ending in \u201csingular fit\u201d marks a model whose "
@@ -78,7 +82,9 @@ def figures(design: Design, images: Mapping[str, bytes]) -> dict[str, Figure]:
         note = rich(
             "Within-therapist slope of each process (points, with 95% CIs) at 1 SD below "
             "the mean, at the mean and at 1 SD above the mean of each continuous therapist "
-            "characteristic (SD over therapists), or at 0 and 1 for binary ones. Slopes "
+            "characteristic (SD over therapists), or at 0 and 1 for binary ones, for the "
+            "interactions significant after the FDR adjustment in non-singular fits (if "
+            "none, the figure says so). Slopes "
             "that diverge within a row indicate moderation; "
             "@tbl:table4_moderation gives the tests. Hollow "
             "markers and the label \u201csingular fit\u201d identify a characteristic whose "
@@ -89,7 +95,7 @@ def figures(design: Design, images: Mapping[str, bytes]) -> dict[str, Figure]:
             key,
             "3",
             "Within-Therapist Slopes at Low, Average and High Values of "
-            "Each Therapist Characteristic (Aim 3)",
+            "the Moderating Therapist Characteristics (Aim 3)",
             note,
             images[key],
             png_width_inches(images[key]),

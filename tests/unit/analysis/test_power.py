@@ -318,6 +318,39 @@ def test_manuscript_sentences_name_the_design_and_tests():
     assert "minimum detectable moderator effect at 80% power was 0.270" in text
     assert "Aim 3 needs 120 therapists with 10 patients each (power 0.83)" in text
     assert "covered the true value in 93.0%–96.0%" in text
+    assert "point estimates, without allowance for their uncertainty" in text
+
+
+def test_manuscript_sentences_give_aim3_power_after_fdr_with_raw_beside():
+    effect = {
+        "effect": "aim3_moderation",
+        "true_value": 0.15,
+        "power": 0.31,
+        "power_mc_se": 0.02,
+        "power_fdr": 0.22,
+        "power_fdr_mc_se": 0.02,
+        "singular_share": 0.1,
+        "mde": None,
+    }
+    context = {
+        "replicates": 500,
+        "n_cells": 1,
+        "alpha": 0.05,
+        "values_source": "x",
+        "grid": {"n_therapists": [42], "patients_per_therapist": [5], "max_sessions": [9]},
+        "own_design": {},
+        "nearest": {"n_therapists": 42, "patients_per_therapist": 5, "max_sessions": 9},
+        "effects": [effect],
+        "designs": [],
+        "type1": {},
+        "coverage": None,
+        "planning": "safeguard",
+        "n_moderators": 6,
+    }
+    text = " ".join(power_sentences(context))
+    assert "after the Benjamini–Hochberg adjustment across 6 characteristics was 0.22" in text
+    assert "unadjusted 0.31" in text
+    assert "safeguard planning values" in text
 
 
 @pytest.mark.e2e

@@ -188,3 +188,36 @@ def test_original_findings_come_from_the_config():
     assert "experienced therapists drew more benefit from the bond" in md
     config["manuscript"]["original_study"]["findings"] = []
     assert "drew more benefit" not in _render(config)
+
+
+def test_simple_slopes_only_for_a_significant_interaction_of_a_non_singular_fit():
+    probed = 'data-source="aim3_simple_slopes"'
+    assert probed in _render(handmade.config(True), handmade.results(True, 0.004))
+    results = handmade.results(True, 0.004)
+    results.tables["aim3_moderation"]["singular"] = True
+    md = _render(handmade.config(True), results)
+    assert probed not in md
+    results = handmade.results(True, 0.4)
+    results.tables["aim3_simple_slopes"] = results.tables["aim3_simple_slopes"].iloc[0:0]
+    prose = _prose(_render(handmade.config(True), results))
+    assert "Simple slopes: ." not in prose and probed not in prose
+
+
+def test_a_slope_correlation_not_computed_gives_its_reason_not_a_dash():
+    import pandas as pd
+
+    from process_outcome.analysis.tables import SLOPE_CORRELATION_COLUMNS
+
+    results = handmade.results()
+    reason = "the bond slopes do not vary across therapists"
+    row = dict.fromkeys(SLOPE_CORRELATION_COLUMNS) | {
+        "outcome": "wellbeing",
+        "process_a": "bond",
+        "process_b": "bond",
+        "n": 12,
+        "singular": False,
+        "not_computed": reason,
+    }
+    results.tables["aim2_slope_correlations"] = pd.DataFrame([row])
+    prose = _prose(_render(handmade.config(), results))
+    assert reason in prose and "*r* = –" not in prose
