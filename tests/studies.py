@@ -18,8 +18,10 @@ the config to pass to :func:`tests.conftest.run_snakemake`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+import json
 import multiprocessing
 import os
 import time
@@ -680,9 +682,74 @@ def render_manuscript(
     )
 
 
+# Pandoc Markdown as plain as it goes: citations, Divs, Spans, raw parts and metadata
+# written out as their text, tables as pipe tables.
+READER_MARKDOWN = "markdown" + "".join(
+    f"-{x}"
+    for x in (
+        "citations",
+        "fenced_divs",
+        "native_divs",
+        "bracketed_spans",
+        "native_spans",
+        "raw_html",
+        "raw_attribute",
+        "simple_tables",
+        "multiline_tables",
+        "grid_tables",
+        "yaml_metadata_block",
+        "smart",
+        "header_attributes",
+    )
+)
+
+
 def manuscript_markdown(study: Study) -> str:
-    """The rendered manuscript as Markdown."""
-    return (study.results / "report" / "manuscript.md").read_text(encoding="utf-8")
+    """The manuscript as a reader sees it, written as plain Markdown: pandoc's document
+    of ``manuscript.md`` made the way the HTML and Word files are made (the workflow's
+    journal style: citations resolved by citeproc, tables and figures numbered by the
+    label filter), without the numbers' source attributes."""
+    import subprocess
+
+    from process_outcome.document.pandoc import pandoc_path, to_ast
+    from process_outcome.manuscript.build import journal_style
+
+    report = study.results / "report"
+    if report in _READER_VIEWS:
+        return _READER_VIEWS[report]
+    with contextlib.chdir(study.directory):
+        style = journal_style(study.config, ROOT / "workflow" / "templates")
+        ast = to_ast((report / "manuscript.md").read_text(encoding="utf-8"), report, style)
+    doc = json.loads(ast)
+    doc["blocks"] = _title_as_heading(doc["blocks"])
+    args = [f"--to={READER_MARKDOWN}", "--wrap=none", "--markdown-headings=atx"]
+    text = subprocess.run(
+        [pandoc_path(), "--from=json", *args],
+        input=json.dumps(doc).encode("utf-8"),
+        capture_output=True,
+        check=True,
+    ).stdout.decode("utf-8")
+    _READER_VIEWS[report] = text
+    return text
+
+
+def _title_as_heading(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # The title page's title (a styled Div) is the document's title: a heading, as the
+    # prose checks read a title.
+    out = []
+    for b in blocks:
+        if b["t"] == "Div":
+            (ident, classes, attrs), content = b["c"]
+            if "title-page" in classes and len(content) == 1 and content[0]["t"] == "Para":
+                out.append({"t": "Header", "c": [1, [ident, [], []], content[0]["c"]]})
+                continue
+            b = {"t": "Div", "c": [[ident, classes, attrs], _title_as_heading(content)]}
+        out.append(b)
+    return out
+
+
+# Each study's reader view, made once per session (several tests read it).
+_READER_VIEWS: dict[Path, str] = {}
 
 
 def manuscript_html(study: Study) -> str:
