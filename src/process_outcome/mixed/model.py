@@ -43,7 +43,7 @@ from process_outcome.mixed.nested import (
     theta_from_cov,
     varpar_deviance,
 )
-from process_outcome.mixed.optimize import CURVATURE_TOL, DECREMENT_TOL
+from process_outcome.mixed.optimize import CURVATURE_TOL, DECREMENT_TOL, central_hessian
 from process_outcome.mixed.results import (
     CORRELATION_LIMIT,
     HESSIAN_EIGEN_TOL,
@@ -393,31 +393,13 @@ class _Check:
     newton_step: np.ndarray = field(default_factory=lambda: np.empty(0))
 
 
-def _central_hessian(fun: Callable[[np.ndarray], float], x: np.ndarray, step: float) -> np.ndarray:
-    n = x.size
-    f0 = fun(x)
-    h = step * np.maximum(1.0, np.abs(x))
-    hess = np.empty((n, n))
-    for i in range(n):
-        ei = np.zeros(n)
-        ei[i] = h[i]
-        hess[i, i] = (fun(x + ei) - 2.0 * f0 + fun(x - ei)) / h[i] ** 2
-        for j in range(i):
-            ej = np.zeros(n)
-            ej[j] = h[j]
-            hess[i, j] = hess[j, i] = (
-                fun(x + ei + ej) - fun(x + ei - ej) - fun(x - ei + ej) + fun(x - ei - ej)
-            ) / (4.0 * h[i] * h[j])
-    return hess
-
-
 def _check(fun: Callable[[np.ndarray], float], x: np.ndarray) -> _Check:
     """The Newton-decrement check of :func:`process_outcome.mixed.optimize.check_optimum`
     on any deviance (gradient by central differences)."""
     if not np.isfinite(fun(x)):
         return _Check(math.inf, -math.inf, False, np.empty(0))
     grad = _central_gradient(fun, x, 1e-5)
-    hess = _central_hessian(fun, x, 1e-3)
+    hess = central_hessian(fun, x, 1e-3)
     if not (np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))):
         return _Check(math.inf, -math.inf, False, np.empty(0))
     evals, evecs = np.linalg.eigh(hess)

@@ -40,6 +40,7 @@ __all__ = [
     "DECREMENT_TOL",
     "TIE_TOL",
     "OptimumSearch",
+    "central_hessian",
     "check_optimum",
     "search_optimum",
     "start_from_fit",
@@ -73,7 +74,17 @@ def _canonical(theta: np.ndarray) -> np.ndarray:
     return theta_from_factor(relative_factor(theta, 1 if theta.size == 1 else 2))
 
 
-def _central_hessian(fun: Callable[[np.ndarray], float], x: np.ndarray, step: float) -> np.ndarray:
+def central_hessian(fun: Callable[[np.ndarray], float], x: np.ndarray, step: float) -> np.ndarray:
+    """Central-difference Hessian of ``fun`` at ``x`` (steps relative to ``|x|``, at least
+    ``step``), shared by the two- and multi-level optimum checks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> central_hessian(lambda v: float(v @ v), np.zeros(2), 1e-3).round(6)
+    array([[2., 0.],
+           [0., 2.]])
+    """
     n = x.size
     f0 = fun(x)
     h = step * np.maximum(1.0, np.abs(x))
@@ -119,7 +130,7 @@ def check_optimum(theta_scaled: np.ndarray, d: Design) -> OptimumCheck:
         return OptimumCheck(math.inf, -math.inf, False)
     # the exact gradient; the Hessian by differences of the deviance (an independent check)
     grad = deviance_and_gradient(x, d)[1]
-    hess = _central_hessian(fun, x, 1e-3)
+    hess = central_hessian(fun, x, 1e-3)
     if not (np.all(np.isfinite(grad)) and np.all(np.isfinite(hess))):
         return OptimumCheck(math.inf, -math.inf, False)
     evals, evecs = np.linalg.eigh(hess)
